@@ -1,0 +1,26 @@
+import NIOCore
+import Wire
+
+/// Everything the agent needs to run, with defaults.
+public struct AgentConfiguration: Sendable {
+    /// Holds the key, certificates and (later) config generations and partial transfers.
+    public var stateDirectory: String
+    public var controllerHost: String
+    public var controllerPort: Int
+    /// Reconnect delays: full jitter between 0 and min(cap, base × 2^attempt).
+    public var reconnectBase: TimeAmount = .milliseconds(500)
+    public var reconnectCap: TimeAmount = .seconds(60)
+    /// How long a connection attempt (TCP + TLS + handshake) may take.
+    public var connectTimeout: TimeAmount = .seconds(10)
+
+    public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
+        self.stateDirectory = stateDirectory
+        self.controllerHost = controllerHost
+        self.controllerPort = controllerPort
+    }
+}
+
+/// The version of this build.
+public enum AgentVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,76 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Wire
+
+/// The agent's one long-lived connection to the controller: connect, handshake,
+/// heartbeat; on any failure wait a jittered backoff and connect again, until shutdown.
+public struct ControllerLink: Service {
+    let configuration: AgentConfiguration
+    let identity: AgentIdentity
+    let tls: NIOSSLContext
+    let status: LinkStatus
+    let logger: Logger
+
+    public init(configuration: AgentConfiguration, identity: AgentIdentity, status: LinkStatus = LinkStatus(), logger: Logger) throws {
+        self.configuration = configuration
+        self.identity = identity
+        self.tls = try NIOSSLContext(configuration: try identity.tls())
+        self.status = status
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var backoff = Backoff(base: self.configuration.reconnectBase, cap: self.configuration.reconnectCap)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let startedAt = NIODeadline.now()
+            do {
+                let connection = try await self.connect()
+                let outcome = try await AgentConnection(connection: connection, identity: self.identity, status: self.status, logger: self.logger).run()
+                if case .shutdown = outcome { return }
+            } catch is CancellationError {
+                return
+            } catch {
+                self.logger.warning("controller link failed", metadata: ["error": "\(error)"])
+            }
+            await self.status.disconnected()
+            // A connection that stayed up a while was a success: start the backoff over.
+            if NIODeadline.now() - startedAt > .seconds(30) { backoff.reset() }
+            let delay = backoff.next()
+            self.logger.info("reconnecting", metadata: ["in_ms": "\(delay.nanoseconds / 1_000_000)", "attempt": "\(backoff.attempt)"])
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .nanoseconds(delay.nanoseconds)) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    private func connect() async throws -> NIOAsyncChannel<WireEvent, WireCommand> {
+        var session = SessionConfiguration(identity: self.identity.name, software: "tern-agent \(AgentVersion.current)")
+        session.handshakeTimeout = self.configuration.connectTimeout
+        let tls = self.tls
+        let host = self.configuration.controllerHost
+        let logger = self.logger
+        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(self.configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connect(host: host, port: self.configuration.controllerPort) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let serverName = IPv4Literal.isAddress(host) ? nil : host
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: session, logger: logger))
+                    return try NIOAsyncChannel<WireEvent, WireCommand>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+}
+
+enum IPv4Literal {
+    static func isAddress(_ host: String) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil } || host.contains(":")
+    }
+}

@@ -1,0 +1,27 @@
+import NIOCore
+import Wire
+
+/// What the link knows about the controller connection, for the agent's own
+/// status output and for tests.
+public actor LinkStatus {
+    public private(set) var negotiated: Negotiated?
+    public private(set) var connections = 0
+    public private(set) var roundTrip: TimeAmount?
+
+    public init() {}
+
+    func connected(_ negotiated: Negotiated) {
+        self.negotiated = negotiated
+        self.connections += 1
+    }
+
+    func disconnected() {
+        self.negotiated = nil
+    }
+
+    func roundTrip(_ value: TimeAmount) {
+        self.roundTrip = value
+    }
+
+    public var isConnected: Bool { self.negotiated != nil }
+}

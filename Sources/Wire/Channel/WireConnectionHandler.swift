@@ -1,0 +1,322 @@
+import Logging
+import NIOCore
+import NIOSSL
+import NIOTLS
+import X509
+
+/// The NIO side of one Tern connection: bytes in, frames to the state machine,
+/// actions out. It owns no protocol rules of its own.
+///
+/// Sits above `NIOSSLHandler`; wrap the channel in `NIOAsyncChannel<WireEvent, WireCommand>`
+/// to drive it from structured concurrency.
+public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = WireEvent
+    public typealias OutboundIn = WireCommand
+    public typealias OutboundOut = ByteBuffer
+
+    private var machine: SessionStateMachine
+    private var parser = FrameParser()
+    private var queue = OutboundQueue()
+    private var bulkFrameInFlight = false
+    private var timer: RepeatedTask?
+    private let overTLS: Bool
+    private let logger: Logger
+
+    /// - Parameter overTLS: wait for the TLS handshake (and check ALPN and the peer
+    ///   certificate) before starting; false only for tests over plain channels.
+    public init(role: SessionStateMachine.Role, configuration: SessionConfiguration, overTLS: Bool = true, logger: Logger) {
+        self.machine = SessionStateMachine(role: role, configuration: configuration)
+        self.overTLS = overTLS
+        self.logger = logger
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        if !self.overTLS { self.start(context: context) }
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        self.machine.closed()
+        self.timer?.cancel()
+        self.timer = nil
+        context.fireChannelInactive()
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted(let alpn) = event {
+            // PROTOCOL.md §2.1: the protocol port speaks only ALPN "tern/1".
+            guard alpn == TLSPolicy.protocolALPN else {
+                self.logger.warning("closing connection without the Tern ALPN", metadata: ["alpn": "\(alpn ?? "none")"])
+                context.close(promise: nil)
+                return
+            }
+            if let identity = Self.peerIdentity(context: context) {
+                self.machine.peerCertificateVerified(identity: identity)
+            }
+            self.start(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private static func peerIdentity(context: ChannelHandlerContext) -> String? {
+        guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
+              let der = try? certificate.toDERBytes(),
+              let parsed = try? Certificate(derEncoded: der) else { return nil }
+        return parsed.subjectCommonName
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        if let hello = self.machine.start(now: .now()) {
+            self.writeControl(hello, context: context)
+            context.flush()
+        }
+        self.scheduleTimer(context: context, every: .milliseconds(250))
+    }
+
+    private func scheduleTimer(context: ChannelHandlerContext, every interval: TimeAmount) {
+        self.timer?.cancel()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = loopBound.value
+            handler.tick(context: context)
+        }
+    }
+
+    private func tick(context: ChannelHandlerContext) {
+        switch self.machine.tick(now: .now()) {
+        case .none:
+            break
+        case .write(let frame):
+            self.writeControl(frame, context: context)
+            context.flush()
+        case .closeConnection(let error, let goAway):
+            self.logger.warning("closing connection", metadata: ["error": "\(error)"])
+            self.writeControl(goAway, context: context)
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer()), promise: nil)
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = self.unwrapInboundIn(data)
+        self.parser.append(bytes: &bytes)
+        do {
+            while !self.isClosed, let frame = try self.parser.nextFrame() {
+                self.handle(self.machine.received(frame, now: .now()), context: context)
+                self.parser.maxFrameSize = self.machine.inboundMaxFrameSize
+            }
+        } catch let error as WireError {
+            self.handle(self.machine.fail(error), context: context)
+        } catch {
+            self.handle(self.machine.fail(WireError(.internalError, "\(error)")), context: context)
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    private var isClosed = false
+
+    private func handle(_ action: SessionStateMachine.ReceiveAction, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .write(let frame):
+            self.writeControl(frame, context: context)
+        case .established(let negotiated, let reply):
+            if let reply { self.writeControl(reply, context: context) }
+            let interval = max(TimeAmount.milliseconds(50), min(.seconds(5), .nanoseconds(negotiated.heartbeatInterval.nanoseconds / 4)))
+            self.scheduleTimer(context: context, every: interval)
+            context.fireChannelRead(self.wrapInboundOut(.established(negotiated)))
+        case .message(let stream, let message, let endStream):
+            context.fireChannelRead(self.wrapInboundOut(.message(stream, message, endStream: endStream)))
+        case .data(let stream, let bytes, let endStream):
+            context.fireChannelRead(self.wrapInboundOut(.data(stream, bytes, endStream: endStream)))
+        case .windowOpened:
+            self.pumpBulk(context: context)
+        case .streamReset(let stream, let code):
+            self.queue.remove(stream)
+            context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
+        case .goAway(let goAway):
+            context.fireChannelRead(self.wrapInboundOut(.goAway(goAway)))
+            if goAway.code != .noError || !self.machine.isEstablished {
+                self.closeNow(context: context)
+            }
+        case .pong(let roundTrip):
+            context.fireChannelRead(self.wrapInboundOut(.roundTrip(roundTrip)))
+        case .resetStream(let stream, let error, let frame):
+            self.logger.debug("stream error", metadata: ["stream": "\(stream)", "error": "\(error)"])
+            self.queue.remove(stream)
+            self.writeControl(frame, context: context)
+            context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, error.code)))
+        case .closeConnection(let error, let goAway):
+            self.logger.warning("connection error", metadata: ["error": "\(error)"])
+            if let goAway { self.writeControl(goAway, context: context) }
+            self.closeNow(context: context)
+        }
+    }
+
+    private func closeNow(context: ChannelHandlerContext) {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        self.timer?.cancel()
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    // MARK: Outbound
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let command = self.unwrapOutboundIn(data)
+        do {
+            try self.perform(command, context: context)
+            promise?.succeed()
+        } catch {
+            promise?.fail(error)
+        }
+    }
+
+    private func perform(_ command: WireCommand, context: ChannelHandlerContext) throws {
+        switch command {
+        case .message(let message, let stream, true) where self.queue.streams[stream] != nil:
+            // A stream's last message goes after the data queued before it.
+            self.queue.enqueue(stream) { $0.finalMessage = message }
+            self.pumpBulk(context: context)
+        case .message(let message, let stream, let endStream):
+            self.writeControl(try self.machine.send(message, on: stream, endStream: endStream), context: context)
+        case .openStream(let message):
+            guard let id = self.machine.nextStreamID() else {
+                context.fireChannelRead(self.wrapInboundOut(.streamRefused(message)))
+                return
+            }
+            self.writeControl(try self.machine.send(message, on: id, endStream: true), context: context)
+            context.fireChannelRead(self.wrapInboundOut(.streamOpened(id, message)))
+        case .data(let stream, var bytes, let endStream):
+            self.queue.enqueue(stream) { pending in
+                pending.bytes.writeBuffer(&bytes)
+                pending.endStreamAfterBytes = pending.endStreamAfterBytes || endStream
+            }
+            self.pumpBulk(context: context)
+        case .serve(let stream, let source, let firstBlock, let end):
+            self.queue.enqueue(stream) { pending in
+                pending.source = source
+                pending.nextBlock = firstBlock
+                pending.finalMessage = end
+            }
+            self.pumpBulk(context: context)
+        case .consumed(let stream, let count):
+            for frame in self.machine.consumed(count, on: stream) { self.writeControl(frame, context: context) }
+        case .reset(let stream, let code):
+            self.queue.remove(stream)
+            if let frame = self.machine.reset(stream, code: code) { self.writeControl(frame, context: context) }
+        case .ping:
+            if let frame = self.machine.ping(now: .now()) { self.writeControl(frame, context: context) }
+        case .goAway(let code, let reason):
+            if let frame = self.machine.goAway(code: code, reason: reason) { self.writeControl(frame, context: context) }
+            if code != .noError { self.closeNow(context: context) }
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    private func writeControl(_ frame: Frame, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + 64)
+        frame.write(to: &buffer)
+        context.write(self.wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Writes the next bulk frame if none is in flight (PROTOCOL.md §6.3), taking
+    /// streams in turn so one large transfer cannot starve another.
+    private func pumpBulk(context: ChannelHandlerContext) {
+        guard !self.bulkFrameInFlight, !self.isClosed, context.channel.isActive else { return }
+        for stream in self.queue.rotation() {
+            do {
+                guard let frame = try self.nextBulkFrame(stream, context: context) else { continue }
+                self.queue.served(stream)
+                self.bulkFrameInFlight = true
+                var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + frame.flowControlledLength + 16)
+                frame.write(to: &buffer)
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                promise.futureResult.whenComplete { _ in
+                    let (handler, context) = loopBound.value
+                    handler.bulkFrameInFlight = false
+                    // Break the recursion a synchronous write completion would cause.
+                    context.eventLoop.execute { handler.pumpBulk(context: context) }
+                }
+                context.writeAndFlush(self.wrapOutboundOut(buffer), promise: promise)
+                return
+            } catch let error as WireError {
+                self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(error)"])
+                self.queue.remove(stream)
+                if let frame = self.machine.reset(stream, code: error.code.isConnectionError ? .internalError : error.code) {
+                    self.writeControl(frame, context: context)
+                }
+                context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, error.code)))
+            } catch {
+                self.queue.remove(stream)
+                if let frame = self.machine.reset(stream, code: .internalError) { self.writeControl(frame, context: context) }
+                context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, .internalError)))
+            }
+        }
+    }
+
+    /// The next frame stream `id` may send now, or nil when it is blocked or empty.
+    private func nextBulkFrame(_ id: StreamID, context: ChannelHandlerContext) throws -> Frame? {
+        var machine = self.machine
+        defer { self.machine = machine }
+        let outcome: (Frame?, drained: Bool)? = try self.queue.modify(id) { pending in
+            if pending.bytes.readableBytes == 0, let source = pending.source {
+                if pending.nextBlock < source.blockCount {
+                    let block = try source.block(at: pending.nextBlock)
+                    pending.nextBlock += 1
+                    var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize + block.bytes.readableBytes)
+                    block.writeHeader(to: &header)
+                    header.writeImmutableBuffer(block.bytes)
+                    pending.bytes = header
+                } else {
+                    pending.source = nil
+                }
+            }
+            if pending.bytes.readableBytes > 0 {
+                let allowed = machine.sendableBytes(on: id)
+                guard allowed > 0 else { return (nil, false) }
+                let chunk = pending.bytes.readSlice(length: min(allowed, pending.bytes.readableBytes))!
+                let last = pending.endStreamAfterBytes && pending.bytes.readableBytes == 0
+                    && pending.source == nil && pending.finalMessage == nil
+                if last { pending.endStreamAfterBytes = false }
+                return (try machine.sendData(chunk, on: id, endStream: last), pending.isEmpty)
+            }
+            if let message = pending.finalMessage {
+                pending.finalMessage = nil
+                pending.endStreamAfterBytes = false
+                return (try machine.send(message, on: id, endStream: true), true)
+            }
+            if pending.endStreamAfterBytes {
+                pending.endStreamAfterBytes = false
+                return (try machine.sendData(ByteBuffer(), on: id, endStream: true), true)
+            }
+            return (nil, pending.isEmpty)
+        }
+        guard let (frame, drained) = outcome else { return nil }
+        if drained {
+            self.queue.remove(id)
+            context.fireChannelRead(self.wrapInboundOut(.streamDrained(id)))
+        }
+        return frame
+    }
+}
+
+@available(*, unavailable)
+extension WireConnectionHandler: Sendable {}

@@ -1,0 +1,52 @@
+import NIOCore
+
+/// What a connection tells the application (inbound side of `WireConnectionHandler`).
+public enum WireEvent: Sendable {
+    /// The handshake completed.
+    case established(Negotiated)
+    /// A message on stream 0 or on a stream.
+    case message(StreamID, Message, endStream: Bool)
+    /// Stream bytes. Send `.consumed` once they are processed, or the peer's window stays shut.
+    case data(StreamID, ByteBuffer, endStream: Bool)
+    /// A stream this side asked to open now has its id.
+    case streamOpened(StreamID, Message)
+    /// A stream could not be opened (GOAWAY received, or the peer's stream limit).
+    case streamRefused(Message)
+    /// The stream ended abnormally, by the peer or by a stream error here.
+    case streamReset(StreamID, WireErrorCode)
+    /// Everything queued on a stream with `.serve` or `.data` has been handed to the transport.
+    case streamDrained(StreamID)
+    /// The peer is going away.
+    case goAway(GoAway)
+    /// A PING we sent came back.
+    case roundTrip(TimeAmount)
+}
+
+/// What the application asks of a connection (outbound side of `WireConnectionHandler`).
+public enum WireCommand: Sendable {
+    /// Send a message on stream 0 or on an open stream.
+    case message(Message, stream: StreamID = 0, endStream: Bool = false)
+    /// Open a new stream with `message` (a TRANSFER_REQUEST); answered by `.streamOpened` or `.streamRefused`.
+    case openStream(Message)
+    /// Queue stream bytes; they go out as the peer's windows allow.
+    case data(StreamID, ByteBuffer, endStream: Bool)
+    /// Stream the blocks `firstBlock..<source.blockCount` of `source`, then `end` with END_STREAM.
+    case serve(StreamID, source: any TransferSource, firstBlock: UInt64, end: Message)
+    /// The application processed `count` DATA bytes of a stream: return flow-control credit.
+    case consumed(StreamID, count: Int)
+    /// End a stream at once.
+    case reset(StreamID, WireErrorCode)
+    /// Measure round-trip time.
+    case ping
+    /// Start shutdown: GOAWAY now, close once open streams finish.
+    case goAway(WireErrorCode, reason: String)
+}
+
+/// Blocks of one transfer object, ready to send (compressed once, cached by the owner).
+///
+/// `block(at:)` is called on the connection's event loop, one block at a time, as the
+/// peer's flow-control window opens: memory stays at one block per stream.
+public protocol TransferSource: Sendable {
+    var blockCount: UInt64 { get }
+    func block(at index: UInt64) throws -> EncodedBlock
+}
