@@ -118,7 +118,7 @@ let package = Package(
                 "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            resources: [.copy("Vectors")]
+            exclude: ["Vectors", "annotate.py"]
         ),
         .testTarget(
             name: "IntegrationTests",

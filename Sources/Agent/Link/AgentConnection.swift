@@ -25,6 +25,11 @@ struct AgentConnection {
                 group.addTask {
                     defer { intervalContinuation.finish() }
                     for try await event in events {
+                        if case .goAway(let goAway) = event {
+                            // Nothing in flight yet that must finish: leave now and come back after backoff.
+                            self.logger.info("controller sent GOAWAY; reconnecting later", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+                            return .lost
+                        }
                         try await self.handle(event, intervals: intervalContinuation)
                     }
                     return .lost
@@ -61,8 +66,6 @@ struct AgentConnection {
             ])
             await self.status.connected(negotiated)
             intervals.yield(negotiated.heartbeatInterval)
-        case .goAway(let goAway):
-            self.logger.info("controller sent GOAWAY", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
         case .roundTrip(let value):
             await self.status.roundTrip(value)
         default:

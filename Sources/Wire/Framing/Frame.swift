@@ -4,7 +4,7 @@ import NIOCore
 public typealias StreamID = UInt32
 
 /// One frame of the Tern wire protocol (PROTOCOL.md §3).
-public struct Frame: Sendable {
+public struct Frame: Hashable, Sendable {
     /// The stream the frame belongs to; 0 for connection-level frames.
     public var streamID: StreamID
     /// What the frame carries.
@@ -19,7 +19,7 @@ public struct Frame: Sendable {
     }
 
     /// The frame types of version 1 (PROTOCOL.md §3.3).
-    public enum Payload: Sendable {
+    public enum Payload: Hashable, Sendable {
         /// 0x0: bytes of a stream, subject to flow control.
         case data(ByteBuffer)
         /// 0x1: one message.

@@ -5,7 +5,7 @@ import NIOCore
 /// A MESSAGE payload is the message type as a varint, then the message's fields.
 /// A type this peer does not know decodes as `.unknown` and is ignored on stream 0
 /// (PROTOCOL.md §4.5), so a newer peer may add messages without breaking this one.
-public enum Message: Sendable {
+public enum Message: Hashable, Sendable {
     case hello(Hello)
     case welcome(Welcome)
     case heartbeat(Heartbeat)
