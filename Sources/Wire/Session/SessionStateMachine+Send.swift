@@ -3,7 +3,7 @@ import NIOCore
 extension SessionStateMachine {
     /// Allocates the next stream id we may open, or nil when the peer sent GOAWAY
     /// or its concurrent-stream limit is reached (PROTOCOL.md §6.1).
-    public mutating func nextStreamID() -> StreamID? {
+    public func nextStreamID() -> StreamID? {
         guard case .established(let established) = self.state, established.goAwayReceived == nil else { return nil }
         let opened = established.streams.values.lazy.filter { !$0.openedByPeer }.count
         guard opened < established.negotiated.peerMaxStreams else { return nil }
