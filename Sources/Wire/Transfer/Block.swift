@@ -57,21 +57,26 @@ public struct BlockCodec {
     public func encode(_ raw: ByteBuffer, index: UInt32, compress: Bool) throws -> EncodedBlock {
         precondition(raw.readableBytes <= WireLimits.maxBlockSize, "block of \(raw.readableBytes) bytes")
         if compress, raw.readableBytes > 0 {
-            let compressor = try ZlibCompressor(algorithm: .zlib, configuration: .init(compressionLevel: self.level))
-            var window = ByteBufferAllocator().buffer(capacity: 64 * 1024)
-            var output = ByteBufferAllocator().buffer(capacity: raw.readableBytes / 2)
+            // Room for one byte less than the raw block: output that does not fit is not worth sending.
+            var output = ByteBufferAllocator().buffer(capacity: raw.readableBytes - 1)
+            output.reserveCapacity(raw.readableBytes - 1)
             var input = raw
-            try input.compressStream(with: compressor, window: &window, flush: .finish) { output.writeImmutableBuffer($0) }
-            if output.readableBytes < raw.readableBytes {
-                return EncodedBlock(index: index, encoding: .zlib, rawLength: raw.readableBytes, bytes: output)
+            do {
+                try input.compress(to: &output, with: .zlib(configuration: .init(compressionLevel: self.level)))
+                if output.readableBytes < raw.readableBytes {
+                    return EncodedBlock(index: index, encoding: .zlib, rawLength: raw.readableBytes, bytes: output)
+                }
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                // Does not shrink: send raw.
             }
         }
         return EncodedBlock(index: index, encoding: .raw, rawLength: raw.readableBytes, bytes: raw)
     }
 
     /// The raw block. Throws `COMPRESSION_ERROR` for a corrupt stream or one that
-    /// inflates to anything but `rawLength` bytes; inflation stops at the limit, so a
-    /// crafted block cannot balloon memory.
+    /// inflates to anything but `rawLength` bytes. Inflation writes into a buffer of
+    /// the declared size and stops when it is full, so a crafted block costs no more
+    /// memory or time than an honest one.
     public func decode(_ block: EncodedBlock) throws -> ByteBuffer {
         switch block.encoding {
         case .raw:
@@ -80,35 +85,19 @@ public struct BlockCodec {
             }
             return block.bytes
         case .zlib:
-            return try self.inflate(block)
-        }
-    }
-
-    private func inflate(_ block: EncodedBlock) throws -> ByteBuffer {
-        let decompressor = try ZlibDecompressor(algorithm: .zlib)
-        var window = ByteBufferAllocator().buffer(capacity: 64 * 1024)
-        var output = ByteBufferAllocator().buffer(capacity: block.rawLength)
-        var input = block.bytes
-        var overflow = false
-        do {
-            try input.decompressStream(with: decompressor, window: &window) { piece in
-                guard !overflow else { return }
-                if output.readableBytes + piece.readableBytes > block.rawLength {
-                    overflow = true
-                } else {
-                    output.writeImmutableBuffer(piece)
-                }
+            var output = ByteBufferAllocator().buffer(capacity: block.rawLength)
+            var input = block.bytes
+            do {
+                try input.decompress(to: &output, with: .zlib())
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                throw WireError(.compressionError, "block \(block.index) inflates past its declared \(block.rawLength) bytes")
+            } catch {
+                throw WireError(.compressionError, "block \(block.index): zlib stream is corrupt (\(error))")
             }
-        } catch {
-            throw WireError(.compressionError, "block \(block.index): zlib stream is corrupt (\(error))")
+            guard output.readableBytes == block.rawLength else {
+                throw WireError(.compressionError, "block \(block.index) inflates to \(output.readableBytes) bytes, header says \(block.rawLength)")
+            }
+            return output
         }
-        window.clear()
-        guard !overflow else {
-            throw WireError(.compressionError, "block \(block.index) inflates past its declared \(block.rawLength) bytes")
-        }
-        guard output.readableBytes == block.rawLength else {
-            throw WireError(.compressionError, "block \(block.index) inflates to \(output.readableBytes) bytes, header says \(block.rawLength)")
-        }
-        return output
     }
 }
