@@ -1,0 +1,120 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+@testable import Wire
+
+/// The NIO handler: bytes in and out, with the state machine's decisions carried out.
+@Suite struct WireConnectionHandlerTests {
+    @Test("two handlers complete the handshake and deliver a heartbeat")
+    func handshakeAndHeartbeat() throws {
+        let pair = try EmbeddedPair()
+        try pair.exchange()
+        guard case .established(let negotiated)? = try EmbeddedPair.events(pair.controller).first else {
+            Issue.record("controller not established")
+            return
+        }
+        #expect(negotiated.peerIdentity == "edge-01")
+        try pair.agent.writeOutbound(WireCommand.message(.heartbeat(Heartbeat(sequence: 1, sentAtMillis: 2))))
+        try pair.exchange()
+        let events = try EmbeddedPair.events(pair.controller)
+        guard case .message(0, .heartbeat(let heartbeat), false)? = events.first else {
+            Issue.record("no heartbeat: \(events)")
+            return
+        }
+        #expect(heartbeat.sequence == 1)
+    }
+
+    @Test("garbage closes that connection with a GOAWAY that names the error")
+    func garbageClosesConnection() throws {
+        let pair = try EmbeddedPair()
+        try pair.exchange()
+        // An unknown frame type from the agent's side.
+        try pair.controller.writeInbound(ByteBuffer(bytes: [0x00, 0x00, 0x00, 0x0F, 0x00, 0, 0, 0, 0]))
+        var parser = FrameParser(maxFrameSize: WireLimits.hardMaxFrameSize)
+        var goAway: GoAway?
+        while var bytes = try pair.controller.readOutbound(as: ByteBuffer.self) {
+            parser.append(bytes: &bytes)
+            while let frame = try parser.nextFrame() {
+                if case .goAway(let value) = frame.payload { goAway = value }
+            }
+        }
+        #expect(goAway?.code == .unknownFrameType)
+        #expect(!pair.controller.isActive)
+    }
+
+    @Test("a transfer streams through flow control and arrives intact, compressed where it helps")
+    func transferThroughFlowControl() throws {
+        let pair = try EmbeddedPair()
+        try pair.exchange()
+        _ = try EmbeddedPair.events(pair.agent)
+        _ = try EmbeddedPair.events(pair.controller)
+
+        // 20 KiB compressible + 20 KiB random, in 4 KiB blocks; windows are 1000/1500 bytes,
+        // so this only completes if credit flows back correctly.
+        var object = BlockCodecTests.compressible(20_480)
+        var random = BlockCodecTests.random(20_480)
+        object.writeBuffer(&random)
+        let digest = Digest(of: object)
+        let source = try MemorySource(object: object, blockSize: 4096, compress: true)
+        #expect(source.blocks.contains { $0.encoding == .zlib } && source.blocks.contains { $0.encoding == .raw })
+
+        try pair.agent.writeOutbound(WireCommand.openStream(.transferRequest(TransferRequest(digest: digest, firstBlock: 0))))
+        try pair.exchange()
+        guard case .message(let stream, .transferRequest, true)? = try EmbeddedPair.events(pair.controller).first else {
+            Issue.record("no request")
+            return
+        }
+        try pair.controller.writeOutbound(WireCommand.serve(stream, source: source, firstBlock: 0, end: .transferEnd(TransferEnd(digest: digest, blocksSent: source.blockCount))))
+
+        var parser = BlockParser(blockSize: 4096)
+        var received = ByteBuffer()
+        var ended = false
+        for _ in 0..<10_000 where !ended {
+            try pair.exchange(maxRounds: 1)
+            for event in try EmbeddedPair.events(pair.agent) {
+                switch event {
+                case .data(let id, let bytes, _):
+                    parser.append(bytes)
+                    while let block = try parser.nextBlock() { received.writeImmutableBuffer(try BlockCodec().decode(block)) }
+                    try pair.agent.writeOutbound(WireCommand.consumed(id, count: bytes.readableBytes))
+                case .message(_, .transferEnd(let end), true):
+                    #expect(end.blocksSent == 10)
+                    ended = true
+                default:
+                    break
+                }
+            }
+        }
+        #expect(ended)
+        #expect(Digest(of: received) == digest)
+        // The peer's frame limit and windows were respected.
+        for frame in pair.framesFromController {
+            #expect(frame.flowControlledLength <= 1000)
+        }
+    }
+
+    @Test("a control frame waits behind at most one bulk frame")
+    func controlFramesOvertakeBulk() throws {
+        var agentConfiguration = SessionPair.configuration("edge-01")
+        agentConfiguration.streamWindow = 1 << 20
+        agentConfiguration.connectionWindow = 1 << 20
+        let pair = try EmbeddedPair(agent: agentConfiguration)
+        try pair.exchange()
+        try pair.agent.writeOutbound(WireCommand.openStream(.transferRequest(TransferRequest(digest: nil, firstBlock: 0))))
+        try pair.exchange()
+        let source = try MemorySource(object: BlockCodecTests.random(256 * 1024), blockSize: 64 * 1024, compress: false)
+        // 256 KiB queued for the transfer, then, before the event loop turns, three messages on stream 0:
+        // they must not queue behind the transfer's frames.
+        try pair.controller.writeOutbound(WireCommand.serve(1, source: source, firstBlock: 0, end: .transferEnd(TransferEnd(digest: nil, blocksSent: 4))))
+        for sequence in 1...3 {
+            try pair.controller.writeOutbound(WireCommand.message(.command(Command(commandID: UInt64(sequence), action: "noop"))))
+        }
+        try pair.exchange()
+        let kinds = pair.framesFromController.map(\.kind)
+        let firstData = try #require(kinds.firstIndex(of: .data))
+        let lastCommand = try #require(pair.framesFromController.lastIndex { if case .message(.command) = $0.payload { return true } else { return false } })
+        let bulkAhead = kinds[firstData..<lastCommand].filter { $0 == .data }.count
+        #expect(bulkAhead <= 1, "control frames waited behind \(bulkAhead) bulk frames: \(kinds)")
+        #expect(kinds.filter { $0 == .data }.count > 10)
+    }
+}
