@@ -1,0 +1,117 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Wire
+
+/// One Tern transfer of `size` bytes over mutual TLS: the controller side serves
+/// pre-encoded blocks (compressed once, as the controller's cache does), the agent
+/// side parses and decodes every block and returns flow-control credit.
+struct TernRun {
+    let tls: BenchTLS
+    let group: EventLoopGroup
+    let blocks: [EncodedBlock]
+    let size: Int
+    let zlib: Bool
+
+    func run() async throws -> Double {
+        let done = self.group.next().makePromise(of: (NIODeadline, NIODeadline, Int).self)
+        let source = CyclingSource(blocks: self.blocks, blockCount: UInt64(self.size >> 20))
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        var session = SessionConfiguration(identity: "bench", software: "tern-bench")
+        session.features = self.zlib ? [WireFeature.zlib] : []
+        let server = try await ServerBootstrap(group: self.group)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [tls, session, logger] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
+                    try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .server, configuration: session, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(BulkSender(source: source))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        var agentSession = session
+        agentSession.identity = "bench-agent"
+        let client = try await ClientBootstrap(group: self.group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [tls, agentSession, logger] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls.client, serverHostname: "localhost"))
+                    try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: agentSession, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(BulkReceiver(done: done))
+                }
+            }
+            .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
+        let (start, end, received) = try await done.futureResult.get()
+        precondition(received == self.size, "received \(received) of \(self.size) bytes")
+        try await client.close()
+        try await server.close()
+        return Double((end - start).nanoseconds) / 1e9
+    }
+}
+
+/// `blockCount` blocks, cycling through a few distinct ones.
+struct CyclingSource: TransferSource {
+    let blocks: [EncodedBlock]
+    let blockCount: UInt64
+
+    func block(at index: UInt64) throws -> EncodedBlock {
+        var block = self.blocks[Int(index % UInt64(self.blocks.count))]
+        block.index = UInt32(truncatingIfNeeded: index)
+        return block
+    }
+}
+
+/// Controller side: serves every TRANSFER_REQUEST from the source.
+final class BulkSender: ChannelInboundHandler {
+    typealias InboundIn = WireEvent
+    typealias OutboundOut = WireCommand
+    let source: CyclingSource
+
+    init(source: CyclingSource) { self.source = source }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .message(let stream, .transferRequest(let request), _) = self.unwrapInboundIn(data) {
+            let end = Message.transferEnd(TransferEnd(digest: request.digest, blocksSent: self.source.blockCount))
+            context.writeAndFlush(self.wrapOutboundOut(.serve(stream, source: self.source, firstBlock: request.firstBlock, end: end)), promise: nil)
+        }
+    }
+}
+
+/// Agent side: asks for the object, then parses, inflates and counts every block.
+final class BulkReceiver: ChannelInboundHandler {
+    typealias InboundIn = WireEvent
+    typealias OutboundOut = WireCommand
+    let done: EventLoopPromise<(NIODeadline, NIODeadline, Int)>
+    var parser = BlockParser(blockSize: 1 << 20)
+    let codec = BlockCodec()
+    var start = NIODeadline.now()
+    var received = 0
+
+    init(done: EventLoopPromise<(NIODeadline, NIODeadline, Int)>) { self.done = done }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .established:
+            self.start = .now()
+            context.writeAndFlush(self.wrapOutboundOut(.openStream(.transferRequest(TransferRequest(digest: nil, firstBlock: 0)))), promise: nil)
+        case .data(let stream, let bytes, _):
+            self.parser.append(bytes)
+            do {
+                while let block = try self.parser.nextBlock() {
+                    self.received += try self.codec.decode(block).readableBytes
+                }
+            } catch {
+                self.done.fail(error)
+            }
+            context.write(self.wrapOutboundOut(.consumed(stream, count: bytes.readableBytes)), promise: nil)
+        case .message(_, .transferEnd, _):
+            self.done.succeed((self.start, .now(), self.received))
+        case .streamReset(_, let code):
+            self.done.fail(WireError(code, "stream reset"))
+        default:
+            break
+        }
+    }
+}
