@@ -110,7 +110,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
-            ]
+            ],
+            exclude: ["FuzzRegressions"]
         ),
         .testTarget(
             name: "ConformanceTests",

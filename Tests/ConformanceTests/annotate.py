@@ -9,6 +9,7 @@ conformance check of the vectors.
 
     python3 Tests/ConformanceTests/annotate.py            # rewrite the .hex files
     python3 Tests/ConformanceTests/annotate.py --markdown # print PROTOCOL.md's examples
+    python3 Tests/ConformanceTests/annotate.py --check    # fail if a file is not as annotated
 """
 import os
 import sys
@@ -217,6 +218,12 @@ def read_bytes(path):
 def main():
     names = sorted(f[:-4] for f in os.listdir(VECTORS) if f.endswith(".hex"))
     texts = {name: annotate(name, read_bytes(os.path.join(VECTORS, name + ".hex"))) for name in names}
+    if "--check" in sys.argv:
+        stale = [n for n in names if open(os.path.join(VECTORS, n + ".hex"), encoding="utf-8").read() != texts[n]]
+        if stale:
+            sys.exit("vectors whose comments do not match their bytes: " + ", ".join(stale))
+        print("%d vectors decode under the spec's rules" % len(names))
+        return
     if "--markdown" in sys.argv:
         for name in names:
             print("```\n" + texts[name] + "```\n")

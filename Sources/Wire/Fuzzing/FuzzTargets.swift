@@ -1,0 +1,71 @@
+import NIOCore
+
+/// The entry points the libFuzzer package (Fuzz/) and the regression tests share,
+/// so a crash input found by the fuzzer replays through exactly the same code.
+public enum FuzzTargets {
+    /// One fuzz input: the first byte picks the target (0–127 session, 128–255 blocks).
+    public static func run(_ bytes: UnsafeRawBufferPointer) {
+        guard let selector = bytes.first else { return }
+        let input = ByteBuffer(bytes: bytes.dropFirst())
+        if selector < 128 {
+            self.session(input)
+        } else {
+            self.blocks(input)
+        }
+    }
+
+    /// Feeds bytes, as a peer would send them, to a controller-side session: frame
+    /// parsing, message decoding and every state-machine rule. Any outcome but a
+    /// crash, a hang or unbounded buffering is acceptable.
+    public static func session(_ input: ByteBuffer) {
+        var machine = SessionStateMachine(role: .server, configuration: SessionConfiguration(identity: "fuzz", software: "fuzz"))
+        _ = machine.start(now: .uptimeNanoseconds(0))
+        // Open the session with a valid HELLO so that the fuzzer reaches the established state too.
+        let hello = Frame(streamID: 0, payload: .message(.hello(Hello(
+            versions: [1], agentID: "fuzz", software: "fuzz", features: ["zlib"], maxFrameSize: 1 << 20,
+            streamWindow: 1 << 16, connectionWindow: 1 << 16, maxStreams: 4
+        ))))
+        if input.readableBytes % 2 == 0 { _ = machine.received(hello, now: .uptimeNanoseconds(1)) }
+        var parser = FrameParser(maxFrameSize: machine.inboundMaxFrameSize)
+        var remaining = input
+        var now: Int64 = 2
+        // Deliver in small irregular pieces, as TCP would.
+        while remaining.readableBytes > 0 {
+            var piece = remaining.readSlice(length: min(remaining.readableBytes, 1 + Int(now % 97)))!
+            parser.append(bytes: &piece)
+            do {
+                while let frame = try parser.nextFrame() {
+                    switch machine.received(frame, now: .uptimeNanoseconds(UInt64(now))) {
+                    case .data(let stream, let bytes, _):
+                        _ = machine.consumed(bytes.readableBytes, on: stream)
+                    case .closeConnection:
+                        return
+                    default:
+                        break
+                    }
+                    parser.maxFrameSize = machine.inboundMaxFrameSize
+                    now += 1_000_000
+                }
+            } catch {
+                return
+            }
+            precondition(parser.bufferedBytes <= WireLimits.frameHeaderSize + WireLimits.hardMaxFrameSize + 97, "parser buffered \(parser.bufferedBytes) bytes")
+            _ = machine.tick(now: .uptimeNanoseconds(UInt64(now)))
+        }
+    }
+
+    /// Feeds bytes to a transfer stream's block parser and decodes every block.
+    public static func blocks(_ input: ByteBuffer) {
+        var parser = BlockParser(blockSize: 1 << 16)
+        parser.append(input)
+        let codec = BlockCodec()
+        do {
+            while let block = try parser.nextBlock() {
+                let raw = try codec.decode(block)
+                precondition(raw.readableBytes == block.rawLength)
+            }
+        } catch {
+            return
+        }
+    }
+}
