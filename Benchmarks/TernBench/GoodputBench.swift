@@ -15,11 +15,12 @@ struct GoodputBench {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     func run() async throws {
-        print("\n## Goodput of one bulk stream over TLS 1.3 on loopback (\(self.size >> 20) MiB, median of \(self.repeats))")
+        print("\n## Goodput of one bulk stream over TLS 1.3 on loopback (\(self.size >> 20) MiB, median of \(self.repeats) after one warm-up run)")
         let tls = try BenchTLS()
         for data in [BenchData.incompressible, .compressible] {
             let blocks = data.blocks()
-            let rawSeconds = try await self.median { try await RawTLSRun(tls: tls, group: self.group, blocks: blocks, size: self.size).run() }
+            let skipRaw = CommandLine.arguments.contains("--tern-only")
+            let rawSeconds = skipRaw ? 1 : try await self.median { try await RawTLSRun(tls: tls, group: self.group, blocks: blocks, size: self.size).run() }
             let rawRate = Double(self.size) / rawSeconds / 1e6
             print("- \(data.name) data: raw swift-nio-ssl \(format(rawRate)) MB/s")
             for zlib in [false, true] {
@@ -35,8 +36,13 @@ struct GoodputBench {
     }
 
     private func median(_ body: () async throws -> Double) async throws -> Double {
+        // One untimed run first: the allocator and the socket buffers settle.
+        _ = try await body()
         var samples: [Double] = []
         for _ in 0..<self.repeats { samples.append(try await body()) }
+        if CommandLine.arguments.contains("--samples") {
+            print("    samples (MB/s): " + samples.map { format(Double(self.size) / $0 / 1e6, 0) }.joined(separator: " "))
+        }
         return GoodputBench.middle(samples)
     }
 

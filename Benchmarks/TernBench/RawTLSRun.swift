@@ -7,7 +7,10 @@ import NIOTLS
 /// writes as fast as the channel accepts them, the server counting them.
 struct RawTLSRun {
     let tls: BenchTLS
-    let group: EventLoopGroup
+    let group: MultiThreadedEventLoopGroup
+    /// Each side on its own thread, as two processes would be.
+    var serverLoop: EventLoop { Array(self.group.makeIterator())[0] }
+    var clientLoop: EventLoop { Array(self.group.makeIterator())[1] }
     let blocks: [ByteBuffer]
     let size: Int
 
@@ -16,7 +19,7 @@ struct RawTLSRun {
         let done = self.group.next().makePromise(of: NIODeadline.self)
         let started = self.group.next().makePromise(of: NIODeadline.self)
         let size = self.size
-        let server = try await ServerBootstrap(group: self.group)
+        let server = try await ServerBootstrap(group: self.serverLoop)
             .childChannelInitializer { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.server))
@@ -25,7 +28,7 @@ struct RawTLSRun {
             }
             .bind(host: "127.0.0.1", port: 0).get()
         let blocks = self.blocks
-        let client = try await ClientBootstrap(group: self.group)
+        let client = try await ClientBootstrap(group: self.clientLoop)
             .channelInitializer { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls.client, serverHostname: "localhost"))

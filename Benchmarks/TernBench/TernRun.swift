@@ -9,7 +9,10 @@ import Wire
 /// side parses and decodes every block and returns flow-control credit.
 struct TernRun {
     let tls: BenchTLS
-    let group: EventLoopGroup
+    let group: MultiThreadedEventLoopGroup
+    /// Each side on its own thread, as two processes would be.
+    var serverLoop: EventLoop { Array(self.group.makeIterator())[0] }
+    var clientLoop: EventLoop { Array(self.group.makeIterator())[1] }
     let blocks: [EncodedBlock]
     let size: Int
     let zlib: Bool
@@ -21,7 +24,7 @@ struct TernRun {
         logger.logLevel = .error
         var session = SessionConfiguration(identity: "bench", software: "tern-bench")
         session.features = self.zlib ? [WireFeature.zlib] : []
-        let server = try await ServerBootstrap(group: self.group)
+        let server = try await ServerBootstrap(group: self.serverLoop)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [tls, session, logger] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -33,7 +36,7 @@ struct TernRun {
             .bind(host: "127.0.0.1", port: 0).get()
         var agentSession = session
         agentSession.identity = "bench-agent"
-        let client = try await ClientBootstrap(group: self.group)
+        let client = try await ClientBootstrap(group: self.clientLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { [tls, agentSession, logger] channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -7,8 +7,11 @@ import NIOCore
 struct OutboundQueue {
     /// One stream's pending output.
     struct Pending {
-        /// Bytes of the current block or `.data` command not yet framed.
-        var bytes: ByteBuffer = ByteBuffer()
+        /// Bytes not yet framed, as the pieces they arrived in (block headers and
+        /// block bytes stay separate buffers, so nothing is copied to frame them).
+        private(set) var pieces: [ByteBuffer] = []
+        private var firstPiece = 0
+        private(set) var byteCount = 0
         var endStreamAfterBytes = false
         /// Blocks still to come from a transfer source.
         var source: (any TransferSource)?
@@ -17,7 +20,38 @@ struct OutboundQueue {
         var finalMessage: Message?
 
         var isEmpty: Bool {
-            self.bytes.readableBytes == 0 && !self.endStreamAfterBytes && self.source == nil && self.finalMessage == nil
+            self.byteCount == 0 && !self.endStreamAfterBytes && self.source == nil && self.finalMessage == nil
+        }
+
+        mutating func append(_ piece: ByteBuffer) {
+            guard piece.readableBytes > 0 else { return }
+            self.pieces.append(piece)
+            self.byteCount += piece.readableBytes
+        }
+
+        /// Removes and returns the first `count` bytes, as slices of the pieces.
+        mutating func take(_ count: Int) -> [ByteBuffer] {
+            precondition(count <= self.byteCount)
+            var taken: [ByteBuffer] = []
+            var remaining = count
+            while remaining > 0 {
+                let available = self.pieces[self.firstPiece].readableBytes
+                if available <= remaining {
+                    taken.append(self.pieces[self.firstPiece])
+                    self.pieces[self.firstPiece] = ByteBuffer()
+                    self.firstPiece += 1
+                    remaining -= available
+                } else {
+                    taken.append(self.pieces[self.firstPiece].readSlice(length: remaining)!)
+                    remaining = 0
+                }
+            }
+            self.byteCount -= count
+            if self.firstPiece == self.pieces.count {
+                self.pieces.removeAll(keepingCapacity: true)
+                self.firstPiece = 0
+            }
+            return taken
         }
     }
 

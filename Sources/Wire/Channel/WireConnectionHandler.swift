@@ -200,9 +200,9 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             }
             self.writeControl(try self.machine.send(message, on: id, endStream: true), context: context)
             context.fireChannelRead(self.wrapInboundOut(.streamOpened(id, message)))
-        case .data(let stream, var bytes, let endStream):
+        case .data(let stream, let bytes, let endStream):
             self.queue.enqueue(stream) { pending in
-                pending.bytes.writeBuffer(&bytes)
+                pending.append(bytes)
                 pending.endStreamAfterBytes = pending.endStreamAfterBytes || endStream
             }
             self.pumpBulk(context: context)
@@ -236,6 +236,12 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         context.write(self.wrapOutboundOut(buffer), promise: nil)
     }
 
+    /// A bulk frame ready to write: DATA as the payload pieces it spans, or a stream's final message.
+    private enum BulkFrame {
+        case data(StreamID, pieces: [ByteBuffer], length: Int, endStream: Bool)
+        case frame(Frame)
+    }
+
     /// Writes the next bulk frame if none is in flight (PROTOCOL.md §6.3), taking
     /// streams in turn so one large transfer cannot starve another.
     private func pumpBulk(context: ChannelHandlerContext) {
@@ -245,8 +251,6 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                 guard let frame = try self.nextBulkFrame(stream, context: context) else { continue }
                 self.queue.served(stream)
                 self.bulkFrameInFlight = true
-                var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + frame.flowControlledLength + 16)
-                frame.write(to: &buffer)
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 promise.futureResult.whenComplete { _ in
@@ -255,57 +259,71 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                     // Break the recursion a synchronous write completion would cause.
                     context.eventLoop.execute { handler.pumpBulk(context: context) }
                 }
-                context.writeAndFlush(self.wrapOutboundOut(buffer), promise: promise)
+                self.write(frame, context: context, promise: promise)
                 return
-            } catch let error as WireError {
+            } catch {
+                let code = (error as? WireError)?.code ?? .internalError
                 self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(error)"])
                 self.queue.remove(stream)
-                if let frame = self.machine.reset(stream, code: error.code.isConnectionError ? .internalError : error.code) {
+                if let frame = self.machine.reset(stream, code: code.isConnectionError ? .internalError : code) {
                     self.writeControl(frame, context: context)
                 }
-                context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, error.code)))
-            } catch {
-                self.queue.remove(stream)
-                if let frame = self.machine.reset(stream, code: .internalError) { self.writeControl(frame, context: context) }
-                context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, .internalError)))
+                context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
             }
         }
     }
 
+    private func write(_ bulk: BulkFrame, context: ChannelHandlerContext, promise: EventLoopPromise<Void>) {
+        switch bulk {
+        case .frame(let frame):
+            var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + 64)
+            frame.write(to: &buffer)
+            context.writeAndFlush(self.wrapOutboundOut(buffer), promise: promise)
+        case .data(let stream, let pieces, let length, let endStream):
+            // One write per frame. Writing the header and the payload separately saves a
+            // copy, but each write becomes its own TLS record, and the tiny header records
+            // were measured to stall the stream now and then (BENCHMARKS.md).
+            var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + length)
+            Frame.writeHeader(kind: .data, flags: endStream ? .endStream : [], streamID: stream, length: length, to: &buffer)
+            for var piece in pieces { buffer.writeBuffer(&piece) }
+            context.writeAndFlush(self.wrapOutboundOut(buffer), promise: promise)
+        }
+    }
+
     /// The next frame stream `id` may send now, or nil when it is blocked or empty.
-    private func nextBulkFrame(_ id: StreamID, context: ChannelHandlerContext) throws -> Frame? {
-        var machine = self.machine
-        defer { self.machine = machine }
-        let outcome: (Frame?, drained: Bool)? = try self.queue.modify(id) { pending in
-            if pending.bytes.readableBytes == 0, let source = pending.source {
+    private func nextBulkFrame(_ id: StreamID, context: ChannelHandlerContext) throws -> BulkFrame? {
+        let outcome: (BulkFrame?, drained: Bool)? = try self.queue.modify(id) { pending in
+            if pending.byteCount == 0, let source = pending.source {
                 if pending.nextBlock < source.blockCount {
                     let block = try source.block(at: pending.nextBlock)
                     pending.nextBlock += 1
-                    var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize + block.bytes.readableBytes)
+                    var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize)
                     block.writeHeader(to: &header)
-                    header.writeImmutableBuffer(block.bytes)
-                    pending.bytes = header
+                    pending.append(header)
+                    pending.append(block.bytes)
                 } else {
                     pending.source = nil
                 }
             }
-            if pending.bytes.readableBytes > 0 {
-                let allowed = machine.sendableBytes(on: id)
+            if pending.byteCount > 0 {
+                let allowed = self.machine.sendableBytes(on: id)
                 guard allowed > 0 else { return (nil, false) }
-                let chunk = pending.bytes.readSlice(length: min(allowed, pending.bytes.readableBytes))!
-                let last = pending.endStreamAfterBytes && pending.bytes.readableBytes == 0
+                let length = min(allowed, pending.byteCount)
+                let last = pending.endStreamAfterBytes && length == pending.byteCount
                     && pending.source == nil && pending.finalMessage == nil
+                try self.machine.sendData(length: length, on: id, endStream: last)
+                let pieces = pending.take(length)
                 if last { pending.endStreamAfterBytes = false }
-                return (try machine.sendData(chunk, on: id, endStream: last), pending.isEmpty)
+                return (.data(id, pieces: pieces, length: length, endStream: last), pending.isEmpty)
             }
             if let message = pending.finalMessage {
                 pending.finalMessage = nil
                 pending.endStreamAfterBytes = false
-                return (try machine.send(message, on: id, endStream: true), true)
+                return (.frame(try self.machine.send(message, on: id, endStream: true)), true)
             }
             if pending.endStreamAfterBytes {
                 pending.endStreamAfterBytes = false
-                return (try machine.sendData(ByteBuffer(), on: id, endStream: true), true)
+                return (.frame(try self.machine.sendData(ByteBuffer(), on: id, endStream: true)), true)
             }
             return (nil, pending.isEmpty)
         }

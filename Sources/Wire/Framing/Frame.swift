@@ -89,6 +89,17 @@ public struct GoAway: Hashable, Sendable {
 }
 
 extension Frame {
+    /// Appends a frame header for a payload of `length` bytes that the caller writes
+    /// separately: how bulk DATA goes out without copying its payload.
+    public static func writeHeader(kind: Kind, flags: Flags, streamID: StreamID, length: Int, to buffer: inout ByteBuffer) {
+        precondition(length <= WireLimits.hardMaxFrameSize, "frame payload of \(length) bytes")
+        buffer.writeInteger(UInt16(truncatingIfNeeded: length >> 8))
+        buffer.writeInteger(UInt8(truncatingIfNeeded: length))
+        buffer.writeInteger(kind.rawValue)
+        buffer.writeInteger(flags.rawValue)
+        buffer.writeInteger(streamID & 0x7FFF_FFFF)
+    }
+
     /// Appends the frame, header and payload, to `buffer`.
     public func write(to buffer: inout ByteBuffer) {
         let headerIndex = buffer.writerIndex

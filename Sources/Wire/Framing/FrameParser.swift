@@ -39,7 +39,11 @@ public struct FrameParser {
         guard length <= self.maxFrameSize else {
             throw WireError(.frameSizeError, "frame of \(length) bytes exceeds the limit of \(self.maxFrameSize)")
         }
-        guard buffer.readableBytes >= WireLimits.frameHeaderSize + length else { return nil }
+        guard buffer.readableBytes >= WireLimits.frameHeaderSize + length else {
+            // Grow once to the whole frame rather than doubling read by read.
+            self.buffer!.reserveCapacity(minimumWritableBytes: WireLimits.frameHeaderSize + length - buffer.readableBytes)
+            return nil
+        }
 
         let typeByte = buffer.getInteger(at: start + 3, as: UInt8.self)!
         let flags = Frame.Flags(rawValue: buffer.getInteger(at: start + 4, as: UInt8.self)!)

@@ -34,9 +34,8 @@ extension SessionStateMachine {
             return .none
         case .awaitingHello, .awaitingWelcome:
             return self.receivedDuringHandshake(frame, now: now)
-        case .established(var established):
-            established.lastReceived = now
-            self.state = .established(established)
+        case .established:
+            self.withEstablished { $0.lastReceived = now }
         }
         switch frame.payload {
         case .data(let bytes):
@@ -156,10 +155,7 @@ extension SessionStateMachine {
     /// Runs `body` on the established state and stores it back; a `closeConnection`
     /// result moves the machine to closed with a GOAWAY.
     mutating func modifyEstablished(_ body: (inout Established) -> ReceiveAction) -> ReceiveAction {
-        guard case .established(var established) = self.state else { return .none }
-        self.state = .closed  // avoid a copy-on-write of the stream table while `body` runs
-        let action = body(&established)
-        self.state = .established(established)
+        guard let action = self.withEstablished(body) else { return .none }
         if case .closeConnection(let error, nil) = action {
             return self.fail(error)
         }

@@ -32,11 +32,14 @@ extension SessionStateMachine {
 
     /// Sends a PING now, to measure round-trip time; nil if one is outstanding.
     public mutating func ping(now: NIODeadline) -> Frame? {
-        guard case .established(var established) = self.state, established.outstandingPing == nil else { return nil }
-        let payload = established.nextPingPayload
-        established.nextPingPayload &+= 1
-        established.outstandingPing = (payload, now)
-        self.state = .established(established)
+        let payload: UInt64?? = self.withEstablished { established in
+            guard established.outstandingPing == nil else { return nil }
+            let payload = established.nextPingPayload
+            established.nextPingPayload &+= 1
+            established.outstandingPing = (payload, now)
+            return payload
+        }
+        guard let payload = payload ?? nil else { return nil }
         return Frame(streamID: 0, payload: .ping(payload))
     }
 

@@ -15,13 +15,15 @@ public struct BlockParser {
         self.blockSize = blockSize
     }
 
+    /// Adds stream bytes. They are copied into one buffer that is reused from block
+    /// to block, so a long transfer does not allocate (and page-fault) a fresh
+    /// megabyte per block.
     public mutating func append(_ bytes: ByteBuffer) {
         var bytes = bytes
         if self.buffer.readableBytes == 0 {
-            self.buffer = bytes
-        } else {
-            self.buffer.writeBuffer(&bytes)
+            self.buffer.clear()
         }
+        self.buffer.writeBuffer(&bytes)
     }
 
     /// Bytes held that are not yet a whole block.
@@ -50,10 +52,13 @@ public struct BlockParser {
         default:
             break
         }
-        guard self.buffer.readableBytes >= WireLimits.blockHeaderSize + encodedLength else { return nil }
+        guard self.buffer.readableBytes >= WireLimits.blockHeaderSize + encodedLength else {
+            // Grow once to the whole block rather than doubling frame by frame.
+            self.buffer.reserveCapacity(minimumWritableBytes: WireLimits.blockHeaderSize + encodedLength - self.buffer.readableBytes)
+            return nil
+        }
         self.buffer.moveReaderIndex(forwardBy: WireLimits.blockHeaderSize)
         let bytes = self.buffer.readSlice(length: encodedLength)!
-        if self.buffer.readableBytes == 0 { self.buffer = ByteBuffer() }
         return EncodedBlock(index: index, encoding: encoding, rawLength: rawLength, bytes: bytes)
     }
 }
