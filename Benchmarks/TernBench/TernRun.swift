@@ -88,7 +88,6 @@ final class BulkReceiver: ChannelInboundHandler {
     typealias OutboundOut = WireCommand
     let done: EventLoopPromise<(NIODeadline, NIODeadline, Int)>
     var parser = BlockParser(blockSize: 1 << 20)
-    let codec = BlockCodec()
     var start = NIODeadline.now()
     var received = 0
 
@@ -102,8 +101,8 @@ final class BulkReceiver: ChannelInboundHandler {
         case .data(let stream, let bytes, _):
             self.parser.append(bytes)
             do {
-                while let block = try self.parser.nextBlock() {
-                    self.received += try self.codec.decode(block).readableBytes
+                while let piece = try self.parser.next() {
+                    self.received += piece.bytes.readableBytes
                 }
             } catch {
                 self.done.fail(error)

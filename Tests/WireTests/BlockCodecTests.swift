@@ -78,13 +78,34 @@ import Testing
         for split in [1, 5, 13, 1000, stream.readableBytes] {
             var parser = BlockParser(blockSize: 4096)
             var input = stream
-            var decoded: [ByteBuffer] = []
+            var decoded: [ByteBuffer] = [ByteBuffer(), ByteBuffer(), ByteBuffer()]
             while input.readableBytes > 0 {
                 parser.append(input.readSlice(length: min(split, input.readableBytes))!)
-                while let block = try parser.nextBlock() { decoded.append(try codec.decode(block)) }
+                while var piece = try parser.next() {
+                    // Pieces arrive in order, each at the offset where the last one ended.
+                    #expect(piece.offset == decoded[Int(piece.index)].readableBytes)
+                    decoded[Int(piece.index)].writeBuffer(&piece.bytes)
+                }
             }
             #expect(decoded == [Self.compressible(4096), Self.random(4096), Self.random(17)])
+            #expect(parser.isAtBlockBoundary)
         }
+    }
+
+    @Test("a raw block is passed on piece by piece before it is complete")
+    func rawPiecesStream() throws {
+        let block = try BlockCodec().encode(Self.random(4096), index: 5, compress: true)
+        var stream = ByteBuffer()
+        block.writeHeader(to: &stream)
+        stream.writeImmutableBuffer(block.bytes)
+        var parser = BlockParser(blockSize: 4096)
+        parser.append(stream.readSlice(length: WireLimits.blockHeaderSize + 1000)!)
+        let first = try #require(try parser.next())
+        #expect(first.index == 5 && first.offset == 0 && first.bytes.readableBytes == 1000 && !first.completesBlock)
+        #expect(try parser.next() == nil)
+        parser.append(stream)
+        let second = try #require(try parser.next())
+        #expect(second.offset == 1000 && second.completesBlock)
     }
 
     @Test("a block header claiming more than the block size is refused before its bytes arrive")
@@ -96,7 +117,7 @@ import Testing
         header.writeInteger(UInt32(4097))
         header.writeInteger(UInt32(4097))
         parser.append(header)
-        #expect { try parser.nextBlock() } throws: { ($0 as? WireError)?.code == .protocolError }
+        #expect { try parser.next() } throws: { ($0 as? WireError)?.code == .protocolError }
         var zlibNotSmaller = BlockParser(blockSize: 4096)
         var other = ByteBuffer()
         other.writeInteger(UInt8(1))
@@ -104,6 +125,6 @@ import Testing
         other.writeInteger(UInt32(100))
         other.writeInteger(UInt32(100))
         zlibNotSmaller.append(other)
-        #expect { try zlibNotSmaller.nextBlock() } throws: { ($0 as? WireError)?.code == .protocolError }
+        #expect { try zlibNotSmaller.next() } throws: { ($0 as? WireError)?.code == .protocolError }
     }
 }

@@ -53,6 +53,25 @@ import Testing
         }
     }
 
+    @Test("DATA payload is passed on as it arrives, with END_STREAM on the last piece only")
+    func dataPieces() throws {
+        let frame = Frame(streamID: 3, payload: .data(ByteBuffer(repeating: 7, count: 100)), flags: .endStream)
+        var bytes = frame.encoded()
+        var parser = FrameParser(maxFrameSize: WireLimits.hardMaxFrameSize)
+        var first = bytes.readSlice(length: WireLimits.frameHeaderSize + 40)!
+        parser.append(bytes: &first)
+        let piece = try #require(try parser.nextFrame())
+        #expect(piece == Frame(streamID: 3, payload: .data(ByteBuffer(repeating: 7, count: 40))))
+        #expect(try parser.nextFrame() == nil)
+        #expect(parser.bufferedBytes == 0, "nothing is held back for reassembly")
+        parser.append(bytes: &bytes)
+        #expect(try parser.nextFrame() == Frame(streamID: 3, payload: .data(ByteBuffer(repeating: 7, count: 60)), flags: .endStream))
+        // An empty DATA frame that only ends the stream is passed on too.
+        var end = Frame(streamID: 3, payload: .data(ByteBuffer()), flags: .endStream).encoded()
+        parser.append(bytes: &end)
+        #expect(try parser.nextFrame() == Frame(streamID: 3, payload: .data(ByteBuffer()), flags: .endStream))
+    }
+
     @Test("unknown fields are skipped, whatever their wire type")
     func unknownFieldsSkipped() throws {
         // HEARTBEAT with field 1 = 5, then unknown fields 15 (varint), 16 (length-delimited),
@@ -104,6 +123,31 @@ import Testing
             while let frame = try parser.nextFrame() { frames.append(frame) }
         }
         #expect(parser.bufferedBytes == 0)
-        return frames
+        return coalesced(frames)
+    }
+
+    /// DATA arrives in pieces as bytes do (FrameParser); join consecutive pieces of
+    /// one frame (no END_STREAM in between) so results compare across chunkings.
+    static func coalesced(_ frames: [Frame]) -> [Frame] {
+        var result: [Frame] = []
+        var open: Frame?
+        for frame in frames {
+            guard case .data(var bytes) = frame.payload else {
+                if let pending = open { result.append(pending); open = nil }
+                result.append(frame)
+                continue
+            }
+            if var pending = open, pending.streamID == frame.streamID, case .data(var joined) = pending.payload {
+                joined.writeBuffer(&bytes)
+                pending.payload = .data(joined)
+                pending.flags = frame.flags
+                open = pending
+            } else {
+                if let pending = open { result.append(pending) }
+                open = frame
+            }
+        }
+        if let pending = open { result.append(pending) }
+        return result
     }
 }

@@ -75,7 +75,7 @@ import Testing
                 switch event {
                 case .data(let id, let bytes, _):
                     parser.append(bytes)
-                    while let block = try parser.nextBlock() { received.writeImmutableBuffer(try BlockCodec().decode(block)) }
+                    while let piece = try parser.next() { received.writeImmutableBuffer(piece.bytes) }
                     try pair.agent.writeOutbound(WireCommand.consumed(id, count: bytes.readableBytes))
                 case .message(_, .transferEnd(let end), true):
                     #expect(end.blocksSent == 10)

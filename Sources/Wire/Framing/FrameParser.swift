@@ -5,8 +5,15 @@ import NIOCore
 /// The length is checked against `maxFrameSize` as soon as the header is visible,
 /// before the payload is buffered (PROTOCOL.md §3.1), so a peer cannot make the
 /// receiver hold more than one frame of its choosing.
+///
+/// DATA payloads are not held back until the whole frame has arrived: each piece is
+/// returned as a DATA frame of its own as soon as it is read (END_STREAM on the
+/// last piece only). The bytes, their order and their flow-control cost are the
+/// same; the receiver just never copies bulk data to reassemble a frame.
 public struct FrameParser {
     private var buffer: ByteBuffer?
+    /// The DATA frame whose payload is being passed through.
+    private var data: (streamID: StreamID, flags: Frame.Flags, remaining: Int)?
 
     /// The largest payload accepted; starts at the handshake limit and is raised
     /// to the negotiated value once the handshake completes.
@@ -28,40 +35,59 @@ public struct FrameParser {
     /// Bytes held that are not yet a whole frame.
     public var bufferedBytes: Int { self.buffer?.readableBytes ?? 0 }
 
-    /// The next whole frame, or `nil` when more bytes are needed.
+    /// The next frame (or piece of a DATA frame), or `nil` when more bytes are needed.
     /// A thrown `WireError` is a connection error: the stream of bytes cannot be resynchronised.
     public mutating func nextFrame() throws -> Frame? {
-        guard var buffer = self.buffer, buffer.readableBytes >= WireLimits.frameHeaderSize else { return nil }
-        let start = buffer.readerIndex
-        let length = Int(buffer.getInteger(at: start, as: UInt16.self)!) << 8
-            | Int(buffer.getInteger(at: start + 2, as: UInt8.self)!)
+        if let data = self.data { return self.nextDataPiece(data) }
+        guard let readable = self.buffer?.readableBytes, readable >= WireLimits.frameHeaderSize else { return nil }
+        let start = self.buffer!.readerIndex
+        let length = Int(self.buffer!.getInteger(at: start, as: UInt16.self)!) << 8
+            | Int(self.buffer!.getInteger(at: start + 2, as: UInt8.self)!)
         // PROTOCOL.md §3.1: a length above max_frame_size is a connection error, FRAME_SIZE_ERROR.
         guard length <= self.maxFrameSize else {
             throw WireError(.frameSizeError, "frame of \(length) bytes exceeds the limit of \(self.maxFrameSize)")
         }
-        guard buffer.readableBytes >= WireLimits.frameHeaderSize + length else {
+        let typeByte = self.buffer!.getInteger(at: start + 3, as: UInt8.self)!
+        let flags = Frame.Flags(rawValue: self.buffer!.getInteger(at: start + 4, as: UInt8.self)!)
+        // PROTOCOL.md §3.1: the reserved high bit of the stream id is ignored on receipt.
+        let streamID = self.buffer!.getInteger(at: start + 5, as: UInt32.self)! & 0x7FFF_FFFF
+
+        if typeByte == Frame.Kind.data.rawValue {
+            // PROTOCOL.md §3.3.1: DATA on stream 0 is a connection error.
+            guard streamID != 0 else { throw WireError(.protocolError, "DATA on stream 0") }
+            self.buffer!.moveReaderIndex(forwardBy: WireLimits.frameHeaderSize)
+            let data = (streamID: streamID, flags: flags.intersection(.endStream), remaining: length)
+            self.data = data
+            return self.nextDataPiece(data)
+        }
+        guard readable >= WireLimits.frameHeaderSize + length else {
             // Grow once to the whole frame rather than doubling read by read.
-            self.buffer!.reserveCapacity(minimumWritableBytes: WireLimits.frameHeaderSize + length - buffer.readableBytes)
+            self.buffer!.reserveCapacity(minimumWritableBytes: WireLimits.frameHeaderSize + length - readable)
             return nil
         }
-
-        let typeByte = buffer.getInteger(at: start + 3, as: UInt8.self)!
-        let flags = Frame.Flags(rawValue: buffer.getInteger(at: start + 4, as: UInt8.self)!)
-        // PROTOCOL.md §3.1: the reserved high bit of the stream id is ignored on receipt.
-        let streamID = buffer.getInteger(at: start + 5, as: UInt32.self)! & 0x7FFF_FFFF
-        buffer.moveReaderIndex(forwardBy: WireLimits.frameHeaderSize)
-        let payload = buffer.readSlice(length: length)!
-        if buffer.readableBytes == 0 {
-            self.buffer = nil
-        } else {
-            self.buffer = buffer
-        }
+        self.buffer!.moveReaderIndex(forwardBy: WireLimits.frameHeaderSize)
+        let payload = self.buffer!.readSlice(length: length)!
+        if self.buffer!.readableBytes == 0 { self.buffer = nil }
 
         guard let kind = Frame.Kind(rawValue: typeByte) else {
             // PROTOCOL.md §3.3: unknown frame types are a connection error.
             throw WireError(.unknownFrameType, "frame type 0x\(String(typeByte, radix: 16))")
         }
         return try Frame(kind: kind, flags: flags, streamID: streamID, payload: payload)
+    }
+
+    private mutating func nextDataPiece(_ data: (streamID: StreamID, flags: Frame.Flags, remaining: Int)) -> Frame? {
+        let available = min(self.buffer?.readableBytes ?? 0, data.remaining)
+        guard available > 0 || data.remaining == 0 else { return nil }
+        let piece = available > 0 ? self.buffer!.readSlice(length: available)! : ByteBuffer()
+        if self.buffer?.readableBytes == 0 { self.buffer = nil }
+        let remaining = data.remaining - available
+        if remaining == 0 {
+            self.data = nil
+            return Frame(streamID: data.streamID, payload: .data(piece), flags: data.flags)
+        }
+        self.data = (data.streamID, data.flags, remaining)
+        return Frame(streamID: data.streamID, payload: .data(piece))
     }
 }
 

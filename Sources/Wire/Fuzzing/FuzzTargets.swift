@@ -57,12 +57,16 @@ public enum FuzzTargets {
     /// Feeds bytes to a transfer stream's block parser and decodes every block.
     public static func blocks(_ input: ByteBuffer) {
         var parser = BlockParser(blockSize: 1 << 16)
-        parser.append(input)
-        let codec = BlockCodec()
+        var remaining = input
+        var expectedOffset: [UInt32: Int] = [:]
         do {
-            while let block = try parser.nextBlock() {
-                let raw = try codec.decode(block)
-                precondition(raw.readableBytes == block.rawLength)
+            while remaining.readableBytes > 0 {
+                parser.append(remaining.readSlice(length: min(remaining.readableBytes, 1 + remaining.readableBytes % 61))!)
+                while let piece = try parser.next() {
+                    precondition(piece.offset + piece.bytes.readableBytes <= piece.rawLength)
+                    precondition(expectedOffset[piece.index, default: 0] == piece.offset || piece.offset == 0)
+                    expectedOffset[piece.index] = piece.completesBlock ? 0 : piece.offset + piece.bytes.readableBytes
+                }
             }
         } catch {
             return

@@ -1,45 +1,120 @@
 import NIOCore
 
-/// Cuts blocks out of the DATA bytes of a transfer stream (PROTOCOL.md §7.3).
+/// Raw bytes of one block, at their place in the block.
+public struct BlockPiece: Sendable, Hashable {
+    /// The block these bytes belong to.
+    public var index: UInt32
+    /// Raw size of the whole block.
+    public var rawLength: Int
+    /// Where `bytes` start within the block.
+    public var offset: Int
+    /// Raw (already inflated) bytes.
+    public var bytes: ByteBuffer
+
+    /// Whether this piece completes its block.
+    public var completesBlock: Bool { self.offset + self.bytes.readableBytes == self.rawLength }
+}
+
+/// Turns the DATA bytes of a transfer stream back into raw block bytes (PROTOCOL.md §7.3).
 ///
-/// Lengths are checked as soon as the header is visible: a block never claims more
-/// than `blockSize` raw bytes, and a zlib block is always smaller than its raw size,
-/// so at most one block's worth of bytes is ever buffered.
+/// Raw blocks are passed through piece by piece as they arrive, without copying or
+/// waiting for the whole block; a zlib block is collected (it is smaller than its
+/// raw size by definition) and inflated with a limit of its declared size. Lengths
+/// are checked as soon as a header is read, so at most one compressed block is held.
 public struct BlockParser {
-    private var buffer = ByteBuffer()
     /// The raw block size of the transfer, from its offer.
     public let blockSize: Int
+    private let codec: BlockCodec
+    /// Stream bytes not yet parsed, in arrival order.
+    private var input: [ByteBuffer] = []
+    private var inputBytes = 0
+    private var header = ByteBuffer()
+    private var current: Current?
+    /// A zlib block's bytes, collected; reused from block to block.
+    private var compressed = ByteBuffer()
 
-    public init(blockSize: Int) {
+    private struct Current {
+        var index: UInt32
+        var encoding: EncodedBlock.Encoding
+        var rawLength: Int
+        var encodedLength: Int
+        /// Encoded bytes of this block consumed so far.
+        var consumed = 0
+    }
+
+    public init(blockSize: Int, codec: BlockCodec = BlockCodec()) {
         precondition(blockSize > 0 && blockSize <= WireLimits.maxBlockSize)
         self.blockSize = blockSize
+        self.codec = codec
     }
 
-    /// Adds stream bytes. They are copied into one buffer that is reused from block
-    /// to block, so a long transfer does not allocate (and page-fault) a fresh
-    /// megabyte per block.
     public mutating func append(_ bytes: ByteBuffer) {
-        var bytes = bytes
-        if self.buffer.readableBytes == 0 {
-            self.buffer.clear()
-        }
-        self.buffer.writeBuffer(&bytes)
+        guard bytes.readableBytes > 0 else { return }
+        self.input.append(bytes)
+        self.inputBytes += bytes.readableBytes
     }
 
-    /// Bytes held that are not yet a whole block.
-    public var bufferedBytes: Int { self.buffer.readableBytes }
+    /// Bytes held that are not yet returned: stream input plus a partial header or compressed block.
+    public var bufferedBytes: Int { self.inputBytes + self.header.readableBytes + self.compressed.readableBytes }
 
-    /// The next whole block, or nil when more bytes are needed. Throws a stream error.
-    public mutating func nextBlock() throws -> EncodedBlock? {
-        guard self.buffer.readableBytes >= WireLimits.blockHeaderSize else { return nil }
-        let start = self.buffer.readerIndex
-        let encodingByte = self.buffer.getInteger(at: start, as: UInt8.self)!
-        let index = self.buffer.getInteger(at: start + 1, as: UInt32.self)!
-        let rawLength = Int(self.buffer.getInteger(at: start + 5, as: UInt32.self)!)
-        let encodedLength = Int(self.buffer.getInteger(at: start + 9, as: UInt32.self)!)
+    /// Whether the stream ended on a block boundary (nothing partial is held).
+    public var isAtBlockBoundary: Bool { self.current == nil && self.bufferedBytes == 0 }
+
+    /// The next raw bytes, or nil when more input is needed. Throws a stream error.
+    public mutating func next() throws -> BlockPiece? {
+        while true {
+            guard var current = self.current else {
+                guard try self.readHeader() else { return nil }
+                continue
+            }
+            switch current.encoding {
+            case .raw:
+                guard let bytes = self.take(upTo: current.encodedLength - current.consumed) else { return nil }
+                let piece = BlockPiece(index: current.index, rawLength: current.rawLength, offset: current.consumed, bytes: bytes)
+                current.consumed += bytes.readableBytes
+                self.current = current.consumed == current.encodedLength ? nil : current
+                return piece
+            case .zlib:
+                while current.consumed < current.encodedLength, var bytes = self.take(upTo: current.encodedLength - current.consumed) {
+                    current.consumed += bytes.readableBytes
+                    self.compressed.writeBuffer(&bytes)
+                }
+                self.current = current
+                guard current.consumed == current.encodedLength else { return nil }
+                let block = EncodedBlock(index: current.index, encoding: .zlib, rawLength: current.rawLength, bytes: self.compressed)
+                let raw = try self.codec.decode(block)
+                self.compressed.clear()
+                self.current = nil
+                return BlockPiece(index: current.index, rawLength: current.rawLength, offset: 0, bytes: raw)
+            }
+        }
+    }
+
+    /// Up to `limit` bytes from the front of the input, without copying.
+    private mutating func take(upTo limit: Int) -> ByteBuffer? {
+        guard limit > 0, !self.input.isEmpty else { return nil }
+        let count = min(limit, self.input[0].readableBytes)
+        let bytes = self.input[0].readSlice(length: count)!
+        if self.input[0].readableBytes == 0 { self.input.removeFirst() }
+        self.inputBytes -= count
+        return bytes
+    }
+
+    /// Collects and checks a 13-byte block header; false when more input is needed.
+    private mutating func readHeader() throws -> Bool {
+        while self.header.readableBytes < WireLimits.blockHeaderSize, var bytes = self.take(upTo: WireLimits.blockHeaderSize - self.header.readableBytes) {
+            self.header.writeBuffer(&bytes)
+        }
+        guard self.header.readableBytes == WireLimits.blockHeaderSize else { return false }
+        let encodingByte = self.header.readInteger(as: UInt8.self)!
+        let index = self.header.readInteger(as: UInt32.self)!
+        let rawLength = Int(self.header.readInteger(as: UInt32.self)!)
+        let encodedLength = Int(self.header.readInteger(as: UInt32.self)!)
+        self.header.clear()
         guard let encoding = EncodedBlock.Encoding(rawValue: encodingByte) else {
             throw WireError(.compressionError, "block \(index): unknown encoding \(encodingByte)")
         }
+        // PROTOCOL.md §7.3: a raw length of 0 or above block_size is a stream error.
         guard rawLength > 0, rawLength <= self.blockSize else {
             throw WireError(.protocolError, "block \(index) claims \(rawLength) raw bytes; block size is \(self.blockSize)")
         }
@@ -49,16 +124,12 @@ public struct BlockParser {
         case .zlib where encodedLength >= rawLength:
             // PROTOCOL.md §7.2: a block that does not shrink is sent raw.
             throw WireError(.protocolError, "zlib block \(index) of \(encodedLength) bytes does not shrink \(rawLength)")
+        case .zlib:
+            self.compressed.reserveCapacity(encodedLength)
         default:
             break
         }
-        guard self.buffer.readableBytes >= WireLimits.blockHeaderSize + encodedLength else {
-            // Grow once to the whole block rather than doubling frame by frame.
-            self.buffer.reserveCapacity(minimumWritableBytes: WireLimits.blockHeaderSize + encodedLength - self.buffer.readableBytes)
-            return nil
-        }
-        self.buffer.moveReaderIndex(forwardBy: WireLimits.blockHeaderSize)
-        let bytes = self.buffer.readSlice(length: encodedLength)!
-        return EncodedBlock(index: index, encoding: encoding, rawLength: rawLength, bytes: bytes)
+        self.current = Current(index: index, encoding: encoding, rawLength: rawLength, encodedLength: encodedLength)
+        return true
     }
 }
