@@ -90,8 +90,17 @@ final class BulkReceiver: ChannelInboundHandler {
     var parser = BlockParser(blockSize: 1 << 20)
     var start = NIODeadline.now()
     var received = 0
+    var unacknowledged: [StreamID: Int] = [:]
 
     init(done: EventLoopPromise<(NIODeadline, NIODeadline, Int)>) { self.done = done }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        for (stream, count) in self.unacknowledged {
+            context.write(self.wrapOutboundOut(.consumed(stream, count: count)), promise: nil)
+        }
+        self.unacknowledged.removeAll(keepingCapacity: true)
+        context.fireChannelReadComplete()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
@@ -107,7 +116,8 @@ final class BulkReceiver: ChannelInboundHandler {
             } catch {
                 self.done.fail(error)
             }
-            context.write(self.wrapOutboundOut(.consumed(stream, count: bytes.readableBytes)), promise: nil)
+            // Credit is returned once per read burst, not per piece.
+            self.unacknowledged[stream, default: 0] += bytes.readableBytes
         case .message(_, .transferEnd, _):
             self.done.succeed((self.start, .now(), self.received))
         case .streamReset(_, let code):
