@@ -1,28 +1,60 @@
+import Foundation
 import Logging
 import NIOCore
-import NIOPosix
 import ServiceLifecycle
 import Wire
 
 /// The controller, assembled from its configuration: the same builder serves the
 /// `tern-controller serve` command and the tests.
 public struct ControllerApp: Sendable {
-    public let configuration: ControllerConfiguration
-    public let pki: ControllerPKI
-    public let agents: ConnectedAgents
+    public let context: ControllerContext
     public let wireServer: WireServer
+    public let enrolmentServer: EnrolmentServer
+    private let api: any Service
+    private let availability: AvailabilityMonitor
+    private let systemd: SystemdService
+    /// Resolves to the API's bound address once it listens.
+    public let apiAddress: AsyncStream<SocketAddress?>
 
-    /// Creates the data directory and PKI if needed, and binds the listeners.
-    public static func build(configuration: ControllerConfiguration, logger: Logger) async throws -> ControllerApp {
+    public var configuration: ControllerConfiguration { self.context.configuration }
+    public var pki: ControllerPKI { self.context.pki }
+    public var live: LiveFleet { self.context.live }
+    public var store: any FleetStore { self.context.store }
+
+    /// Creates the data directory, PKI, database and API token if needed, and binds the wire listeners.
+    public static func build(configuration: ControllerConfiguration, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) async throws -> ControllerApp {
         try AtomicFile.makeDirectory(configuration.dataDirectory, mode: 0o700)
         let pki = try ControllerPKI.loadOrCreate(dataDirectory: configuration.dataDirectory, serverNames: configuration.serverNames)
-        let agents = ConnectedAgents()
-        let wireServer = try await WireServer.bind(configuration: configuration, tls: try pki.serverTLS(), agents: agents, logger: logger)
-        return ControllerApp(configuration: configuration, pki: pki, agents: agents, wireServer: wireServer)
+        let store = try SQLiteFleetStore(path: configuration.databasePath)
+        let token = try APIToken.loadOrCreate(path: configuration.apiTokenPath)
+        let context = ControllerContext(
+            configuration: configuration, store: store, live: LiveFleet(), healthBook: HealthBook(),
+            pki: pki, metrics: ControllerMetrics(), logger: logger
+        )
+        let wireServer = try await WireServer.bind(context: context)
+        let enrolmentServer = try await EnrolmentServer.bind(context: context)
+        let (apiAddress, continuation) = AsyncStream<SocketAddress?>.makeStream()
+        let api = APIServer.make(context: context, token: token) { address in
+            if let address {
+                try? AtomicFile.write("http://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)\n", to: configuration.apiAddressPath)
+                logger.info("API listening", metadata: ["address": "\(address)"])
+            }
+            continuation.yield(address)
+            continuation.finish()
+            notifier.notify("READY=1\nSTATUS=serving")
+        }
+        return ControllerApp(
+            context: context, wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
+            availability: AvailabilityMonitor(context: context), systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
+        )
     }
 
-    /// Every long-running part, in dependency order, for one `ServiceGroup`.
-    public var services: [any Service] { [self.wireServer] }
+    /// Every long-running part, in dependency order, for one `ServiceGroup`. Shutdown
+    /// runs in reverse: systemd hears STOPPING=1 first, the API stops taking requests,
+    /// then the listeners send GOAWAY and drain, and the monitor stops last.
+    public var services: [any Service] {
+        [self.availability, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+    }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
     public func run(logger: Logger) async throws {

@@ -2,27 +2,43 @@ import NIOCore
 import Wire
 
 /// Everything the controller needs to start, with the defaults an operator gets
-/// when a flag is not given.
+/// when neither the config file nor a flag says otherwise.
 public struct ControllerConfiguration: Sendable {
-    /// Holds the CA, the server certificate, and later the fleet store.
+    /// Holds the CA, the server certificate, the fleet database, the API token and the config file.
     public var dataDirectory: String
-    /// The wire protocol listener.
+    /// The wire protocol listener (mutual TLS).
     public var listenHost = "127.0.0.1"
     public var listenPort = 7447
+    /// The enrolment listener (TLS, no client certificate; PROTOCOL.md §2.2).
+    public var enrolHost = "127.0.0.1"
+    public var enrolPort = 7448
+    /// The operator REST API, dashboard and /metrics.
+    public var apiHost = "127.0.0.1"
+    public var apiPort = 7480
     /// The name the controller states in WELCOME.
     public var identity = "tern-controller"
     /// Names and addresses agents use to reach the controller: they go in the server certificate.
     public var serverNames: [String] = ["localhost"]
     /// How often agents send HEARTBEAT.
     public var heartbeatInterval: TimeAmount = .seconds(30)
-    /// Silence after which a connection is closed.
-    public var idleTimeout: TimeAmount = .seconds(90)
+    /// Heartbeats missed before a subcloud is offline.
+    public var missedHeartbeats = 3
     /// How long a graceful shutdown waits for agents to leave after GOAWAY.
     public var drainTimeout: TimeAmount = .seconds(10)
+    /// Lifetime of a bootstrap token from `subcloud add`.
+    public var tokenLifetime: TimeAmount = .hours(24)
+    /// Lifetime of an agent's client certificate.
+    public var certificateValidity: TimeAmount = .hours(24 * 30)
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
     }
+
+    /// Silence after which a connection is closed: one heartbeat more than the offline threshold.
+    public var idleTimeout: TimeAmount { self.heartbeatInterval * Int64(self.missedHeartbeats + 1) }
+
+    /// Silence after which a subcloud is offline.
+    public var offlineAfter: TimeAmount { self.heartbeatInterval * Int64(self.missedHeartbeats) }
 
     /// The wire session settings for a controller with this configuration.
     var session: SessionConfiguration {
@@ -31,9 +47,14 @@ public struct ControllerConfiguration: Sendable {
         session.idleTimeout = self.idleTimeout
         return session
     }
+
+    var databasePath: String { self.dataDirectory + "/fleet.sqlite" }
+    var apiTokenPath: String { self.dataDirectory + "/api-token" }
+    var apiAddressPath: String { self.dataDirectory + "/api-address" }
+    public var configFilePath: String { self.dataDirectory + "/controller.conf" }
 }
 
 /// The version of this build.
 public enum TernVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

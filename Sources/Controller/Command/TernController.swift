@@ -10,32 +10,27 @@ struct TernController: AsyncParsableCommand {
         commandName: "tern-controller",
         abstract: "The Tern central controller: fleet registry, enrolment, content and orchestration for edge sites.",
         version: TernVersion.current,
-        subcommands: [Serve.self, Certs.self]
+        subcommands: [Serve.self, SubcloudCommand.self, GroupCommand.self, AlarmCommand.self, EventCommand.self, Certs.self]
     )
 }
 
-/// Options every subcommand that touches the data directory shares.
-struct DataOptions: ParsableArguments {
-    @Option(name: .long, help: "The controller's data directory (CA, certificates, store).")
-    var data: String = "/var/lib/tern-controller"
-}
-
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the controller until SIGTERM.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the controller until SIGTERM (systemd Type=notify).",
+        discussion: "Settings come from DATA/controller.conf (written with every default on first start); flags override it."
+    )
 
-    @OptionGroup var data: DataOptions
+    @Option(name: .long, help: "The controller's data directory (CA, certificates, fleet database, API token, controller.conf).")
+    var data: String = "/var/lib/tern-controller"
 
-    @Option(help: "Address of the wire protocol listener, HOST:PORT.")
-    var listen: String = "127.0.0.1:7447"
-
-    @Option(help: "Seconds between agent heartbeats.")
-    var heartbeatInterval: Int = 30
-
+    @Option(help: "Wire protocol listener, HOST:PORT.") var listen: String?
+    @Option(help: "Enrolment listener, HOST:PORT.") var enrolListen: String?
+    @Option(help: "REST API and /metrics listener, HOST:PORT.") var apiListen: String?
+    @Option(help: "Seconds between agent heartbeats.") var heartbeatInterval: Int?
+    @Option(help: "Heartbeats missed before a subcloud is offline.") var missedHeartbeats: Int?
     @Option(name: .customLong("server-name"), help: "A name or IPv4 address agents use to reach the controller (repeatable).")
-    var serverNames: [String] = ["localhost"]
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    var serverNames: [String] = []
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -44,11 +39,15 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "tern.controller")
-        var configuration = ControllerConfiguration(dataDirectory: self.data.data)
-        (configuration.listenHost, configuration.listenPort) = try HostPort.parse(self.listen)
-        configuration.heartbeatInterval = .seconds(Int64(self.heartbeatInterval))
-        configuration.idleTimeout = .seconds(Int64(self.heartbeatInterval) * 3)
-        configuration.serverNames = self.serverNames
+        var configuration = ControllerConfiguration(dataDirectory: self.data)
+        try AtomicFile.makeDirectory(self.data, mode: 0o700)
+        try ConfigFile.apply(path: configuration.configFilePath, to: &configuration)
+        if let listen { (configuration.listenHost, configuration.listenPort) = try HostPort.parse(listen) }
+        if let enrolListen { (configuration.enrolHost, configuration.enrolPort) = try HostPort.parse(enrolListen) }
+        if let apiListen { (configuration.apiHost, configuration.apiPort) = try HostPort.parse(apiListen) }
+        if let heartbeatInterval { configuration.heartbeatInterval = .seconds(Int64(heartbeatInterval)) }
+        if let missedHeartbeats { configuration.missedHeartbeats = missedHeartbeats }
+        if !self.serverNames.isEmpty { configuration.serverNames = self.serverNames }
         let app = try await ControllerApp.build(configuration: configuration, logger: logger)
         try await app.run(logger: logger)
     }
@@ -56,45 +55,21 @@ struct Serve: AsyncParsableCommand {
 
 struct Certs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage the controller's certificate authority.",
-        subcommands: [Init.self, Issue.self]
+        abstract: "The controller's certificate authority.",
+        subcommands: [Init.self]
     )
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the CA and server certificate if missing; print the CA fingerprint.")
 
-        @OptionGroup var data: DataOptions
-
+        @Option(name: .long, help: "The controller's data directory.") var data: String = "/var/lib/tern-controller"
         @Option(name: .customLong("server-name"), help: "A name or IPv4 address for the server certificate (repeatable).")
         var serverNames: [String] = ["localhost"]
 
         func run() async throws {
-            try AtomicFile.makeDirectory(self.data.data, mode: 0o700)
-            let pki = try ControllerPKI.loadOrCreate(dataDirectory: self.data.data, serverNames: self.serverNames)
+            try AtomicFile.makeDirectory(self.data, mode: 0o700)
+            let pki = try ControllerPKI.loadOrCreate(dataDirectory: self.data, serverNames: self.serverNames)
             print("CA fingerprint: \(try pki.authority.fingerprint)")
-        }
-    }
-
-    struct Issue: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Issue a client certificate for a subcloud into an agent state directory (until enrolment replaces this)."
-        )
-
-        @OptionGroup var data: DataOptions
-
-        @Argument(help: "The subcloud name the certificate is issued to.")
-        var name: String
-
-        @Option(help: "The agent's state directory to write agent.pem, agent-key.pem and ca.pem into.")
-        var out: String
-
-        @Option(help: "Days the certificate is valid.")
-        var days: Int = 30
-
-        func run() async throws {
-            let pki = try ControllerPKI.loadOrCreate(dataDirectory: self.data.data, serverNames: ["localhost"])
-            try pki.provisionAgent(name: self.name, stateDirectory: self.out, validityDays: self.days)
-            print("issued a certificate for \(self.name) into \(self.out)")
         }
     }
 }

@@ -49,10 +49,24 @@ public struct ControllerPKI: Sendable {
         )
     }
 
+    /// The TLS configuration of the enrolment port: the CA certificate rides in the
+    /// chain so that an agent can check it against the fingerprint it was given.
+    public func enrolmentTLS() throws -> TLSConfiguration {
+        TLSPolicy.enrolmentServer(
+            certificateChain: [
+                try NIOSSLCertificate(bytes: Array(self.serverCertificatePEM.utf8), format: .pem),
+                try NIOSSLCertificate(bytes: Array(try self.authority.certificatePEM.utf8), format: .pem),
+            ],
+            privateKey: try NIOSSLPrivateKey(bytes: Array(self.serverKeyPEM.utf8), format: .pem)
+        )
+    }
+
     /// Issues a client certificate for `name` with a key made here, and writes
-    /// `agent.pem`, `agent-key.pem` and `ca.pem` into an agent's state directory.
-    /// Until enrolment exists this is how an agent gets its identity.
-    public func provisionAgent(name: String, stateDirectory: String, validityDays: Int = 30) throws {
+    /// `agent.pem`, `agent-key.pem` and `ca.pem` into an agent's state directory;
+    /// returns the certificate. For tests and benchmarks that skip enrolment: the
+    /// caller registers the serial in the fleet store.
+    @discardableResult
+    public func provisionAgent(name: String, stateDirectory: String, validityDays: Int = 30) throws -> Certificate {
         let key = P256.Signing.PrivateKey()
         let certificate = try self.authority.issueClientCertificate(
             for: .init(key.publicKey), name: name, validity: Double(validityDays) * 86_400
@@ -61,6 +75,7 @@ public struct ControllerPKI: Sendable {
         try AtomicFile.write(key.pemRepresentation, to: stateDirectory + "/agent-key.pem", mode: 0o600)
         try AtomicFile.write(try certificate.serializeAsPEM().pemString, to: stateDirectory + "/agent.pem")
         try AtomicFile.write(try self.authority.certificatePEM, to: stateDirectory + "/ca.pem")
+        return certificate
     }
 }
 

@@ -1,80 +1,142 @@
+import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
 import Wire
+import X509
 
-/// The controller's side of one agent connection.
+/// The controller's side of one agent connection: admits it against the registry,
+/// records what the agent reports, and renews its certificate.
 struct AgentSession {
     let connection: NIOAsyncChannel<WireEvent, WireCommand>
-    let agents: ConnectedAgents
-    let configuration: ControllerConfiguration
-    let logger: Logger
+    let context: ControllerContext
 
     /// Runs until the agent leaves, the connection fails, or shutdown has drained it.
     /// Errors end this connection only.
     func run() async {
+        var admitted: (name: String, generation: Int)?
         do {
             try await self.connection.executeThenClose { events, commands in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
-                        try await self.handle(events)
-                    }
-                    group.addTask {
                         // On SIGTERM: GOAWAY, then give the agent `drainTimeout` to finish and leave.
                         try await gracefulShutdown()
                         try await commands.write(.goAway(.noError, reason: "controller shutting down"))
-                        try await Task.sleep(for: .nanoseconds(self.configuration.drainTimeout.nanoseconds))
+                        try await Task.sleep(for: .nanoseconds(self.context.configuration.drainTimeout.nanoseconds))
                         throw CancellationError()
                     }
-                    try await group.next()
+                    for try await event in events {
+                        if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
+                            admitted = outcome
+                        }
+                    }
                     group.cancelAll()
                 }
             }
         } catch is CancellationError {
-            self.logger.debug("connection closed at shutdown")
+            self.context.logger.debug("connection closed at shutdown")
         } catch {
-            self.logger.info("connection ended", metadata: ["error": "\(error)"])
+            if admitted == nil { self.context.metrics.handshakeFailures.increment() }
+            self.context.logger.info("connection ended", metadata: ["error": "\(error)"])
+        }
+        if let (name, generation) = admitted {
+            await self.context.live.disconnected(name, generation: generation)
+            self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
+            self.context.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
         }
     }
 
-    private func handle(_ events: NIOAsyncChannelInboundStream<WireEvent>) async throws {
-        var name: String?
-        var generation = 0
-        do {
-            try await self.process(events, name: &name, generation: &generation)
-        } catch {
-            if let name { await self.left(name, generation: generation) }
-            throw error
+    /// Handles one event; returns the admission when the handshake completes.
+    private func handle(
+        _ event: WireEvent, admitted: (name: String, generation: Int)?, commands: NIOAsyncChannelOutboundWriter<WireCommand>
+    ) async throws -> (name: String, generation: Int)? {
+        let now = Date()
+        switch event {
+        case .established(let negotiated):
+            return try await self.admit(negotiated, commands: commands, now: now)
+        case .message(_, let message, _):
+            guard let name = admitted?.name else { return nil }
+            await self.context.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
+            try await self.record(message, from: name, commands: commands, now: now)
+        case .roundTrip(let value):
+            if let name = admitted?.name { await self.context.live.roundTrip(name, value) }
+        case .goAway(let goAway):
+            self.context.logger.info("agent going away", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+        default:
+            break
         }
-        if let name { await self.left(name, generation: generation) }
+        return nil
     }
 
-    private func left(_ name: String, generation: Int) async {
-        await self.agents.disconnected(name, generation: generation)
-        self.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
+    /// PROTOCOL.md §5.1: only enrolled, unrevoked subclouds get past the handshake.
+    private func admit(_ negotiated: Negotiated, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws -> (name: String, generation: Int)? {
+        let name = negotiated.peerIdentity
+        let store = self.context.store
+        var refusal: String?
+        if let serial = negotiated.peerCertificateSerial, try await store.isRevoked(serial: serial) {
+            refusal = "certificate \(serial) of \(name) is revoked"
+        } else if try await store.subcloud(named: name) == nil {
+            refusal = "no subcloud named \(name) is registered"
+        }
+        if let refusal {
+            self.context.metrics.handshakeFailures.increment()
+            self.context.logger.warning("refusing agent", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
+            try await commands.write(.goAway(.unauthorized, reason: refusal))
+            throw CancellationError()
+        }
+        let generation = await self.context.live.connected(negotiated, at: now)
+        self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
+        try await store.markOnline(name, software: negotiated.peerSoftware, at: now)
+        try await store.clear(subcloud: name, alarmID: FleetAlarms.offlineID, entity: FleetAlarms.offlineEntity(name), at: now)
+        self.context.logger.info("agent connected", metadata: [
+            "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
+            "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
+        ])
+        return (name, generation)
     }
 
-    private func process(_ events: NIOAsyncChannelInboundStream<WireEvent>, name: inout String?, generation: inout Int) async throws {
-        for try await event in events {
-            switch event {
-            case .established(let negotiated):
-                name = negotiated.peerIdentity
-                generation = await self.agents.connected(negotiated, now: .now())
-                self.logger.info("agent connected", metadata: [
-                    "subcloud": "\(negotiated.peerIdentity)", "software": "\(negotiated.peerSoftware)",
-                    "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
-                ])
-            case .message(_, .heartbeat(let heartbeat), _):
-                guard let name else { continue }
-                await self.agents.heartbeat(name, heartbeat)
-                self.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
-            case .roundTrip(let value):
-                if let name { await self.agents.roundTrip(name, value) }
-            case .goAway(let goAway):
-                self.logger.info("agent going away", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
-            default:
-                break
+    private func record(_ message: Message, from name: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+        let store = self.context.store
+        switch message {
+        case .heartbeat(let heartbeat):
+            self.context.metrics.heartbeats.increment()
+            self.context.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
+            if let health = heartbeat.health {
+                try await store.recordHealth(name, await self.context.healthBook.merge(health, for: name, at: now))
             }
+        case .healthReport(let health):
+            try await store.recordHealth(name, await self.context.healthBook.merge(health, for: name, at: now))
+        case .firmwareInventory(let inventory):
+            try await store.recordFirmware(name, inventory.components.map {
+                Subcloud.Firmware(kind: $0.kind, name: $0.name, vendor: $0.vendor, version: $0.version, releaseDate: $0.releaseDate)
+            })
+        case .alarmRaise(let raise):
+            try await store.raise(Alarm(
+                subcloud: name, alarmID: raise.alarmID, entity: raise.entity, severity: raise.severity.description,
+                reason: raise.reason, probableCause: raise.probableCause, repairAction: raise.repairAction,
+                serviceAffecting: raise.serviceAffecting, raisedAt: raise.raisedAtMillis > 0 ? Date(timeIntervalSince1970: Double(raise.raisedAtMillis) / 1000) : now
+            ))
+        case .alarmClear(let clear):
+            try await store.clear(subcloud: name, alarmID: clear.alarmID, entity: clear.entity, at: now)
+        case .renewRequest(let request):
+            try await self.renew(request, for: name, commands: commands, now: now)
+        default:
+            break
+        }
+    }
+
+    /// Certificate renewal over the mutual-TLS channel (PROTOCOL.md §10.18).
+    private func renew(_ request: RenewRequest, for name: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+        let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
+        do {
+            let (certificate, der) = try self.context.pki.authority.sign(csr: request.csr, name: name, now: now, validity: validity)
+            try await self.context.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: false, at: now)
+            try await commands.write(.message(.renewResponse(RenewResponse(
+                certificate: der, notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000)
+            ))))
+            self.context.logger.info("certificate renewed", metadata: ["subcloud": "\(name)", "serial": "\(certificate.serialHex)"])
+        } catch {
+            self.context.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "error": "\(error)"])
         }
     }
 }

@@ -21,13 +21,20 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var bulkFrameInFlight = false
     private var timer: RepeatedTask?
     private let overTLS: Bool
+    private let alpn: String
     private let logger: Logger
 
-    /// - Parameter overTLS: wait for the TLS handshake (and check ALPN and the peer
-    ///   certificate) before starting; false only for tests over plain channels.
-    public init(role: SessionStateMachine.Role, configuration: SessionConfiguration, overTLS: Bool = true, logger: Logger) {
+    /// - Parameters:
+    ///   - overTLS: wait for the TLS handshake (and check ALPN and the peer
+    ///     certificate) before starting; false only for tests over plain channels.
+    ///   - alpn: the ALPN protocol this port speaks (PROTOCOL.md §2).
+    public init(
+        role: SessionStateMachine.Role, configuration: SessionConfiguration, overTLS: Bool = true,
+        alpn: String = TLSPolicy.protocolALPN, logger: Logger
+    ) {
         self.machine = SessionStateMachine(role: role, configuration: configuration)
         self.overTLS = overTLS
+        self.alpn = alpn
         self.logger = logger
     }
 
@@ -49,25 +56,27 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSUserEvent, case .handshakeCompleted(let alpn) = event {
-            // PROTOCOL.md §2.1: the protocol port speaks only ALPN "tern/1".
-            guard alpn == TLSPolicy.protocolALPN else {
+            // PROTOCOL.md §2.1: a port speaks only its own ALPN protocol.
+            guard alpn == self.alpn else {
                 self.logger.warning("closing connection without the Tern ALPN", metadata: ["alpn": "\(alpn ?? "none")"])
                 context.close(promise: nil)
                 return
             }
-            if let identity = Self.peerIdentity(context: context) {
-                self.machine.peerCertificateVerified(identity: identity)
+            if let (identity, serial) = Self.peerIdentity(context: context) {
+                self.machine.peerCertificateVerified(identity: identity, serial: serial)
             }
             self.start(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    private static func peerIdentity(context: ChannelHandlerContext) -> String? {
+    /// The verified client certificate's common name and serial (server side).
+    private static func peerIdentity(context: ChannelHandlerContext) -> (String, String)? {
         guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
               let der = try? certificate.toDERBytes(),
-              let parsed = try? Certificate(derEncoded: der) else { return nil }
-        return parsed.subjectCommonName
+              let parsed = try? Certificate(derEncoded: der),
+              let name = parsed.subjectCommonName else { return nil }
+        return (name, parsed.serialHex)
     }
 
     private func start(context: ChannelHandlerContext) {

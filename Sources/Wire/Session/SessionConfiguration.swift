@@ -55,4 +55,6 @@ public struct Negotiated: Hashable, Sendable {
     public var idleTimeout: TimeAmount
     /// Streams we may have open that we opened.
     public var peerMaxStreams: Int
+    /// Hex serial of the peer's TLS client certificate (server side, over TLS).
+    public var peerCertificateSerial: String? = nil
 }

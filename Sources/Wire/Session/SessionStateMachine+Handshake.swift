@@ -40,7 +40,8 @@ extension SessionStateMachine {
             peerMaxFrameSize: peerLimits.maxFrameSize,
             heartbeatInterval: self.configuration.heartbeatInterval,
             idleTimeout: self.configuration.idleTimeout,
-            peerMaxStreams: hello.maxStreams == 0 ? WireLimits.defaultMaxStreams : Int(hello.maxStreams)
+            peerMaxStreams: hello.maxStreams == 0 ? WireLimits.defaultMaxStreams : Int(hello.maxStreams),
+            peerCertificateSerial: self.peerCertificateSerial
         )
         self.state = .established(self.established(negotiated, peerLimits: peerLimits, now: now))
         let welcome = Welcome(

@@ -60,6 +60,7 @@ public struct SessionStateMachine {
 
     /// TLS-level identity of the peer, set by the handler once the TLS handshake is done.
     var peerCertificateIdentity: String?
+    var peerCertificateSerial: String?
 
     public init(role: Role, configuration: SessionConfiguration) {
         self.role = role
@@ -91,8 +92,9 @@ public struct SessionStateMachine {
     }
 
     /// Records the identity from the peer's certificate; the server then requires HELLO to state the same name.
-    public mutating func peerCertificateVerified(identity: String) {
+    public mutating func peerCertificateVerified(identity: String, serial: String? = nil) {
         self.peerCertificateIdentity = identity
+        self.peerCertificateSerial = serial
     }
 
     /// The connection is up (TLS done). A client returns HELLO to write; a server arms the handshake timer.

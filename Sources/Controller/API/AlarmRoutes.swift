@@ -1,0 +1,38 @@
+import Foundation
+import Hummingbird
+
+/// `/v1/alarms` and `/v1/events`.
+struct AlarmRoutes {
+    let context: ControllerContext
+
+    /// Active alarms per subcloud and severity.
+    struct Summary: ResponseEncodable {
+        var subcloud: String
+        var critical: Int
+        var major: Int
+        var minor: Int
+        var warning: Int
+    }
+
+    func register(_ group: RouterGroup<BasicRequestContext>) {
+        group.get("alarms") { request, _ in
+            try await self.context.store.alarms(subcloud: request.uri.queryParameters.get("subcloud"))
+        }
+        group.get("alarms/summary") { _, _ -> [Summary] in
+            try await self.context.store.subclouds().map {
+                Summary(subcloud: $0.name, critical: $0.alarmCounts.critical, major: $0.alarmCounts.major, minor: $0.alarmCounts.minor, warning: $0.alarmCounts.warning)
+            }
+        }
+        group.get("events") { request, _ in
+            var since: Date?
+            if let text = request.uri.queryParameters.get("since") {
+                guard let parsed = ISO8601DateFormatter().date(from: text) else {
+                    throw HTTPError(.badRequest, message: "since must be an ISO 8601 time, e.g. 2026-11-29T10:00:00Z")
+                }
+                since = parsed
+            }
+            let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 500
+            return try await self.context.store.events(since: since, limit: min(max(limit, 1), 10_000))
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import Logging
+import Wire
+
+/// What every part of the controller shares: passed by initializer, not looked up.
+public struct ControllerContext: Sendable {
+    public let configuration: ControllerConfiguration
+    public let store: any FleetStore
+    public let live: LiveFleet
+    public let healthBook: HealthBook
+    public let pki: ControllerPKI
+    public let metrics: ControllerMetrics
+    public let logger: Logger
+}

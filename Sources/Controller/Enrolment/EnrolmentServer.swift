@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Wire
+
+/// The enrolment port (PROTOCOL.md §2.2, §5.4): TLS without a client certificate,
+/// one HELLO, one ENROL_REQUEST with a one-time token and a CSR, one signed
+/// certificate back, then GOAWAY.
+public struct EnrolmentServer: Service {
+    private let serverChannel: NIOAsyncChannel<WireListener.Connection, Never>
+    private let context: ControllerContext
+
+    public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
+
+    static func bind(context: ControllerContext) async throws -> EnrolmentServer {
+        let configuration = context.configuration
+        var session = configuration.session
+        session.handshakeTimeout = .seconds(10)
+        let channel = try await WireListener.bind(
+            host: configuration.enrolHost, port: configuration.enrolPort, tls: try context.pki.enrolmentTLS(),
+            alpn: TLSPolicy.enrolmentALPN, session: session, logger: context.logger
+        )
+        return EnrolmentServer(serverChannel: channel, context: context)
+    }
+
+    public func run() async throws {
+        self.context.logger.info("enrolment server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
+        try await withThrowingDiscardingTaskGroup { group in
+            try await self.serverChannel.executeThenClose { connections in
+                for try await connection in connections.cancelOnGracefulShutdown() {
+                    group.addTask { await self.enrol(connection) }
+                }
+            }
+        }
+    }
+
+    private func enrol(_ connection: WireListener.Connection) async {
+        do {
+            try await connection.executeThenClose { events, commands in
+                for try await event in events {
+                    guard case .message(0, let message, _) = event else { continue }
+                    guard case .enrolRequest(let request) = message else {
+                        try await commands.write(.goAway(.protocolError, reason: "only ENROL_REQUEST is allowed on the enrolment port"))
+                        return
+                    }
+                    try await self.answer(request, commands: commands)
+                    return
+                }
+            }
+        } catch {
+            self.context.logger.info("enrolment connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func answer(_ request: EnrolRequest, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
+        let now = Date()
+        let subcloud: Subcloud
+        do {
+            subcloud = try await self.context.store.consumeToken(hash: BootstrapToken.hash(request.token), at: now)
+        } catch let refusal as EnrolmentRefusal {
+            self.context.metrics.enrolmentsRefused.increment()
+            self.context.logger.warning("enrolment refused", metadata: ["reason": "\(refusal)"])
+            try await commands.write(.goAway(.enrolmentRefused, reason: refusal.description))
+            return
+        }
+        let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
+        do {
+            let (certificate, der) = try self.context.pki.authority.sign(csr: request.csr, name: subcloud.name, now: now, validity: validity)
+            try await self.context.store.recordCertificate(for: subcloud.name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: now)
+            try await commands.write(.message(.enrolResponse(EnrolResponse(
+                certificate: der, caCertificate: try self.context.pki.authority.certificate.derBytes, subcloud: subcloud.name,
+                notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000)
+            ))))
+            try await commands.write(.goAway(.noError, reason: "enrolled"))
+            self.context.metrics.enrolmentsAccepted.increment()
+            self.context.logger.info("subcloud enrolled", metadata: ["subcloud": "\(subcloud.name)", "serial": "\(certificate.serialHex)"])
+        } catch let rejected as CertificateRequest.Rejected {
+            self.context.metrics.enrolmentsRefused.increment()
+            try await commands.write(.goAway(.enrolmentRefused, reason: rejected.description))
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import NIOCore
+import Wire
+
+/// The in-memory view of the fleet's connections: who is connected now, and when
+/// each subcloud was last heard from (kept across disconnects, for the offline check).
+public actor LiveFleet {
+    /// One connected agent.
+    public struct Connection: Sendable {
+        public var name: String
+        public var software: String
+        public var version: UInt32
+        public var connectedAt: Date
+        public var heartbeats: UInt64 = 0
+        public var roundTrip: TimeAmount?
+    }
+
+    private var connections: [String: Connection] = [:]
+    private var generations: [String: Int] = [:]
+    private var nextGeneration = 0
+    /// Last time each subcloud was heard from (any frame that carried application data).
+    private(set) var lastHeard: [String: Date] = [:]
+    /// Heartbeats received in total, for the metrics rate.
+    public private(set) var heartbeatsReceived: UInt64 = 0
+
+    public init() {}
+
+    /// Registers a connection and returns its generation. A second connection with the
+    /// same name replaces the first: it is the same site reconnecting.
+    func connected(_ negotiated: Negotiated, at now: Date) -> Int {
+        self.nextGeneration += 1
+        self.generations[negotiated.peerIdentity] = self.nextGeneration
+        self.connections[negotiated.peerIdentity] = Connection(
+            name: negotiated.peerIdentity, software: negotiated.peerSoftware, version: negotiated.version, connectedAt: now
+        )
+        self.lastHeard[negotiated.peerIdentity] = now
+        return self.nextGeneration
+    }
+
+    func heard(_ name: String, at now: Date, heartbeat: Bool) {
+        self.lastHeard[name] = now
+        if heartbeat {
+            self.connections[name]?.heartbeats += 1
+            self.heartbeatsReceived += 1
+        }
+    }
+
+    func roundTrip(_ name: String, _ value: TimeAmount) {
+        self.connections[name]?.roundTrip = value
+    }
+
+    /// Whether `generation` is still the current connection of `name`.
+    func isCurrent(_ name: String, generation: Int) -> Bool {
+        self.generations[name] == generation
+    }
+
+    func disconnected(_ name: String, generation: Int) {
+        guard self.generations[name] == generation else { return }
+        self.generations[name] = nil
+        self.connections[name] = nil
+    }
+
+    /// Forget a deleted subcloud.
+    func forget(_ name: String) {
+        self.lastHeard[name] = nil
+    }
+
+    /// Treat every subcloud as just heard from (at controller start), so that agents get
+    /// a full offline threshold to reconnect before they are declared offline.
+    func graceAll(_ names: [String], at now: Date) {
+        for name in names where self.lastHeard[name] == nil { self.lastHeard[name] = now }
+    }
+
+    /// The agents connected now, by name.
+    public var all: [Connection] { self.connections.values.sorted { $0.name < $1.name } }
+
+    public var count: Int { self.connections.count }
+
+    public func connection(_ name: String) -> Connection? { self.connections[name] }
+}

@@ -1,0 +1,383 @@
+import Foundation
+import GRDB
+
+/// The fleet registry in one SQLite file (WAL), with versioned migrations.
+public final class SQLiteFleetStore: FleetStore {
+    private let database: DatabasePool
+
+    /// Opens (creating and migrating as needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(5)
+        self.database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(self.database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: fleet registry") { db in
+            try db.execute(sql: """
+                CREATE TABLE subcloudGroup (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    description TEXT NOT NULL,
+                    updateApplyType TEXT NOT NULL,
+                    maxParallel INTEGER NOT NULL
+                );
+                INSERT INTO subcloudGroup VALUES ('Default', 'Subclouds not assigned to another group', 'parallel', 2);
+                CREATE TABLE subcloud (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    groupName TEXT NOT NULL REFERENCES subcloudGroup(name),
+                    description TEXT NOT NULL,
+                    management TEXT NOT NULL,
+                    availability TEXT NOT NULL,
+                    deployStatus TEXT NOT NULL,
+                    syncConfig TEXT NOT NULL DEFAULT 'unknown',
+                    syncSoftware TEXT NOT NULL DEFAULT 'unknown',
+                    syncImages TEXT NOT NULL DEFAULT 'unknown',
+                    syncFirmware TEXT NOT NULL DEFAULT 'unknown',
+                    createdAt DOUBLE NOT NULL,
+                    enrolledAt DOUBLE,
+                    lastSeenAt DOUBLE,
+                    certificateSerial TEXT,
+                    certificateNotAfter DOUBLE,
+                    software TEXT,
+                    health TEXT,
+                    firmware TEXT
+                );
+                CREATE TABLE bootstrapToken (
+                    hash TEXT PRIMARY KEY NOT NULL,
+                    subcloud TEXT NOT NULL REFERENCES subcloud(name) ON DELETE CASCADE,
+                    expiresAt DOUBLE NOT NULL,
+                    usedAt DOUBLE
+                );
+                CREATE TABLE revokedCertificate (
+                    serial TEXT PRIMARY KEY NOT NULL,
+                    subcloud TEXT NOT NULL,
+                    revokedAt DOUBLE NOT NULL
+                );
+                CREATE TABLE alarm (
+                    subcloud TEXT NOT NULL REFERENCES subcloud(name) ON DELETE CASCADE,
+                    alarmID TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    probableCause TEXT NOT NULL,
+                    repairAction TEXT NOT NULL,
+                    serviceAffecting BOOLEAN NOT NULL,
+                    raisedAt DOUBLE NOT NULL,
+                    PRIMARY KEY (subcloud, alarmID, entity)
+                );
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at DOUBLE NOT NULL,
+                    subcloud TEXT,
+                    kind TEXT NOT NULL,
+                    detail TEXT NOT NULL
+                );
+                CREATE INDEX eventAt ON event(at);
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Subclouds
+
+    public func createSubcloud(name: String, group: String, description: String, token: BootstrapToken.Record, at: Date) async throws -> Subcloud {
+        try await self.database.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM subcloudGroup WHERE name = ?", arguments: [group]) != nil else {
+                throw FleetStoreError.notFound("no subcloud group named \"\(group)\"")
+            }
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM subcloud WHERE name = ?", arguments: [name]) == nil else {
+                throw FleetStoreError.conflict("a subcloud named \"\(name)\" already exists")
+            }
+            try db.execute(sql: """
+                INSERT INTO subcloud (name, groupName, description, management, availability, deployStatus, createdAt)
+                VALUES (?, ?, ?, 'unmanaged', 'offline', 'awaiting-enrolment', ?)
+                """, arguments: [name, group, description, at.timeIntervalSince1970])
+            try db.execute(sql: "INSERT INTO bootstrapToken (hash, subcloud, expiresAt) VALUES (?, ?, ?)",
+                           arguments: [token.hash, name, token.expiresAt.timeIntervalSince1970])
+            try Self.event(db, subcloud: name, kind: "created", detail: "subcloud created in group \(group)", at: at)
+            return try Self.fetchSubcloud(db, name)!
+        }
+    }
+
+    public func subcloud(named name: String) async throws -> Subcloud? {
+        try await self.database.read { db in try Self.fetchSubcloud(db, name) }
+    }
+
+    public func subclouds() async throws -> [Subcloud] {
+        try await self.database.read { db in
+            let counts = try Self.alarmCounts(db)
+            return try Row.fetchAll(db, sql: "SELECT * FROM subcloud ORDER BY name").map { try Self.subcloud(from: $0, counts: counts) }
+        }
+    }
+
+    public func setManagement(_ name: String, to state: ManagementState, at: Date) async throws -> Subcloud {
+        try await self.database.write { db in
+            guard let current = try Self.fetchSubcloud(db, name) else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
+            if state == .managed, current.deployStatus != .enrolled {
+                throw FleetStoreError.refused("\(name) cannot be managed before its agent has enrolled")
+            }
+            if current.management != state {
+                try db.execute(sql: "UPDATE subcloud SET management = ? WHERE name = ?", arguments: [state.rawValue, name])
+                try Self.event(db, subcloud: name, kind: state.rawValue, detail: "management state set to \(state.rawValue)", at: at)
+            }
+            return try Self.fetchSubcloud(db, name)!
+        }
+    }
+
+    public func deleteSubcloud(_ name: String, at: Date) async throws {
+        try await self.database.write { db in
+            guard let current = try Self.fetchSubcloud(db, name) else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
+            guard current.management == .unmanaged else {
+                throw FleetStoreError.refused("\(name) is managed: unmanage it before deleting it")
+            }
+            if let serial = current.certificateSerial {
+                try db.execute(sql: "INSERT OR IGNORE INTO revokedCertificate VALUES (?, ?, ?)", arguments: [serial, name, at.timeIntervalSince1970])
+            }
+            try db.execute(sql: "DELETE FROM subcloud WHERE name = ?", arguments: [name])
+            try Self.event(db, subcloud: name, kind: "deleted", detail: "subcloud deleted; certificate \(current.certificateSerial ?? "none") revoked", at: at)
+        }
+    }
+
+    public func replaceToken(for name: String, with token: BootstrapToken.Record, at: Date) async throws {
+        try await self.database.write { db in
+            guard try Self.fetchSubcloud(db, name) != nil else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
+            try db.execute(sql: "DELETE FROM bootstrapToken WHERE subcloud = ?", arguments: [name])
+            try db.execute(sql: "INSERT INTO bootstrapToken (hash, subcloud, expiresAt) VALUES (?, ?, ?)",
+                           arguments: [token.hash, name, token.expiresAt.timeIntervalSince1970])
+            try Self.event(db, subcloud: name, kind: "token-issued", detail: "a new bootstrap token was issued", at: at)
+        }
+    }
+
+    // MARK: Enrolment
+
+    public func consumeToken(hash: String, at: Date) async throws -> Subcloud {
+        try await self.database.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bootstrapToken WHERE hash = ?", arguments: [hash]) else {
+                throw EnrolmentRefusal.unknown
+            }
+            guard (row["usedAt"] as Double?) == nil else { throw EnrolmentRefusal.used }
+            guard (row["expiresAt"] as Double) > at.timeIntervalSince1970 else { throw EnrolmentRefusal.expired }
+            try db.execute(sql: "UPDATE bootstrapToken SET usedAt = ? WHERE hash = ?", arguments: [at.timeIntervalSince1970, hash])
+            return try Self.fetchSubcloud(db, row["subcloud"])!
+        }
+    }
+
+    public func recordCertificate(for name: String, serial: String, notAfter: Date, enrolment: Bool, at: Date) async throws {
+        try await self.database.write { db in
+            guard let current = try Self.fetchSubcloud(db, name) else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
+            if let old = current.certificateSerial, old != serial, enrolment {
+                // Re-enrolment with a fresh token: the previous certificate is no longer valid.
+                try db.execute(sql: "INSERT OR IGNORE INTO revokedCertificate VALUES (?, ?, ?)", arguments: [old, name, at.timeIntervalSince1970])
+            }
+            try db.execute(sql: """
+                UPDATE subcloud SET certificateSerial = ?, certificateNotAfter = ?, deployStatus = 'enrolled',
+                    enrolledAt = COALESCE(CASE WHEN ? THEN ? END, enrolledAt)
+                WHERE name = ?
+                """, arguments: [serial, notAfter.timeIntervalSince1970, enrolment, at.timeIntervalSince1970, name])
+            try Self.event(db, subcloud: name, kind: enrolment ? "enrolled" : "certificate-renewed",
+                           detail: "certificate \(serial) valid until \(ISO8601DateFormatter().string(from: notAfter))", at: at)
+        }
+    }
+
+    public func isRevoked(serial: String) async throws -> Bool {
+        try await self.database.read { db in
+            try Row.fetchOne(db, sql: "SELECT 1 FROM revokedCertificate WHERE serial = ?", arguments: [serial]) != nil
+        }
+    }
+
+    // MARK: Liveness and reports
+
+    public func markOnline(_ name: String, software: String, at: Date) async throws {
+        try await self.database.write { db in
+            guard let current = try Self.fetchSubcloud(db, name) else { return }
+            try db.execute(sql: "UPDATE subcloud SET availability = 'online', lastSeenAt = ?, software = ? WHERE name = ?",
+                           arguments: [at.timeIntervalSince1970, software, name])
+            if current.availability != .online {
+                try Self.event(db, subcloud: name, kind: "online", detail: "agent connected (\(software))", at: at)
+            }
+        }
+    }
+
+    public func markOffline(_ name: String, at: Date) async throws {
+        try await self.database.write { db in
+            guard let current = try Self.fetchSubcloud(db, name), current.availability != .offline else { return }
+            try db.execute(sql: "UPDATE subcloud SET availability = 'offline' WHERE name = ?", arguments: [name])
+            try Self.event(db, subcloud: name, kind: "offline", detail: "no heartbeat since \(current.lastSeenAt.map { ISO8601DateFormatter().string(from: $0) } ?? "never")", at: at)
+        }
+    }
+
+    public func recordHealth(_ name: String, _ health: Subcloud.Health) async throws {
+        let json = String(decoding: try JSONEncoder().encode(health), as: UTF8.self)
+        try await self.database.write { db in
+            try db.execute(sql: "UPDATE subcloud SET health = ?, lastSeenAt = ? WHERE name = ?",
+                           arguments: [json, health.reportedAt.timeIntervalSince1970, name])
+        }
+    }
+
+    public func recordFirmware(_ name: String, _ firmware: [Subcloud.Firmware]) async throws {
+        let json = String(decoding: try JSONEncoder().encode(firmware), as: UTF8.self)
+        try await self.database.write { db in
+            try db.execute(sql: "UPDATE subcloud SET firmware = ? WHERE name = ?", arguments: [json, name])
+        }
+    }
+
+    // MARK: Alarms and events
+
+    public func raise(_ alarm: Alarm) async throws {
+        try await self.database.write { db in
+            guard try Self.fetchSubcloud(db, alarm.subcloud) != nil else { return }
+            let existing = try Row.fetchOne(db, sql: "SELECT severity FROM alarm WHERE subcloud = ? AND alarmID = ? AND entity = ?",
+                                            arguments: [alarm.subcloud, alarm.alarmID, alarm.entity])
+            try db.execute(sql: """
+                INSERT INTO alarm VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (subcloud, alarmID, entity) DO UPDATE SET severity = excluded.severity, reason = excluded.reason,
+                    probableCause = excluded.probableCause, repairAction = excluded.repairAction, serviceAffecting = excluded.serviceAffecting
+                """, arguments: [alarm.subcloud, alarm.alarmID, alarm.entity, alarm.severity, alarm.reason, alarm.probableCause,
+                                 alarm.repairAction, alarm.serviceAffecting, alarm.raisedAt.timeIntervalSince1970])
+            if existing == nil || (existing!["severity"] as String) != alarm.severity {
+                try Self.event(db, subcloud: alarm.subcloud, kind: "alarm-raised",
+                               detail: "\(alarm.alarmID) \(alarm.severity) \(alarm.entity): \(alarm.reason)", at: alarm.raisedAt)
+            }
+        }
+    }
+
+    public func clear(subcloud: String, alarmID: String, entity: String, at: Date) async throws {
+        try await self.database.write { db in
+            try db.execute(sql: "DELETE FROM alarm WHERE subcloud = ? AND alarmID = ? AND entity = ?", arguments: [subcloud, alarmID, entity])
+            if db.changesCount > 0 {
+                try Self.event(db, subcloud: subcloud, kind: "alarm-cleared", detail: "\(alarmID) \(entity)", at: at)
+            }
+        }
+    }
+
+    public func alarms(subcloud: String?) async throws -> [Alarm] {
+        try await self.database.read { db in
+            let rows: [Row]
+            if let subcloud {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm WHERE subcloud = ? ORDER BY raisedAt", arguments: [subcloud])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY raisedAt")
+            }
+            return rows.map { row in
+                Alarm(subcloud: row["subcloud"], alarmID: row["alarmID"], entity: row["entity"], severity: row["severity"],
+                      reason: row["reason"], probableCause: row["probableCause"], repairAction: row["repairAction"],
+                      serviceAffecting: row["serviceAffecting"], raisedAt: Date(timeIntervalSince1970: row["raisedAt"]))
+            }
+        }
+    }
+
+    public func events(since: Date?, limit: Int) async throws -> [FleetEvent] {
+        try await self.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM event WHERE at >= ? ORDER BY id DESC LIMIT ?",
+                             arguments: [since?.timeIntervalSince1970 ?? 0, limit]).reversed().map { row in
+                FleetEvent(id: row["id"], at: Date(timeIntervalSince1970: row["at"]), subcloud: row["subcloud"], kind: row["kind"], detail: row["detail"])
+            }
+        }
+    }
+
+    public func recordEvent(subcloud: String?, kind: String, detail: String, at: Date) async throws {
+        try await self.database.write { db in try Self.event(db, subcloud: subcloud, kind: kind, detail: detail, at: at) }
+    }
+
+    // MARK: Groups
+
+    public func createGroup(_ group: SubcloudGroup) async throws -> SubcloudGroup {
+        try await self.database.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM subcloudGroup WHERE name = ?", arguments: [group.name]) == nil else {
+                throw FleetStoreError.conflict("a subcloud group named \"\(group.name)\" already exists")
+            }
+            guard group.maxParallel >= 1 else { throw FleetStoreError.refused("max-parallel must be at least 1") }
+            try db.execute(sql: "INSERT INTO subcloudGroup VALUES (?, ?, ?, ?)",
+                           arguments: [group.name, group.description, group.updateApplyType.rawValue, group.maxParallel])
+            return try Self.fetchGroups(db, name: group.name).first!
+        }
+    }
+
+    public func groups() async throws -> [SubcloudGroup] {
+        try await self.database.read { db in try Self.fetchGroups(db, name: nil) }
+    }
+
+    public func group(named name: String) async throws -> SubcloudGroup? {
+        try await self.database.read { db in try Self.fetchGroups(db, name: name).first }
+    }
+
+    public func deleteGroup(_ name: String) async throws {
+        try await self.database.write { db in
+            guard name != SubcloudGroup.defaultName else { throw FleetStoreError.refused("the Default group cannot be deleted") }
+            guard let group = try Self.fetchGroups(db, name: name).first else { throw FleetStoreError.notFound("no subcloud group named \"\(name)\"") }
+            guard group.subclouds == 0 else { throw FleetStoreError.refused("group \"\(name)\" still has \(group.subclouds) subclouds") }
+            try db.execute(sql: "DELETE FROM subcloudGroup WHERE name = ?", arguments: [name])
+        }
+    }
+
+    // MARK: Rows
+
+    private static func event(_ db: Database, subcloud: String?, kind: String, detail: String, at: Date) throws {
+        try db.execute(sql: "INSERT INTO event (at, subcloud, kind, detail) VALUES (?, ?, ?, ?)",
+                       arguments: [at.timeIntervalSince1970, subcloud, kind, detail])
+    }
+
+    private static func fetchSubcloud(_ db: Database, _ name: String) throws -> Subcloud? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM subcloud WHERE name = ?", arguments: [name]) else { return nil }
+        return try self.subcloud(from: row, counts: try self.alarmCounts(db, subcloud: name))
+    }
+
+    private static func alarmCounts(_ db: Database, subcloud: String? = nil) throws -> [String: AlarmCounts] {
+        var counts: [String: AlarmCounts] = [:]
+        let rows = try Row.fetchAll(db, sql: "SELECT subcloud, severity, COUNT(*) AS n FROM alarm WHERE ? IS NULL OR subcloud = ? GROUP BY subcloud, severity",
+                                    arguments: [subcloud, subcloud])
+        for row in rows {
+            let name: String = row["subcloud"]
+            let n: Int = row["n"]
+            switch row["severity"] as String {
+            case "critical": counts[name, default: AlarmCounts()].critical += n
+            case "major": counts[name, default: AlarmCounts()].major += n
+            case "minor": counts[name, default: AlarmCounts()].minor += n
+            default: counts[name, default: AlarmCounts()].warning += n
+            }
+        }
+        return counts
+    }
+
+    private static func subcloud(from row: Row, counts: [String: AlarmCounts]) throws -> Subcloud {
+        let name: String = row["name"]
+        var sync = Subcloud.Sync()
+        sync.config = SyncStatus(rawValue: row["syncConfig"]) ?? .unknown
+        sync.software = SyncStatus(rawValue: row["syncSoftware"]) ?? .unknown
+        sync.images = SyncStatus(rawValue: row["syncImages"]) ?? .unknown
+        sync.firmware = SyncStatus(rawValue: row["syncFirmware"]) ?? .unknown
+        let decoder = JSONDecoder()
+        return Subcloud(
+            name: name,
+            group: row["groupName"],
+            description: row["description"],
+            management: ManagementState(rawValue: row["management"]) ?? .unmanaged,
+            availability: Availability(rawValue: row["availability"]) ?? .offline,
+            deployStatus: DeployStatus(rawValue: row["deployStatus"]) ?? .awaitingEnrolment,
+            sync: sync,
+            createdAt: Date(timeIntervalSince1970: row["createdAt"]),
+            enrolledAt: (row["enrolledAt"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            lastSeenAt: (row["lastSeenAt"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            certificateSerial: row["certificateSerial"],
+            certificateNotAfter: (row["certificateNotAfter"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            software: row["software"],
+            health: try (row["health"] as String?).map { try decoder.decode(Subcloud.Health.self, from: Data($0.utf8)) },
+            firmware: try (row["firmware"] as String?).map { try decoder.decode([Subcloud.Firmware].self, from: Data($0.utf8)) } ?? [],
+            alarmCounts: counts[name] ?? AlarmCounts()
+        )
+    }
+
+    private static func fetchGroups(_ db: Database, name: String?) throws -> [SubcloudGroup] {
+        try Row.fetchAll(db, sql: """
+            SELECT g.*, (SELECT COUNT(*) FROM subcloud s WHERE s.groupName = g.name) AS members
+            FROM subcloudGroup g WHERE ? IS NULL OR g.name = ? ORDER BY g.name
+            """, arguments: [name, name]).map { row in
+            SubcloudGroup(name: row["name"], description: row["description"],
+                          updateApplyType: SubcloudGroup.ApplyType(rawValue: row["updateApplyType"]) ?? .parallel,
+                          maxParallel: row["maxParallel"], subclouds: row["members"])
+        }
+    }
+}

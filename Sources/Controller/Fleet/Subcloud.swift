@@ -1,0 +1,144 @@
+import Foundation
+
+/// Whether the operator lets Tern act on a subcloud (dcmanager's management state).
+public enum ManagementState: String, Codable, Sendable, CaseIterable {
+    case managed
+    case unmanaged
+}
+
+/// Whether the subcloud's agent is heard from.
+public enum Availability: String, Codable, Sendable {
+    case online
+    case offline
+}
+
+/// How far the site has come from `subcloud add` to a running agent.
+public enum DeployStatus: String, Codable, Sendable {
+    /// Created; the bootstrap token has not been used yet.
+    case awaitingEnrolment = "awaiting-enrolment"
+    /// The agent enrolled and holds a certificate.
+    case enrolled
+}
+
+/// Per-area sync status, as dcmanager reports it.
+public enum SyncStatus: String, Codable, Sendable {
+    case unknown
+    case inSync = "in-sync"
+    case outOfSync = "out-of-sync"
+}
+
+/// One edge site, as the registry keeps it.
+public struct Subcloud: Codable, Sendable, Equatable {
+    public var name: String
+    public var group: String
+    public var description: String
+    public var management: ManagementState
+    public var availability: Availability
+    public var deployStatus: DeployStatus
+    public var sync: Sync
+    public var createdAt: Date
+    public var enrolledAt: Date?
+    public var lastSeenAt: Date?
+    /// Hex serial of the agent's current certificate, and its expiry.
+    public var certificateSerial: String?
+    public var certificateNotAfter: Date?
+    /// What the agent said it runs, from HELLO.
+    public var software: String?
+    public var health: Health?
+    public var firmware: [Firmware]
+    /// Active alarms by severity; filled in when read.
+    public var alarmCounts: AlarmCounts
+
+    /// Sync status of each area; later work fills them in.
+    public struct Sync: Codable, Sendable, Equatable {
+        public var config: SyncStatus = .unknown
+        public var software: SyncStatus = .unknown
+        public var images: SyncStatus = .unknown
+        public var firmware: SyncStatus = .unknown
+        public init() {}
+    }
+
+    /// The last health the agent reported.
+    public struct Health: Codable, Sendable, Equatable {
+        public var cpuPercent: Double?
+        public var memoryTotalBytes: UInt64?
+        public var memoryAvailableBytes: UInt64?
+        public var load1: Double?
+        public var uptimeSeconds: UInt64?
+        public var disks: [Disk]
+        public var reportedAt: Date
+
+        public struct Disk: Codable, Sendable, Equatable {
+            public var mount: String
+            public var totalBytes: UInt64
+            public var usedBytes: UInt64
+        }
+    }
+
+    /// One firmware-bearing component.
+    public struct Firmware: Codable, Sendable, Equatable {
+        public var kind: String
+        public var name: String
+        public var vendor: String
+        public var version: String
+        public var releaseDate: String
+    }
+}
+
+/// Counts of active alarms by severity.
+public struct AlarmCounts: Codable, Sendable, Equatable {
+    public var critical = 0
+    public var major = 0
+    public var minor = 0
+    public var warning = 0
+    public init() {}
+    public var total: Int { self.critical + self.major + self.minor + self.warning }
+}
+
+/// A set of subclouds that orchestration treats together (dcmanager's subcloud group).
+public struct SubcloudGroup: Codable, Sendable, Equatable {
+    /// How an update strategy walks the group's subclouds.
+    public enum ApplyType: String, Codable, Sendable, CaseIterable {
+        case serial
+        case parallel
+    }
+
+    public static let defaultName = "Default"
+
+    public var name: String
+    public var description: String
+    public var updateApplyType: ApplyType
+    public var maxParallel: Int
+    /// Filled in when read.
+    public var subclouds: Int
+
+    public init(name: String, description: String, updateApplyType: ApplyType, maxParallel: Int, subclouds: Int = 0) {
+        self.name = name
+        self.description = description
+        self.updateApplyType = updateApplyType
+        self.maxParallel = maxParallel
+        self.subclouds = subclouds
+    }
+}
+
+/// An active alarm, raised by an agent or by the controller itself.
+public struct Alarm: Codable, Sendable, Equatable {
+    public var subcloud: String
+    public var alarmID: String
+    public var entity: String
+    public var severity: String
+    public var reason: String
+    public var probableCause: String
+    public var repairAction: String
+    public var serviceAffecting: Bool
+    public var raisedAt: Date
+}
+
+/// Something that happened, for the event log.
+public struct FleetEvent: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var at: Date
+    public var subcloud: String?
+    public var kind: String
+    public var detail: String
+}

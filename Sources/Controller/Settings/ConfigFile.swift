@@ -1,0 +1,72 @@
+import Foundation
+import NIOCore
+import Wire
+
+/// `controller.conf` in the data directory: `key = value` lines, `#` comments.
+/// Written with every default on first start, so the operator sees what can be set.
+public enum ConfigFile {
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    static let template = """
+        # tern-controller configuration. Flags given to `tern-controller serve` override these.
+        # Addresses are HOST:PORT. Durations are in seconds unless the key says otherwise.
+
+        # Wire protocol listener: agents connect here over mutual TLS 1.3.
+        listen = 127.0.0.1:7447
+        # Enrolment listener: TLS without client certificates, one-time tokens only.
+        enrol_listen = 127.0.0.1:7448
+        # Operator REST API, /metrics and the dashboard.
+        api_listen = 127.0.0.1:7480
+        # Names and IPv4 addresses agents use to reach the controller (comma-separated);
+        # they go into the server certificate when it is first created.
+        server_names = localhost
+        # Agents send a heartbeat this often.
+        heartbeat_interval = 30
+        # A subcloud is offline after this many missed heartbeats.
+        missed_heartbeats = 3
+        # Bootstrap tokens from `subcloud add` expire after this many hours.
+        token_lifetime_hours = 24
+        # Agent certificates are valid this many days; agents renew at two thirds.
+        certificate_validity_days = 30
+        # On SIGTERM, wait this long for agents to leave after GOAWAY.
+        drain_timeout = 10
+
+        """
+
+    /// Reads `path` (writing the template first if it does not exist) and applies it.
+    public static func apply(path: String, to configuration: inout ControllerConfiguration) throws {
+        guard let text = try AtomicFile.readString(path) else {
+            try AtomicFile.write(self.template, to: path, mode: 0o644)
+            return try self.apply(text: self.template, to: &configuration)
+        }
+        try self.apply(text: text, to: &configuration)
+    }
+
+    public static func apply(text: String, to configuration: inout ControllerConfiguration) throws {
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first!.trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty else { continue }
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { throw Invalid(description: "line \(number + 1): expected key = value") }
+            let (key, value) = (parts[0], parts[1])
+            func seconds() throws -> Int64 {
+                guard let number = Int64(value), number > 0 else { throw Invalid(description: "line \(number + 1): \(key) must be a positive whole number") }
+                return number
+            }
+            switch key {
+            case "listen": (configuration.listenHost, configuration.listenPort) = try HostPort.parse(value)
+            case "enrol_listen": (configuration.enrolHost, configuration.enrolPort) = try HostPort.parse(value)
+            case "api_listen": (configuration.apiHost, configuration.apiPort) = try HostPort.parse(value)
+            case "server_names": configuration.serverNames = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            case "heartbeat_interval": configuration.heartbeatInterval = .seconds(try seconds())
+            case "missed_heartbeats": configuration.missedHeartbeats = Int(try seconds())
+            case "token_lifetime_hours": configuration.tokenLifetime = .hours(try seconds())
+            case "certificate_validity_days": configuration.certificateValidity = .hours(try seconds() * 24)
+            case "drain_timeout": configuration.drainTimeout = .seconds(try seconds())
+            default: throw Invalid(description: "line \(number + 1): unknown setting \"\(key)\"")
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Wire
+
+/// A TLS listener whose connections speak the Tern wire protocol, each wrapped for
+/// structured concurrency. The protocol port and the enrolment port differ only in
+/// TLS policy and ALPN.
+enum WireListener {
+    typealias Connection = NIOAsyncChannel<WireEvent, WireCommand>
+
+    static func bind(
+        host: String, port: Int, tls: TLSConfiguration, alpn: String, session: SessionConfiguration,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) async throws -> NIOAsyncChannel<Connection, Never> {
+        let context = try NIOSSLContext(configuration: tls)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: host, port: port) { child in
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    var connectionLogger = logger
+                    connectionLogger[metadataKey: "peer"] = "\(child.remoteAddress?.description ?? "?")"
+                    try child.pipeline.syncOperations.addHandler(
+                        WireConnectionHandler(role: .server, configuration: session, alpn: alpn, logger: connectionLogger)
+                    )
+                    return try Connection(wrappingChannelSynchronously: child)
+                }
+            }
+    }
+}
