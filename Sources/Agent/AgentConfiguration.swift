@@ -3,7 +3,7 @@ import Wire
 
 /// Everything the agent needs to run, with defaults.
 public struct AgentConfiguration: Sendable {
-    /// Holds the key, certificates and (later) config generations and partial transfers.
+    /// Holds the identity, the CA and the controller address; later config generations and partial transfers.
     public var stateDirectory: String
     public var controllerHost: String
     public var controllerPort: Int
@@ -12,6 +12,14 @@ public struct AgentConfiguration: Sendable {
     public var reconnectCap: TimeAmount = .seconds(60)
     /// How long a connection attempt (TCP + TLS + handshake) may take.
     public var connectTimeout: TimeAmount = .seconds(10)
+    /// Where host health and firmware are read from.
+    public var roots = HostRoots()
+    /// Disk use above this percentage raises an alarm.
+    public var diskAlarmPercent: Double = 90
+    /// systemd units that must be active, or an alarm is raised.
+    public var watchedUnits: [String] = []
+    /// Whether to look for `fwupdtool` for device firmware.
+    public var useFwupd = true
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
         self.stateDirectory = stateDirectory
@@ -22,5 +30,5 @@ public struct AgentConfiguration: Sendable {
 
 /// The version of this build.
 public enum AgentVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

@@ -32,9 +32,10 @@ public struct ControllerApp: Sendable {
             pki: pki, metrics: ControllerMetrics(), logger: logger
         )
         let wireServer = try await WireServer.bind(context: context)
-        let enrolmentServer = try await EnrolmentServer.bind(context: context)
+        let enrolmentServer = try await EnrolmentServer.bind(context: context, wirePort: wireServer.localAddress?.port ?? configuration.listenPort)
         let (apiAddress, continuation) = AsyncStream<SocketAddress?>.makeStream()
-        let api = APIServer.make(context: context, token: token) { address in
+        let enrolAddress = "\(configuration.enrolHost):\(enrolmentServer.localAddress?.port ?? configuration.enrolPort)"
+        let api = APIServer.make(context: context, token: token, enrolAddress: enrolAddress) { address in
             if let address {
                 try? AtomicFile.write("http://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)\n", to: configuration.apiAddressPath)
                 logger.info("API listening", metadata: ["address": "\(address)"])

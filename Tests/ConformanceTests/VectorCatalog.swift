@@ -51,7 +51,7 @@ enum VectorCatalog {
         ("message-command", message(.command(Command(commandID: 9, action: "reload-config", arguments: [.init(name: "unit", value: "nginx.service")])))),
         ("message-command-result", message(.commandResult(CommandResult(commandID: 9, status: .failed, exitCode: -1, output: "unit not found")))),
         ("message-enrol-request", message(.enrolRequest(EnrolRequest(token: "tok-1", csr: [0x30, 0x82, 0x01, 0x0a])))),
-        ("message-enrol-response", message(.enrolResponse(EnrolResponse(certificate: [0x30, 0x82], caCertificate: [0x30, 0x81], subcloud: "edge-01", notAfterMillis: 1_797_592_000_000)))),
+        ("message-enrol-response", message(.enrolResponse(EnrolResponse(certificate: [0x30, 0x82], caCertificate: [0x30, 0x81], subcloud: "edge-01", notAfterMillis: 1_797_592_000_000, wirePort: 7447)))),
         ("message-renew-request", message(.renewRequest(RenewRequest(csr: [0x30, 0x82, 0x01, 0x0a])))),
         ("message-renew-response", message(.renewResponse(RenewResponse(certificate: [0x30, 0x82], notAfterMillis: 1_797_592_000_000)))),
     ]

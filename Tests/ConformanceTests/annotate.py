@@ -61,7 +61,7 @@ SCHEMAS = {
     "COMMAND_RESULT": {1: ("command_id", "uint"), 2: ("status", "uint"), 3: ("exit_code", "sint"), 4: ("output", "string")},
     "ENROL_REQUEST": {1: ("token", "string"), 2: ("csr", "bytes")},
     "ENROL_RESPONSE": {1: ("certificate", "bytes"), 2: ("ca_certificate", "bytes"), 3: ("subcloud", "string"),
-                       4: ("not_after_ms", "uint")},
+                       4: ("not_after_ms", "uint"), 5: ("wire_port", "uint")},
     "RENEW_REQUEST": {1: ("csr", "bytes")},
     "RENEW_RESPONSE": {1: ("certificate", "bytes"), 2: ("not_after_ms", "uint")},
 }

@@ -1,5 +1,6 @@
 import Agent
 import Controller
+import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -26,31 +27,35 @@ func withServices<R: Sendable>(_ services: [any Service], _ body: () async throw
     }
 }
 
-/// A controller on 127.0.0.1 with an OS-chosen port and fast heartbeats.
+/// A controller on 127.0.0.1 with OS-chosen ports and fast heartbeats.
 func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .milliseconds(200)) async throws -> ControllerApp {
     var configuration = ControllerConfiguration(dataDirectory: directory.appending("controller"))
     configuration.listenPort = 0
+    configuration.enrolPort = 0
+    configuration.apiPort = 0
     configuration.heartbeatInterval = heartbeat
-    configuration.idleTimeout = heartbeat * 5
     configuration.drainTimeout = .seconds(2)
-    var logger = Logger(label: "test.controller")
-    logger.logLevel = .warning
-    return try await ControllerApp.build(configuration: configuration, logger: logger)
+    return try await ControllerApp.build(configuration: configuration, logger: quiet("test.controller"))
 }
 
-/// An agent provisioned by `controller` under `name`, linked to it.
-func makeAgent(_ name: String, controller: ControllerApp, directory: TemporaryDirectory, status: LinkStatus = LinkStatus()) throws -> ControllerLink {
+/// An agent registered and provisioned by `controller` under `name` (skipping the
+/// enrolment exchange, which has tests of its own), linked to it.
+func makeAgent(_ name: String, controller: ControllerApp, directory: TemporaryDirectory, status: LinkStatus = LinkStatus()) async throws -> ControllerLink {
     let state = directory.appending("agent-\(name)")
-    try controller.pki.provisionAgent(name: name, stateDirectory: state)
-    var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: controller.wireServer.localAddress!.port!)
+    let port = controller.wireServer.localAddress!.port!
+    let (_, record) = BootstrapToken.make(validFor: 60)
+    _ = try await controller.store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
+    _ = try await controller.store.consumeToken(hash: record.hash, at: Date())
+    let certificate = try controller.pki.provisionAgent(name: name, stateDirectory: state, controller: "127.0.0.1:\(port)")
+    try await controller.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
+    var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: port)
     configuration.reconnectBase = .milliseconds(50)
     configuration.reconnectCap = .milliseconds(500)
-    var logger = Logger(label: "test.agent")
-    logger.logLevel = .warning
-    return try ControllerLink(configuration: configuration, identity: try AgentIdentity.load(stateDirectory: state), status: status, logger: logger)
+    configuration.useFwupd = false
+    return ControllerLink(configuration: configuration, status: status, logger: quiet("test.agent"))
 }
 
-/// A logger that only reports errors, for peers expected to fail.
+/// A logger that only reports critical errors, for peers expected to fail.
 func quiet(_ label: String) -> Logger {
     var logger = Logger(label: label)
     logger.logLevel = .critical

@@ -18,17 +18,21 @@ import Wire
         defer { directory.remove() }
         let controller = try await makeController(directory)
         let status = LinkStatus()
-        let agents = try ["edge-01", "edge-02"].map { try makeAgent($0, controller: controller, directory: directory, status: status) }
+        var agents: [ControllerLink] = []
+        for name in ["edge-01", "edge-02"] { agents.append(try await makeAgent(name, controller: controller, directory: directory, status: status)) }
         try await withServices(controller.services + agents) {
             let heartbeating = await eventually {
-                let all = await controller.agents.all
+                let all = await controller.live.all
                 return all.map(\.name) == ["edge-01", "edge-02"] && all.allSatisfy { $0.heartbeats >= 3 }
             }
             #expect(heartbeating)
-            let first = try #require(await controller.agents.all.first)
+            let first = try #require(await controller.live.all.first)
             #expect(first.version == 1)
             #expect(first.software.hasPrefix("tern-agent "))
             #expect(await status.negotiated?.peerIdentity == "tern-controller")
+            // What the agents report reaches the registry.
+            let reported = await eventually { (try? await controller.store.subcloud(named: "edge-01"))?.health?.memoryTotalBytes != nil }
+            #expect(reported)
         }
     }
 
@@ -45,7 +49,7 @@ import Wire
             let result = try await run("/bin/sh", ["-c", command])
             #expect(result.status != 0)
             #expect(result.output.contains("alert certificate required"), "\(result.output)")
-            #expect(await controller.agents.count == 0)
+            #expect(await controller.live.count == 0)
         }
     }
 
@@ -73,18 +77,20 @@ import Wire
         let status = LinkStatus()
         // Provisioned by another controller's CA, but pointed at this one.
         let state = directory.appending("agent-intruder")
-        try stranger.pki.provisionAgent(name: "edge-01", stateDirectory: state)
+        let port = controller.wireServer.localAddress!.port!
+        try stranger.pki.provisionAgent(name: "edge-01", stateDirectory: state, controller: "127.0.0.1:\(port)")
         try AtomicFile.write(try controller.pki.authority.certificatePEM, to: state + "/ca.pem")
-        var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: controller.wireServer.localAddress!.port!)
+        var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: port)
         configuration.reconnectBase = .milliseconds(50)
         configuration.reconnectCap = .milliseconds(200)
-        let intruder = try ControllerLink(configuration: configuration, identity: try AgentIdentity.load(stateDirectory: state), status: status, logger: quiet("intruder"))
-        let honest = try makeAgent("edge-02", controller: controller, directory: directory)
+        configuration.useFwupd = false
+        let intruder = ControllerLink(configuration: configuration, status: status, logger: quiet("intruder"))
+        let honest = try await makeAgent("edge-02", controller: controller, directory: directory)
         try await withServices(controller.services + [intruder, honest]) {
-            let honestUp = await eventually { await controller.agents.all.map(\.name) == ["edge-02"] }
+            let honestUp = await eventually { await controller.live.all.map(\.name) == ["edge-02"] }
             #expect(honestUp)
             try await Task.sleep(for: .milliseconds(500))
-            #expect(await controller.agents.all.map(\.name) == ["edge-02"])
+            #expect(await controller.live.all.map(\.name) == ["edge-02"])
             #expect(await status.connections == 0)
         }
     }

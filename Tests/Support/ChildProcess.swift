@@ -15,7 +15,7 @@ public final class ChildProcess: @unchecked Sendable {
         return url.appendingPathComponent(".build/debug").path
     }
 
-    public init(_ executable: String, _ arguments: [String], outputPath: String) throws {
+    public init(_ executable: String, _ arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
         self.outputPath = outputPath
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
@@ -23,10 +23,15 @@ public final class ChildProcess: @unchecked Sendable {
         self.process.arguments = arguments
         self.process.standardOutput = output
         self.process.standardError = output
+        if !environment.isEmpty {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         try self.process.run()
     }
 
     public var output: String { (try? String(contentsOfFile: self.outputPath, encoding: .utf8)) ?? "" }
+
+    public var isRunning: Bool { self.process.isRunning }
 
     public func signal(_ signal: Int32) { kill(self.process.processIdentifier, signal) }
 

@@ -25,7 +25,7 @@ import Testing
         .command(Command(commandID: 1, action: "reboot", arguments: [])),
         .commandResult(CommandResult(commandID: 1, status: .rejected, exitCode: Int64.min, output: "")),
         .enrolRequest(EnrolRequest(token: "t", csr: [UInt8](repeating: 7, count: 1000))),
-        .enrolResponse(EnrolResponse(certificate: [1], caCertificate: [2], subcloud: "s", notAfterMillis: 3)),
+        .enrolResponse(EnrolResponse(certificate: [1], caCertificate: [2], subcloud: "s", notAfterMillis: 3, wirePort: 9)),
         .renewRequest(RenewRequest(csr: [])),
         .renewResponse(RenewResponse(certificate: [9], notAfterMillis: 0)),
         .unknown(type: 999, payload: ByteBuffer(bytes: [0x08, 0x01])),

@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -11,40 +12,82 @@ struct TernAgent: AsyncParsableCommand {
         commandName: "tern-agent",
         abstract: "The Tern edge agent: one long-lived connection to the controller.",
         version: AgentVersion.current,
-        subcommands: [Run.self]
+        subcommands: [Enroll.self, Run.self]
     )
 }
 
-struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Connect to the controller and stay connected until SIGTERM.")
+func bootstrapLogging(_ level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
 
-    @Option(help: "The controller's wire address, HOST:PORT.")
-    var controller: String
+struct Enroll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enrol this node once: make its key, present the one-time token, store the certificate.",
+        discussion: "The key is generated here and never leaves the node. The controller's CA is trusted only if its SHA-256 fingerprint matches --ca-fingerprint."
+    )
 
-    @Option(help: "The agent's state directory (key, certificates).")
-    var state: String = "/var/lib/tern-agent"
-
-    @Option(help: "Longest reconnect delay in seconds.")
-    var reconnectCap: Int = 60
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    @Option(help: "The controller's enrolment address, HOST:PORT (as printed by `subcloud add`).") var controller: String
+    @Option(help: "The one-time bootstrap token from `subcloud add`.") var token: String
+    @Option(help: "The CA fingerprint from `subcloud add`, sha256:HEX.") var caFingerprint: String
+    @Option(help: "The agent's state directory.") var state: String = "/var/lib/tern-agent"
+    @Flag(help: "Replace an existing identity in the state directory.") var force = false
+    @Option(help: "Log level.") var logLevel: Logger.Level = .info
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = self.logLevel
-            return handler
+        bootstrapLogging(self.logLevel)
+        let hex = self.caFingerprint.hasPrefix("sha256:") ? String(self.caFingerprint.dropFirst(7)) : self.caFingerprint
+        guard let fingerprint = Digest(hex: hex) else { throw ValidationError("--ca-fingerprint must be sha256: and 64 hex digits") }
+        if !self.force, (try? AgentIdentity.load(stateDirectory: self.state)) != nil {
+            throw ValidationError("\(self.state) already holds an identity; use --force to enrol again")
         }
+        let (host, port) = try HostPort.parse(self.controller)
+        let name = try await Enroller(
+            controllerHost: host, controllerPort: port, token: self.token, caFingerprint: fingerprint,
+            stateDirectory: self.state, logger: Logger(label: "tern.agent")
+        ).enrol()
+        print("enrolled as \(name); start the agent with: tern-agent run --state \(self.state)")
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Connect to the controller and stay connected until SIGTERM (systemd Type=notify).")
+
+    @Option(help: "The agent's state directory (identity, CA, controller address).") var state: String = "/var/lib/tern-agent"
+    @Option(help: "The controller's wire address, HOST:PORT (default: saved at enrolment).") var controller: String?
+    @Option(help: "Longest reconnect delay in seconds.") var reconnectCap: Int = 60
+    @Option(help: "Where procfs is mounted (tests point this at a fixture tree).") var procRoot: String = "/proc"
+    @Option(help: "Where sysfs is mounted (tests point this at a fixture tree).") var sysRoot: String = "/sys"
+    @Option(help: "Raise an alarm when a filesystem is fuller than this percentage.") var diskAlarmPercent: Double = 90
+    @Option(name: .customLong("watch-unit"), help: "A systemd unit that must be active (repeatable).") var watchedUnits: [String] = []
+    @Flag(help: "Do not ask fwupdtool for device firmware.") var noFwupd = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        bootstrapLogging(self.logLevel)
         let identity = try AgentIdentity.load(stateDirectory: self.state)
         var logger = Logger(label: "tern.agent")
         logger[metadataKey: "subcloud"] = "\(identity.name)"
-        let (host, port) = try HostPort.parse(self.controller)
+        guard let address = try self.controller ?? AgentIdentity.controllerAddress(stateDirectory: self.state) else {
+            throw ValidationError("no --controller given and none saved in \(self.state)")
+        }
+        let (host, port) = try HostPort.parse(address)
         var configuration = AgentConfiguration(stateDirectory: self.state, controllerHost: host, controllerPort: port)
         configuration.reconnectCap = .seconds(Int64(self.reconnectCap))
-        let link = try ControllerLink(configuration: configuration, identity: identity, logger: logger)
+        configuration.roots = HostRoots(proc: self.procRoot, sys: self.sysRoot)
+        configuration.diskAlarmPercent = self.diskAlarmPercent
+        configuration.watchedUnits = self.watchedUnits
+        configuration.useFwupd = !self.noFwupd
+        let link = ControllerLink(configuration: configuration, logger: logger)
+        let notifier = SystemdNotifier()
         let group = ServiceGroup(configuration: .init(services: [.init(service: link)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // Ready means running and trying: a site must come up even while the controller is away.
+        notifier.notify("READY=1")
         try await group.run()
+        notifier.notify("STOPPING=1")
     }
 }
 

@@ -1,12 +1,19 @@
+import Crypto
+import Foundation
 import NIOSSL
 import Wire
 import X509
 
-/// The agent's key and certificates, from its state directory: `agent-key.pem`
-/// (never leaves the node), `agent.pem` (issued by the controller's CA), `ca.pem`.
+/// The agent's key and certificate, from its state directory.
+///
+/// `identity.pem` holds the certificate and the private key together, so that a
+/// renewal replaces both with one atomic rename: a crash leaves the old pair or the
+/// new one, never a certificate with the wrong key. The key is generated on the node
+/// and never leaves it. `ca.pem` is the controller's CA; `controller` its address.
 public struct AgentIdentity: Sendable {
     /// The subcloud name, from the certificate's common name.
     public let name: String
+    public let notValidBefore: Date
     public let notValidAfter: Date
     let certificatePEM: String
     let keyPEM: String
@@ -14,22 +21,43 @@ public struct AgentIdentity: Sendable {
 
     public struct Missing: Error, CustomStringConvertible {
         public var path: String
-        public var description: String { "\(self.path) is missing: enrol this agent first" }
+        public var description: String { "\(self.path) is missing or unreadable: enrol this agent first (tern-agent enroll)" }
     }
 
+    static func identityPath(_ state: String) -> String { state + "/identity.pem" }
+    static func caPath(_ state: String) -> String { state + "/ca.pem" }
+    static func controllerPath(_ state: String) -> String { state + "/controller" }
+
     public static func load(stateDirectory: String) throws -> AgentIdentity {
-        func read(_ file: String) throws -> String {
-            let path = stateDirectory + "/" + file
-            guard let text = try AtomicFile.readString(path) else { throw Missing(path: path) }
-            return text
+        let identityPath = Self.identityPath(stateDirectory)
+        guard let identity = try AtomicFile.readString(identityPath) else { throw Missing(path: identityPath) }
+        guard let caPEM = try AtomicFile.readString(Self.caPath(stateDirectory)) else { throw Missing(path: Self.caPath(stateDirectory)) }
+        guard let certificatePEM = PEMBlock.first("CERTIFICATE", in: identity), let keyPEM = PEMBlock.first("PRIVATE KEY", in: identity) else {
+            throw Missing(path: identityPath + " (needs a CERTIFICATE and a PRIVATE KEY block)")
         }
-        let certificatePEM = try read("agent.pem")
         let certificate = try Certificate(pemEncoded: certificatePEM)
-        guard let name = certificate.subjectCommonName else { throw Missing(path: stateDirectory + "/agent.pem (no common name)") }
+        guard let name = certificate.subjectCommonName else { throw Missing(path: identityPath + " (certificate has no common name)") }
         return AgentIdentity(
-            name: name, notValidAfter: certificate.notValidAfter, certificatePEM: certificatePEM,
-            keyPEM: try read("agent-key.pem"), caPEM: try read("ca.pem")
+            name: name, notValidBefore: certificate.notValidBefore, notValidAfter: certificate.notValidAfter,
+            certificatePEM: certificatePEM, keyPEM: keyPEM, caPEM: caPEM
         )
+    }
+
+    /// Writes a key and its certificate as one file, atomically (mode 0600).
+    public static func store(key: P256.Signing.PrivateKey, certificate: Certificate, stateDirectory: String) throws {
+        let text = try certificate.serializeAsPEM().pemString + "\n" + key.pemRepresentation + "\n"
+        try AtomicFile.write(text, to: Self.identityPath(stateDirectory), mode: 0o600)
+    }
+
+    /// The controller's wire address saved at enrolment.
+    public static func controllerAddress(stateDirectory: String) throws -> String? {
+        try AtomicFile.readString(Self.controllerPath(stateDirectory))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Renew once two thirds of the certificate's lifetime have passed.
+    public func needsRenewal(at now: Date) -> Bool {
+        let lifetime = self.notValidAfter.timeIntervalSince(self.notValidBefore)
+        return now >= self.notValidBefore.addingTimeInterval(lifetime * 2 / 3)
     }
 
     /// The TLS configuration for the protocol port.
@@ -42,4 +70,12 @@ public struct AgentIdentity: Sendable {
     }
 }
 
-import struct Foundation.Date
+/// Finds PEM blocks in text.
+enum PEMBlock {
+    static func first(_ label: String, in text: String) -> String? {
+        let begin = "-----BEGIN \(label)-----"
+        let end = "-----END \(label)-----"
+        guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) else { return nil }
+        return String(text[start.lowerBound..<stop.upperBound]) + "\n"
+    }
+}

@@ -1,10 +1,13 @@
+import Crypto
+import Foundation
 import Logging
 import NIOCore
 import ServiceLifecycle
 import Wire
+import X509
 
-/// One connection's life on the agent: wait for WELCOME, then heartbeat every
-/// negotiated interval until the connection ends.
+/// One connection's life on the agent: wait for WELCOME, send the host's state,
+/// heartbeat every negotiated interval, renew the certificate when it is due.
 struct AgentConnection {
     enum Outcome {
         /// The connection ended; reconnect.
@@ -15,6 +18,8 @@ struct AgentConnection {
 
     let connection: NIOAsyncChannel<WireEvent, WireCommand>
     let identity: AgentIdentity
+    let configuration: AgentConfiguration
+    let reporter: HostReporter
     let status: LinkStatus
     let logger: Logger
 
@@ -22,26 +27,53 @@ struct AgentConnection {
         try await self.connection.executeThenClose { events, commands in
             try await withThrowingTaskGroup(of: Outcome.self) { group in
                 let (intervals, intervalContinuation) = AsyncStream<TimeAmount>.makeStream()
+                let renewal = PendingRenewal()
                 group.addTask {
                     defer { intervalContinuation.finish() }
                     for try await event in events {
-                        if case .goAway(let goAway) = event {
-                            // Nothing in flight yet that must finish: leave now and come back after backoff.
-                            self.logger.info("controller sent GOAWAY; reconnecting later", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+                        switch event {
+                        case .established(let negotiated):
+                            self.logger.info("connected to controller", metadata: [
+                                "controller": "\(negotiated.peerIdentity)", "version": "\(negotiated.version)",
+                                "heartbeat_ms": "\(negotiated.heartbeatInterval.nanoseconds / 1_000_000)",
+                            ])
+                            await self.status.connected(negotiated)
+                            intervalContinuation.yield(negotiated.heartbeatInterval)
+                        case .goAway(let goAway):
+                            if goAway.code == .unauthorized {
+                                self.logger.error("the controller refuses this agent's identity", metadata: ["reason": "\(goAway.reason)"])
+                            } else {
+                                self.logger.info("controller sent GOAWAY; reconnecting later", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+                            }
+                            await self.status.refused(goAway)
                             return .lost
+                        case .message(0, .renewResponse(let response), _):
+                            try await self.renewed(response, pending: renewal)
+                        case .roundTrip(let value):
+                            await self.status.roundTrip(value)
+                        default:
+                            break
                         }
-                        try await self.handle(event, intervals: intervalContinuation)
                     }
                     return .lost
                 }
                 group.addTask {
-                    // Heartbeats start once WELCOME has said how often.
+                    // Reports start once WELCOME has said how often.
                     for await interval in intervals {
+                        for message in await self.reporter.connected(at: Date()) {
+                            try await commands.write(.message(message))
+                        }
                         var sequence: UInt64 = 0
                         while !Task.isCancelled {
-                            sequence += 1
-                            try await commands.write(.message(.heartbeat(Heartbeat(sequence: sequence, sentAtMillis: WallClock.millis()))))
                             try await Task.sleep(for: .nanoseconds(interval.nanoseconds))
+                            sequence += 1
+                            for message in await self.reporter.beat(sequence: sequence, at: Date()) {
+                                try await commands.write(.message(message))
+                            }
+                            if self.identity.needsRenewal(at: Date()), let key = await renewal.start(at: Date()) {
+                                let csr = try CertificateRequest.make(for: key, requestedName: self.identity.name)
+                                try await commands.write(.message(.renewRequest(RenewRequest(csr: csr))))
+                            }
                         }
                     }
                     return .lost
@@ -57,32 +89,36 @@ struct AgentConnection {
         }
     }
 
-    private func handle(_ event: WireEvent, intervals: AsyncStream<TimeAmount>.Continuation) async throws {
-        switch event {
-        case .established(let negotiated):
-            self.logger.info("connected to controller", metadata: [
-                "controller": "\(negotiated.peerIdentity)", "version": "\(negotiated.version)",
-                "heartbeat_ms": "\(negotiated.heartbeatInterval.nanoseconds / 1_000_000)",
-            ])
-            await self.status.connected(negotiated)
-            intervals.yield(negotiated.heartbeatInterval)
-        case .roundTrip(let value):
-            await self.status.roundTrip(value)
-        default:
-            break
+    /// A renewed certificate arrived: check it is for the key we asked with, then
+    /// replace the identity on disk in one rename. It is used from the next connection.
+    private func renewed(_ response: RenewResponse, pending: PendingRenewal) async throws {
+        guard let key = await pending.finish() else { return }
+        let certificate = try Certificate(derEncoded: response.certificate)
+        guard certificate.publicKey == Certificate.PublicKey(key.publicKey), certificate.subjectCommonName == self.identity.name else {
+            self.logger.error("renewal returned a certificate for another key or name; keeping the current one")
+            return
         }
+        try AgentIdentity.store(key: key, certificate: certificate, stateDirectory: self.configuration.stateDirectory)
+        self.logger.info("certificate renewed", metadata: ["not_after": "\(certificate.notValidAfter)"])
+        await self.status.renewed()
     }
 }
 
-/// Unix time in milliseconds.
-enum WallClock {
-    static func millis() -> UInt64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return UInt64(spec.tv_sec) * 1000 + UInt64(spec.tv_nsec) / 1_000_000
+/// The key of a renewal in flight; a request unanswered for five minutes is retried.
+actor PendingRenewal {
+    private var key: P256.Signing.PrivateKey?
+    private var startedAt: Date?
+
+    func start(at now: Date) -> P256.Signing.PrivateKey? {
+        if let startedAt, now.timeIntervalSince(startedAt) < 300 { return nil }
+        let key = P256.Signing.PrivateKey()
+        self.key = key
+        self.startedAt = now
+        return key
+    }
+
+    func finish() -> P256.Signing.PrivateKey? {
+        defer { self.key = nil }
+        return self.key
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

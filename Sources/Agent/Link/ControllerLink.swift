@@ -6,29 +6,33 @@ import ServiceLifecycle
 import Wire
 
 /// The agent's one long-lived connection to the controller: connect, handshake,
-/// heartbeat; on any failure wait a jittered backoff and connect again, until shutdown.
+/// report; on any failure wait a jittered backoff and connect again, until shutdown.
 public struct ControllerLink: Service {
     let configuration: AgentConfiguration
-    let identity: AgentIdentity
-    let tls: NIOSSLContext
     let status: LinkStatus
     let logger: Logger
 
-    public init(configuration: AgentConfiguration, identity: AgentIdentity, status: LinkStatus = LinkStatus(), logger: Logger) throws {
+    public init(configuration: AgentConfiguration, status: LinkStatus = LinkStatus(), logger: Logger) {
         self.configuration = configuration
-        self.identity = identity
-        self.tls = try NIOSSLContext(configuration: try identity.tls())
         self.status = status
         self.logger = logger
     }
 
     public func run() async throws {
         var backoff = Backoff(base: self.configuration.reconnectBase, cap: self.configuration.reconnectCap)
+        // Host state outlives connections: deltas and alarms continue across reconnects.
+        let name = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory).name
+        let reporter = HostReporter(configuration: self.configuration, host: name)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let startedAt = NIODeadline.now()
             do {
-                let connection = try await self.connect()
-                let outcome = try await AgentConnection(connection: connection, identity: self.identity, status: self.status, logger: self.logger).run()
+                // Reloaded every time: a renewal replaces the identity on disk.
+                let identity = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory)
+                let connection = try await self.connect(identity)
+                let outcome = try await AgentConnection(
+                    connection: connection, identity: identity, configuration: self.configuration,
+                    reporter: reporter, status: self.status, logger: self.logger
+                ).run()
                 if case .shutdown = outcome { return }
             } catch is CancellationError {
                 return
@@ -48,10 +52,10 @@ public struct ControllerLink: Service {
         }
     }
 
-    private func connect() async throws -> NIOAsyncChannel<WireEvent, WireCommand> {
-        var session = SessionConfiguration(identity: self.identity.name, software: "tern-agent \(AgentVersion.current)")
+    private func connect(_ identity: AgentIdentity) async throws -> NIOAsyncChannel<WireEvent, WireCommand> {
+        let tls = try NIOSSLContext(configuration: try identity.tls())
+        var session = SessionConfiguration(identity: identity.name, software: "tern-agent \(AgentVersion.current)")
         session.handshakeTimeout = self.configuration.connectTimeout
-        let tls = self.tls
         let host = self.configuration.controllerHost
         let logger = self.logger
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -7,6 +7,8 @@ public actor LinkStatus {
     public private(set) var negotiated: Negotiated?
     public private(set) var connections = 0
     public private(set) var roundTrip: TimeAmount?
+    public private(set) var lastRefusal: GoAway?
+    public private(set) var renewals = 0
 
     public init() {}
 
@@ -21,6 +23,14 @@ public actor LinkStatus {
 
     func roundTrip(_ value: TimeAmount) {
         self.roundTrip = value
+    }
+
+    func refused(_ goAway: GoAway) {
+        self.lastRefusal = goAway
+    }
+
+    func renewed() {
+        self.renewals += 1
     }
 
     public var isConnected: Bool { self.negotiated != nil }

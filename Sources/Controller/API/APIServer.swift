@@ -7,7 +7,7 @@ import Wire
 /// The operator surface over HTTP: the REST API under `/v1` (bearer token),
 /// `/metrics` for Prometheus and `/healthz` (both open).
 enum APIServer {
-    static func make(context: ControllerContext, token: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) -> some ApplicationProtocol {
+    static func make(context: ControllerContext, token: String, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.middlewares.add(StoreErrorMapping())
         router.get("healthz") { _, _ in "ok\n" }
@@ -15,7 +15,7 @@ enum APIServer {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: context.metrics.render())))
         }
         let v1 = router.group("v1").add(middleware: BearerAuthentication(token: token))
-        FleetRoutes(context: context).register(v1)
+        FleetRoutes(context: context, enrolAddress: enrolAddress).register(v1)
         AlarmRoutes(context: context).register(v1)
         var logger = context.logger
         logger.logLevel = max(logger.logLevel, .notice)

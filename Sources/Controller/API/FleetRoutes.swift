@@ -5,6 +5,8 @@ import Wire
 /// `/v1/subclouds` and `/v1/subcloud-groups`: the fleet registry, in operator's words.
 struct FleetRoutes {
     let context: ControllerContext
+    /// Where agents enrol, as bound (the configured port may have been 0).
+    let enrolAddress: String
 
     struct AddSubcloud: Decodable {
         var name: String
@@ -88,7 +90,7 @@ struct FleetRoutes {
         Added(
             subcloud: subcloud, bootstrapToken: token, tokenExpiresAt: record.expiresAt,
             caFingerprint: try self.context.pki.authority.fingerprint.hex,
-            enrolAddress: "\(self.context.configuration.enrolHost):\(self.context.configuration.enrolPort)"
+            enrolAddress: self.enrolAddress
         )
     }
 

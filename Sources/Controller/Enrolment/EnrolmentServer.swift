@@ -10,10 +10,12 @@ import Wire
 public struct EnrolmentServer: Service {
     private let serverChannel: NIOAsyncChannel<WireListener.Connection, Never>
     private let context: ControllerContext
+    /// The protocol port enrolled agents are told to use.
+    private let wirePort: Int
 
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
-    static func bind(context: ControllerContext) async throws -> EnrolmentServer {
+    static func bind(context: ControllerContext, wirePort: Int) async throws -> EnrolmentServer {
         let configuration = context.configuration
         var session = configuration.session
         session.handshakeTimeout = .seconds(10)
@@ -21,7 +23,7 @@ public struct EnrolmentServer: Service {
             host: configuration.enrolHost, port: configuration.enrolPort, tls: try context.pki.enrolmentTLS(),
             alpn: TLSPolicy.enrolmentALPN, session: session, logger: context.logger
         )
-        return EnrolmentServer(serverChannel: channel, context: context)
+        return EnrolmentServer(serverChannel: channel, context: context, wirePort: wirePort)
     }
 
     public func run() async throws {
@@ -70,7 +72,8 @@ public struct EnrolmentServer: Service {
             try await self.context.store.recordCertificate(for: subcloud.name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: now)
             try await commands.write(.message(.enrolResponse(EnrolResponse(
                 certificate: der, caCertificate: try self.context.pki.authority.certificate.derBytes, subcloud: subcloud.name,
-                notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000)
+                notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000),
+                wirePort: UInt32(self.wirePort)
             ))))
             try await commands.write(.goAway(.noError, reason: "enrolled"))
             self.context.metrics.enrolmentsAccepted.increment()

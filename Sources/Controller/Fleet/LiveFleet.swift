@@ -28,6 +28,7 @@ public actor LiveFleet {
     /// Registers a connection and returns its generation. A second connection with the
     /// same name replaces the first: it is the same site reconnecting.
     func connected(_ negotiated: Negotiated, at now: Date) -> Int {
+        self.revoked.remove(negotiated.peerIdentity)
         self.nextGeneration += 1
         self.generations[negotiated.peerIdentity] = self.nextGeneration
         self.connections[negotiated.peerIdentity] = Connection(
@@ -60,9 +61,18 @@ public actor LiveFleet {
         self.connections[name] = nil
     }
 
-    /// Forget a deleted subcloud.
+    /// Subclouds deleted while connected: their sessions end at the next event.
+    private var revoked: Set<String> = []
+
+    /// Forget a deleted subcloud and end its connection.
     func forget(_ name: String) {
         self.lastHeard[name] = nil
+        if self.connections[name] != nil { self.revoked.insert(name) }
+    }
+
+    /// Whether the connection of `name` must end because the subcloud was deleted.
+    func isRevoked(_ name: String) -> Bool {
+        self.revoked.contains(name)
     }
 
     /// Treat every subcloud as just heard from (at controller start), so that agents get

@@ -61,20 +61,21 @@ public struct ControllerPKI: Sendable {
         )
     }
 
-    /// Issues a client certificate for `name` with a key made here, and writes
-    /// `agent.pem`, `agent-key.pem` and `ca.pem` into an agent's state directory;
-    /// returns the certificate. For tests and benchmarks that skip enrolment: the
-    /// caller registers the serial in the fleet store.
+    /// Issues a client certificate for `name` with a key made here, and writes the
+    /// agent's state directory as enrolment would (`identity.pem`, `ca.pem`,
+    /// `controller`); returns the certificate. For tests and benchmarks that skip
+    /// enrolment: the caller registers the subcloud and its serial in the fleet store.
     @discardableResult
-    public func provisionAgent(name: String, stateDirectory: String, validityDays: Int = 30) throws -> Certificate {
+    public func provisionAgent(name: String, stateDirectory: String, controller: String, validityDays: Int = 30) throws -> Certificate {
         let key = P256.Signing.PrivateKey()
         let certificate = try self.authority.issueClientCertificate(
             for: .init(key.publicKey), name: name, validity: Double(validityDays) * 86_400
         )
         try AtomicFile.makeDirectory(stateDirectory, mode: 0o700)
-        try AtomicFile.write(key.pemRepresentation, to: stateDirectory + "/agent-key.pem", mode: 0o600)
-        try AtomicFile.write(try certificate.serializeAsPEM().pemString, to: stateDirectory + "/agent.pem")
+        let identity = try certificate.serializeAsPEM().pemString + "\n" + key.pemRepresentation + "\n"
+        try AtomicFile.write(identity, to: stateDirectory + "/identity.pem", mode: 0o600)
         try AtomicFile.write(try self.authority.certificatePEM, to: stateDirectory + "/ca.pem")
+        try AtomicFile.write(controller + "\n", to: stateDirectory + "/controller")
         return certificate
     }
 }

@@ -1,4 +1,5 @@
 import ServiceLifecycle
+import Wire
 
 /// Keeps systemd informed: `WATCHDOG=1` at half the watchdog period while running,
 /// `STOPPING=1` when graceful shutdown starts. `READY=1` is sent by the API server

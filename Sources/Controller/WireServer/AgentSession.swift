@@ -56,6 +56,10 @@ struct AgentSession {
             return try await self.admit(negotiated, commands: commands, now: now)
         case .message(_, let message, _):
             guard let name = admitted?.name else { return nil }
+            if await self.context.live.isRevoked(name) {
+                try await commands.write(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"))
+                throw CancellationError()
+            }
             await self.context.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
             try await self.record(message, from: name, commands: commands, now: now)
         case .roundTrip(let value):

@@ -38,16 +38,19 @@ public struct EnrolResponse: Hashable, Sendable, FieldCoded {
     public var subcloud: String
     /// Expiry, Unix milliseconds (field 4).
     public var notAfterMillis: UInt64
+    /// The protocol port to connect to from now on, on the host enrolment used (field 5).
+    public var wirePort: UInt32
 
-    public init(certificate: [UInt8], caCertificate: [UInt8], subcloud: String, notAfterMillis: UInt64) {
+    public init(certificate: [UInt8], caCertificate: [UInt8], subcloud: String, notAfterMillis: UInt64, wirePort: UInt32) {
         self.certificate = certificate
         self.caCertificate = caCertificate
         self.subcloud = subcloud
         self.notAfterMillis = notAfterMillis
+        self.wirePort = wirePort
     }
 
     init(fields: FieldReader, depth: Int) throws {
-        self.init(certificate: [], caCertificate: [], subcloud: "", notAfterMillis: 0)
+        self.init(certificate: [], caCertificate: [], subcloud: "", notAfterMillis: 0, wirePort: 0)
         var fields = fields
         while let field = try fields.next() {
             switch field.number {
@@ -55,6 +58,7 @@ public struct EnrolResponse: Hashable, Sendable, FieldCoded {
             case 2: self.caCertificate = try field.byteArray(max: WireLimits.maxCertificateBytes)
             case 3: self.subcloud = try field.string(max: 255)
             case 4: self.notAfterMillis = try field.uint64()
+            case 5: self.wirePort = try field.uint32()
             default: break
             }
         }
@@ -65,6 +69,7 @@ public struct EnrolResponse: Hashable, Sendable, FieldCoded {
         fields.bytes(2, self.caCertificate)
         fields.string(3, self.subcloud)
         fields.varint(4, self.notAfterMillis)
+        fields.varint(5, self.wirePort)
     }
 }
 
