@@ -122,6 +122,21 @@ let package = Package(
             exclude: ["FuzzRegressions"]
         ),
         .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "Wire", "TernTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent", "Wire", "TernTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
             name: "ConformanceTests",
             dependencies: [
                 "Wire",

@@ -1,0 +1,116 @@
+import Foundation
+import TernTestSupport
+import Testing
+@testable import Controller
+
+/// The SQLite fleet registry, on a real database file.
+@Suite struct FleetStoreTests {
+    static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+
+    static func withStore(_ body: (SQLiteFleetStore, String) async throws -> Void) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.appending("fleet.sqlite")
+        try await body(try SQLiteFleetStore(path: path), path)
+    }
+
+    static func token(_ hash: String = UUID().uuidString, expires: Date = t0.addingTimeInterval(3600)) -> BootstrapToken.Record {
+        BootstrapToken.Record(hash: hash, expiresAt: expires)
+    }
+
+    @Test("a subcloud is created unmanaged and awaiting enrolment, in the Default group, and names are unique")
+    func create() async throws {
+        try await Self.withStore { store, _ in
+            let created = try await store.createSubcloud(name: "edge-01", group: "Default", description: "store 1", token: Self.token(), at: Self.t0)
+            #expect(created.management == .unmanaged && created.availability == .offline && created.deployStatus == .awaitingEnrolment)
+            #expect(created.sync == Subcloud.Sync())
+            await #expect(throws: FleetStoreError.conflict("a subcloud named \"edge-01\" already exists")) {
+                _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token(), at: Self.t0)
+            }
+            await #expect(throws: FleetStoreError.self) {
+                _ = try await store.createSubcloud(name: "edge-02", group: "Nowhere", description: "", token: Self.token(), at: Self.t0)
+            }
+        }
+    }
+
+    @Test("a bootstrap token works once, not after it expires, and not if unknown")
+    func tokens() async throws {
+        try await Self.withStore { store, _ in
+            _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token("a"), at: Self.t0)
+            _ = try await store.createSubcloud(name: "edge-02", group: "Default", description: "", token: Self.token("b", expires: Self.t0.addingTimeInterval(10)), at: Self.t0)
+            #expect(try await store.consumeToken(hash: "a", at: Self.t0).name == "edge-01")
+            await #expect(throws: EnrolmentRefusal.used) { _ = try await store.consumeToken(hash: "a", at: Self.t0) }
+            await #expect(throws: EnrolmentRefusal.expired) { _ = try await store.consumeToken(hash: "b", at: Self.t0.addingTimeInterval(11)) }
+            await #expect(throws: EnrolmentRefusal.unknown) { _ = try await store.consumeToken(hash: "zzz", at: Self.t0) }
+            // A replacement token works; the old one no longer does.
+            try await store.replaceToken(for: "edge-02", with: Self.token("c"), at: Self.t0)
+            await #expect(throws: EnrolmentRefusal.unknown) { _ = try await store.consumeToken(hash: "b", at: Self.t0) }
+            #expect(try await store.consumeToken(hash: "c", at: Self.t0).name == "edge-02")
+        }
+    }
+
+    @Test("delete is refused while managed, revokes the certificate, and is logged")
+    func delete() async throws {
+        try await Self.withStore { store, _ in
+            _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token(), at: Self.t0)
+            await #expect(throws: FleetStoreError.self) { _ = try await store.setManagement("edge-01", to: .managed, at: Self.t0) }
+            try await store.recordCertificate(for: "edge-01", serial: "abc123", notAfter: Self.t0.addingTimeInterval(86_400), enrolment: true, at: Self.t0)
+            #expect(try await store.setManagement("edge-01", to: .managed, at: Self.t0).management == .managed)
+            await #expect(throws: FleetStoreError.refused("edge-01 is managed: unmanage it before deleting it")) { try await store.deleteSubcloud("edge-01", at: Self.t0) }
+            #expect(try await store.isRevoked(serial: "abc123") == false)
+            _ = try await store.setManagement("edge-01", to: .unmanaged, at: Self.t0)
+            try await store.deleteSubcloud("edge-01", at: Self.t0)
+            #expect(try await store.isRevoked(serial: "abc123"))
+            #expect(try await store.subcloud(named: "edge-01") == nil)
+            let kinds = try await store.events(since: nil, limit: 100).map(\.kind)
+            #expect(kinds == ["created", "enrolled", "managed", "unmanaged", "deleted"])
+        }
+    }
+
+    @Test("alarms are kept per (id, entity), counted per subcloud, and cleared once")
+    func alarms() async throws {
+        try await Self.withStore { store, _ in
+            _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token(), at: Self.t0)
+            let alarm = Alarm(subcloud: "edge-01", alarmID: "100.104", entity: "fs=/var", severity: "major", reason: "full", probableCause: "x", repairAction: "y", serviceAffecting: false, raisedAt: Self.t0)
+            try await store.raise(alarm)
+            try await store.raise(alarm)  // the same alarm again: updated, not duplicated
+            var critical = alarm
+            critical.alarmID = "280.001"
+            critical.severity = "critical"
+            try await store.raise(critical)
+            #expect(try await store.alarms(subcloud: "edge-01").count == 2)
+            let counts = try await store.subcloud(named: "edge-01")!.alarmCounts
+            #expect(counts.critical == 1 && counts.major == 1 && counts.total == 2)
+            try await store.clear(subcloud: "edge-01", alarmID: "100.104", entity: "fs=/var", at: Self.t0)
+            try await store.clear(subcloud: "edge-01", alarmID: "100.104", entity: "fs=/var", at: Self.t0)
+            let kinds = try await store.events(since: nil, limit: 100).map(\.kind)
+            #expect(kinds.filter { $0 == "alarm-raised" }.count == 2)
+            #expect(kinds.filter { $0 == "alarm-cleared" }.count == 1)
+        }
+    }
+
+    @Test("the registry survives reopening: migrations run once")
+    func reopen() async throws {
+        try await Self.withStore { store, path in
+            _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "kept", token: Self.token(), at: Self.t0)
+            try await store.markOnline("edge-01", software: "tern-agent 0.2.0", at: Self.t0)
+            let reopened = try SQLiteFleetStore(path: path)
+            let subcloud = try await reopened.subcloud(named: "edge-01")
+            #expect(subcloud?.description == "kept" && subcloud?.availability == .online && subcloud?.software == "tern-agent 0.2.0")
+        }
+    }
+
+    @Test("groups: Default exists, names are unique, a non-empty or Default group cannot be deleted")
+    func groups() async throws {
+        try await Self.withStore { store, _ in
+            #expect(try await store.groups().map(\.name) == ["Default"])
+            let created = try await store.createGroup(SubcloudGroup(name: "retail-east", description: "", updateApplyType: .serial, maxParallel: 1))
+            #expect(created.updateApplyType == .serial && created.subclouds == 0)
+            await #expect(throws: FleetStoreError.self) { _ = try await store.createGroup(created) }
+            _ = try await store.createSubcloud(name: "edge-01", group: "retail-east", description: "", token: Self.token(), at: Self.t0)
+            await #expect(throws: FleetStoreError.self) { try await store.deleteGroup("retail-east") }
+            await #expect(throws: FleetStoreError.self) { try await store.deleteGroup("Default") }
+            #expect(try await store.group(named: "retail-east")?.subclouds == 1)
+        }
+    }
+}
