@@ -28,8 +28,9 @@ func withServices<R: Sendable>(_ services: [any Service], _ body: () async throw
 }
 
 /// A controller on 127.0.0.1 with OS-chosen ports and fast heartbeats.
-func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .milliseconds(200)) async throws -> ControllerApp {
+func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .milliseconds(200), certificateValidity: TimeAmount = .hours(720)) async throws -> ControllerApp {
     var configuration = ControllerConfiguration(dataDirectory: directory.appending("controller"))
+    configuration.certificateValidity = certificateValidity
     configuration.listenPort = 0
     configuration.enrolPort = 0
     configuration.apiPort = 0
@@ -40,13 +41,13 @@ func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .mi
 
 /// An agent registered and provisioned by `controller` under `name` (skipping the
 /// enrolment exchange, which has tests of its own), linked to it.
-func makeAgent(_ name: String, controller: ControllerApp, directory: TemporaryDirectory, status: LinkStatus = LinkStatus()) async throws -> ControllerLink {
+func makeAgent(_ name: String, controller: ControllerApp, directory: TemporaryDirectory, status: LinkStatus = LinkStatus(), validity: TimeInterval = 30 * 86_400) async throws -> ControllerLink {
     let state = directory.appending("agent-\(name)")
     let port = controller.wireServer.localAddress!.port!
     let (_, record) = BootstrapToken.make(validFor: 60)
     _ = try await controller.store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
     _ = try await controller.store.consumeToken(hash: record.hash, at: Date())
-    let certificate = try controller.pki.provisionAgent(name: name, stateDirectory: state, controller: "127.0.0.1:\(port)")
+    let certificate = try controller.pki.provisionAgent(name: name, stateDirectory: state, controller: "127.0.0.1:\(port)", validity: validity)
     try await controller.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
     var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: port)
     configuration.reconnectBase = .milliseconds(50)

@@ -1,3 +1,4 @@
+import Foundation
 import Crypto
 import NIOSSL
 import Wire
@@ -66,10 +67,10 @@ public struct ControllerPKI: Sendable {
     /// `controller`); returns the certificate. For tests and benchmarks that skip
     /// enrolment: the caller registers the subcloud and its serial in the fleet store.
     @discardableResult
-    public func provisionAgent(name: String, stateDirectory: String, controller: String, validityDays: Int = 30) throws -> Certificate {
+    public func provisionAgent(name: String, stateDirectory: String, controller: String, validity: TimeInterval = 30 * 86_400) throws -> Certificate {
         let key = P256.Signing.PrivateKey()
         let certificate = try self.authority.issueClientCertificate(
-            for: .init(key.publicKey), name: name, validity: Double(validityDays) * 86_400
+            for: .init(key.publicKey), name: name, validity: validity
         )
         try AtomicFile.makeDirectory(stateDirectory, mode: 0o700)
         let identity = try certificate.serializeAsPEM().pemString + "\n" + key.pemRepresentation + "\n"
