@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: a controller and two local agents on 127.0.0.1 that complete the
-# mutual-TLS handshake and exchange heartbeats, logging what happens.
-# Stop with Ctrl-C (or set TERN_DEMO_SECONDS to stop by itself).
+# The main job: a controller on its embedded SQLite store and three local agents
+# that enrol with one-time tokens and report over mutual TLS. Prints the API URL
+# and `subcloud list`, then keeps running until Ctrl-C (or TERN_DEMO_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,29 +12,41 @@ swift build --product tern-agent
 bin=$(swift build --show-bin-path)
 
 work=$(mktemp -d -t tern-demo.XXXXXX)
-port=${TERN_DEMO_PORT:-7447}
+base=${TERN_DEMO_PORT:-7447}
+data="$work/controller"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    echo "demo state left in $work"
+    echo "demo state and logs left in $work"
 }
 trap cleanup EXIT INT TERM
 
-"$bin/tern-controller" certs init --data "$work/controller"
-for name in edge-01 edge-02; do
-    "$bin/tern-controller" certs issue "$name" --data "$work/controller" --out "$work/$name"
-done
-
-"$bin/tern-controller" serve --data "$work/controller" --listen "127.0.0.1:$port" --heartbeat-interval 2 --log-level debug &
+"$bin/tern-controller" serve --data "$data" --listen "127.0.0.1:$base" --enrol-listen "127.0.0.1:$((base + 1))" \
+    --api-listen "127.0.0.1:$((base + 33))" --heartbeat-interval 5 2> "$work/controller.log" &
 pids+=($!)
-sleep 1
-for name in edge-01 edge-02; do
-    "$bin/tern-agent" run --controller "127.0.0.1:$port" --state "$work/$name" &
+for _ in $(seq 50); do [ -s "$data/api-address" ] && break; sleep 0.2; done
+
+for name in edge-01 edge-02 edge-03; do
+    added=$("$bin/tern-controller" subcloud add "$name" --data "$data" --description "demo site" --json)
+    token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bootstrapToken"])' <<< "$added")
+    fingerprint=$(python3 -c 'import json,sys; print("sha256:" + json.load(sys.stdin)["caFingerprint"])' <<< "$added")
+    "$bin/tern-agent" enroll --controller "127.0.0.1:$((base + 1))" --token "$token" --ca-fingerprint "$fingerprint" --state "$work/$name" 2>> "$work/agents.log"
+    "$bin/tern-agent" run --state "$work/$name" --no-fwupd 2> "$work/$name.log" &
     pids+=($!)
 done
+sleep 3
 
-echo "controller on 127.0.0.1:$port (mutual TLS 1.3, ALPN tern/1); agents edge-01 and edge-02 heartbeat every 2 s"
+echo
+echo "API:       $(cat "$data/api-address")  (token in $data/api-token; try: curl -H \"Authorization: Bearer \$(cat $data/api-token)\" $(cat "$data/api-address")/v1/subclouds)"
+echo "Metrics:   $(cat "$data/api-address")/metrics"
+echo "CLI:       $bin/tern-controller subcloud list --data $data"
+echo
+"$bin/tern-controller" subcloud list --data "$data"
+echo
+"$bin/tern-controller" subcloud show edge-01 --data "$data"
+echo
+echo "logs: $work/*.log — Ctrl-C stops everything"
 if [ -n "${TERN_DEMO_SECONDS:-}" ]; then
     sleep "$TERN_DEMO_SECONDS"
 else

@@ -7,10 +7,14 @@ import Wire
 /// two measurements taken in this same run, so machine noise cancels out.
 ///
 ///     swift run -c release tern-bench [--size-mib N] [--repeat N] [--only codec|goodput]
+///     tern-bench fleet --data DIR --controller HOST:PORT --agents N   (scripts/bench-fleet.sh drives it)
+///     tern-bench idle-tls --state DIR --controller HOST:PORT          (the idle-agent baseline)
 @main
 struct TernBench {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.count > 1, arguments[1] == "fleet" { return try await FleetBench.run(arguments: arguments) }
+        if arguments.count > 1, arguments[1] == "idle-tls" { return try await FleetBench.idleTLS(arguments: arguments) }
         func value(_ flag: String) -> String? {
             guard let index = arguments.firstIndex(of: flag), index + 1 < arguments.count else { return nil }
             return arguments[index + 1]

@@ -1,0 +1,93 @@
+import Agent
+import Controller
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Wire
+
+/// `tern-bench fleet`: registers N subclouds in a running controller's data directory
+/// and runs N real agent links in this process against it, until they are all
+/// connected; then holds them for the caller to measure the controller.
+/// `tern-bench idle-tls`: the baseline — one mutual-TLS connection made with plain
+/// swift-nio-ssl that does nothing.
+enum FleetBench {
+    static func run(arguments: [String]) async throws {
+        func value(_ flag: String) -> String? {
+            guard let index = arguments.firstIndex(of: flag), index + 1 < arguments.count else { return nil }
+            return arguments[index + 1]
+        }
+        let data = value("--data") ?? "/tmp/tern-bench-controller"
+        let count = Int(value("--agents") ?? "") ?? 1000
+        let hold = Int(value("--hold") ?? "") ?? 30
+        let work = value("--work") ?? FileManager.default.temporaryDirectory.appendingPathComponent("tern-bench-fleet").path
+        let wire = try HostPort.parse(value("--controller") ?? "127.0.0.1:7447")
+
+        let pki = try ControllerPKI.loadOrCreate(dataDirectory: data, serverNames: ["localhost"])
+        let store = try SQLiteFleetStore(path: data + "/fleet.sqlite")
+        var links: [any Service] = []
+        var logger = Logger(label: "bench.agent")
+        logger.logLevel = .critical
+        let statuses = (0..<count).map { _ in LinkStatus() }
+        for index in 0..<count {
+            let name = String(format: "bench-%05d", index)
+            let state = work + "/" + name
+            if (try await store.subcloud(named: name)) == nil {
+                let (_, record) = BootstrapToken.make(validFor: 3600)
+                _ = try await store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "tern-bench", token: record, at: Date())
+                _ = try await store.consumeToken(hash: record.hash, at: Date())
+            }
+            let certificate = try pki.provisionAgent(name: name, stateDirectory: state, controller: "\(wire.host):\(wire.port)")
+            try await store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
+            var configuration = AgentConfiguration(stateDirectory: state, controllerHost: wire.host, controllerPort: wire.port)
+            configuration.useFwupd = false
+            configuration.reconnectBase = .seconds(1)
+            configuration.reconnectCap = .seconds(10)
+            links.append(ControllerLink(configuration: configuration, status: statuses[index], logger: logger))
+        }
+        print("provisioned \(count) agents")
+        let group = ServiceGroup(configuration: .init(services: links.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let start = ContinuousClock.now
+            while true {
+                var connected = 0
+                for status in statuses where await status.isConnected { connected += 1 }
+                if connected == count { break }
+                if ContinuousClock.now - start > .seconds(120) {
+                    print("only \(connected) of \(count) connected after 120 s")
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            print("connected \(count) agents in \(ContinuousClock.now - start)")
+            print("READY")
+            try await Task.sleep(for: .seconds(hold))
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Baseline: a plain swift-nio-ssl mutual-TLS client that connects and idles.
+    static func idleTLS(arguments: [String]) async throws {
+        func value(_ flag: String) -> String? {
+            guard let index = arguments.firstIndex(of: flag), index + 1 < arguments.count else { return nil }
+            return arguments[index + 1]
+        }
+        let state = value("--state") ?? "."
+        let wire = try HostPort.parse(value("--controller") ?? "127.0.0.1:7447")
+        let identity = try AgentIdentity.load(stateDirectory: state)
+        let context = try NIOSSLContext(configuration: try identity.tls())
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                }
+            }
+            .connect(host: wire.host, port: wire.port).get()
+        print("READY")
+        try await channel.closeFuture.get()
+    }
+}
