@@ -87,7 +87,15 @@ enum FleetBench {
                 }
             }
             .connect(host: wire.host, port: wire.port).get()
+        // A HELLO, so the controller does not close the connection at its handshake timeout.
+        let hello = Frame(streamID: 0, payload: .message(.hello(Hello(
+            versions: [1], agentID: identity.name, software: "idle-tls", features: [], maxFrameSize: 16_384,
+            streamWindow: 65_535, connectionWindow: 65_535, maxStreams: 1
+        ))))
+        try await channel.writeAndFlush(hello.encoded())
         print("READY")
-        try await channel.closeFuture.get()
+        try? await channel.closeFuture.get()
+        // Stay alive even if the controller lets go, so the process can still be measured.
+        try await Task.sleep(for: .seconds(3600))
     }
 }
