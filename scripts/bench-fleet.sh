@@ -13,6 +13,8 @@ swift build -c release --product tern-controller >/dev/null
 swift build -c release --product tern-agent >/dev/null
 swift build -c release --product tern-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
+# TERN_AGENT_BIN measures another agent build, e.g. one linked with --static-swift-stdlib.
+agent_bin=${TERN_AGENT_BIN:-$bin/tern-agent}
 work=$(mktemp -d -t tern-bench.XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -30,8 +32,8 @@ for _ in $(seq 50); do [ -s "$work/c/api-address" ] && break; sleep 0.2; done
 added=$("$bin/tern-controller" subcloud add idle-agent --data "$work/c" --json)
 token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bootstrapToken"])' <<< "$added")
 fp=$(python3 -c 'import json,sys; print("sha256:" + json.load(sys.stdin)["caFingerprint"])' <<< "$added")
-"$bin/tern-agent" enroll --controller 127.0.0.1:17448 --token "$token" --ca-fingerprint "$fp" --state "$work/a" 2>/dev/null
-"$bin/tern-agent" run --state "$work/a" --no-fwupd --log-level warning 2> "$work/agent.log" &
+"$agent_bin" enroll --controller 127.0.0.1:17448 --token "$token" --ca-fingerprint "$fp" --state "$work/a" 2>/dev/null
+"$agent_bin" run --state "$work/a" --no-fwupd --log-level warning 2> "$work/agent.log" &
 agent=$!; pids+=($agent)
 "$bin/tern-bench" idle-tls --state "$work/a" --controller 127.0.0.1:17447 > /dev/null &
 baseline=$!; pids+=($baseline)
