@@ -1,4 +1,5 @@
 import NIOCore
+import TernTestSupport
 import Testing
 import Wire
 @testable import Agent
@@ -7,7 +8,7 @@ import Wire
     @Test("delays grow exponentially to the cap and are drawn with full jitter")
     func growth() {
         var backoff = Backoff(base: .milliseconds(500), cap: .seconds(60))
-        var generator = SplitMix64(seed: 7)
+        var generator = SplitMix(seed: 7)
         var ceilings: [TimeAmount] = []
         for _ in 0..<10 {
             ceilings.append(backoff.ceiling)
@@ -22,7 +23,7 @@ import Wire
 
     @Test("10,000 agents at the cap come back spread over the whole window, not in one wave")
     func spread() {
-        var generator = SplitMix64(seed: 42)
+        var generator = SplitMix(seed: 42)
         var buckets = [Int](repeating: 0, count: 10)
         for _ in 0..<10_000 {
             var backoff = Backoff(base: .seconds(1), cap: .seconds(60))
@@ -32,17 +33,5 @@ import Wire
         }
         // Uniform over 60 s: every 6-second slice gets about 1,000; none gets a stampede.
         #expect(buckets.allSatisfy { $0 > 800 && $0 < 1200 }, "\(buckets)")
-    }
-}
-
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import TernTestSupport
 import Testing
 @testable import Wire
 
@@ -108,18 +109,5 @@ import Testing
         var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         if bytes.count >= 9 { bytes[3] = UInt8(generator.next() % 6) }  // mostly known types, to reach the decoders
         _ = Self.parseError(bytes)
-    }
-}
-
-/// A small deterministic generator so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

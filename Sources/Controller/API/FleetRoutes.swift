@@ -14,15 +14,6 @@ struct FleetRoutes {
         var description: String?
     }
 
-    /// What `subcloud add` prints: the token is shown once and never stored in clear.
-    struct Added: ResponseEncodable {
-        var subcloud: Subcloud
-        var bootstrapToken: String
-        var tokenExpiresAt: Date
-        var caFingerprint: String
-        var enrolAddress: String
-    }
-
     struct AddGroup: Decodable {
         var name: String
         var description: String?
@@ -32,7 +23,7 @@ struct FleetRoutes {
 
     func register(_ group: RouterGroup<BasicRequestContext>) {
         group.get("subclouds") { _, _ in try await self.context.store.subclouds() }
-        group.post("subclouds") { request, context -> EditedResponse<Added> in
+        group.post("subclouds") { request, context -> EditedResponse<SubcloudAdded> in
             let body = try await request.decode(as: AddSubcloud.self, context: context)
             try Self.validateName(body.name)
             let (token, record) = BootstrapToken.make(validFor: Double(self.context.configuration.tokenLifetime.nanoseconds) / 1e9)
@@ -52,7 +43,7 @@ struct FleetRoutes {
         group.post("subclouds/{name}/unmanage") { _, context in
             try await self.context.store.setManagement(try context.parameters.require("name"), to: .unmanaged, at: Date())
         }
-        group.post("subclouds/{name}/token") { _, context -> Added in
+        group.post("subclouds/{name}/token") { _, context -> SubcloudAdded in
             let name = try context.parameters.require("name")
             let (token, record) = BootstrapToken.make(validFor: Double(self.context.configuration.tokenLifetime.nanoseconds) / 1e9)
             try await self.context.store.replaceToken(for: name, with: record, at: Date())
@@ -86,8 +77,8 @@ struct FleetRoutes {
         }
     }
 
-    private func added(_ subcloud: Subcloud, token: String, record: BootstrapToken.Record) throws -> Added {
-        Added(
+    private func added(_ subcloud: Subcloud, token: String, record: BootstrapToken.Record) throws -> SubcloudAdded {
+        SubcloudAdded(
             subcloud: subcloud, bootstrapToken: token, tokenExpiresAt: record.expiresAt,
             caFingerprint: try self.context.pki.authority.fingerprint.hex,
             enrolAddress: self.enrolAddress
@@ -104,6 +95,7 @@ struct FleetRoutes {
 }
 
 extension Subcloud: ResponseEncodable {}
+extension SubcloudAdded: ResponseEncodable {}
 extension SubcloudGroup: ResponseEncodable {}
 extension Alarm: ResponseEncodable {}
 extension FleetEvent: ResponseEncodable {}

@@ -9,15 +9,7 @@ struct SubcloudCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Show.self, Manage.self, Unmanage.self, Delete.self, Token.self]
     )
 
-    struct Added: Decodable {
-        var subcloud: Subcloud
-        var bootstrapToken: String
-        var tokenExpiresAt: Date
-        var caFingerprint: String
-        var enrolAddress: String
-    }
-
-    static func printEnrolment(_ added: Added) {
+    static func printEnrolment(_ added: SubcloudAdded) {
         print("Bootstrap token (shown once; expires \(iso(added.tokenExpiresAt))):")
         print("  \(added.bootstrapToken)")
         print("CA fingerprint: sha256:\(added.caFingerprint)")
@@ -36,7 +28,7 @@ struct SubcloudCommand: AsyncParsableCommand {
             let body = try JSONSerialization.data(withJSONObject: ["name": self.name, "group": self.group, "description": self.description])
             let data = try await self.options.client().send(.POST, "/v1/subclouds", body: body)
             if self.options.json { return try self.options.printJSON(data) }
-            let added = try apiDecoder.decode(Added.self, from: data)
+            let added = try apiDecoder.decode(SubcloudAdded.self, from: data)
             print("Subcloud \(added.subcloud.name) created in group \(added.subcloud.group) (\(added.subcloud.management.rawValue), \(added.subcloud.deployStatus.rawValue)).")
             SubcloudCommand.printEnrolment(added)
         }
@@ -148,7 +140,7 @@ struct SubcloudCommand: AsyncParsableCommand {
         func run() async throws {
             let data = try await self.options.client().send(.POST, "/v1/subclouds/\(segment(self.name))/token")
             if self.options.json { return try self.options.printJSON(data) }
-            SubcloudCommand.printEnrolment(try apiDecoder.decode(Added.self, from: data))
+            SubcloudCommand.printEnrolment(try apiDecoder.decode(SubcloudAdded.self, from: data))
         }
     }
 }

@@ -142,3 +142,15 @@ public struct FleetEvent: Codable, Sendable, Equatable {
     public var kind: String
     public var detail: String
 }
+
+/// What `subcloud add` (and `subcloud token`) answer: the bootstrap token is shown
+/// once here and stored only as a hash.
+public struct SubcloudAdded: Codable, Sendable {
+    public var subcloud: Subcloud
+    public var bootstrapToken: String
+    public var tokenExpiresAt: Date
+    /// Hex SHA-256 of the CA certificate's DER.
+    public var caFingerprint: String
+    /// Where the agent enrols, HOST:PORT.
+    public var enrolAddress: String
+}
