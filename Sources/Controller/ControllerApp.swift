@@ -29,7 +29,8 @@ public struct ControllerApp: Sendable {
         let token = try APIToken.loadOrCreate(path: configuration.apiTokenPath)
         let context = ControllerContext(
             configuration: configuration, store: store, live: LiveFleet(), healthBook: HealthBook(),
-            pki: pki, metrics: ControllerMetrics(), logger: logger
+            pki: pki, metrics: ControllerMetrics(),
+            objects: try ObjectStore(dataDirectory: configuration.dataDirectory), logger: logger
         )
         let wireServer = try await WireServer.bind(context: context)
         let enrolmentServer = try await EnrolmentServer.bind(context: context, wirePort: wireServer.localAddress?.port ?? configuration.listenPort)
@@ -55,6 +56,13 @@ public struct ControllerApp: Sendable {
     /// then the listeners send GOAWAY and drain, and the monitor stops last.
     public var services: [any Service] {
         [self.availability, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+    }
+
+    /// Offers an object held in the object store to a connected subcloud; false when
+    /// the subcloud is not connected or the object is unknown.
+    public func offer(_ digest: Digest, kind: String, name: String, to subcloud: String) async throws -> Bool {
+        guard let offer = self.context.objects.offer(digest, kind: kind, name: name) else { return false }
+        return try await self.context.live.send(.message(.transferOffer(offer)), to: subcloud)
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -9,5 +9,7 @@ public struct ControllerContext: Sendable {
     public let healthBook: HealthBook
     public let pki: ControllerPKI
     public let metrics: ControllerMetrics
+    /// Content-addressed objects and their block cache.
+    public let objects: ObjectStore
     public let logger: Logger
 }

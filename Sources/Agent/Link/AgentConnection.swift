@@ -20,6 +20,7 @@ struct AgentConnection {
     let identity: AgentIdentity
     let configuration: AgentConfiguration
     let reporter: HostReporter
+    let transfers: Transfers
     let status: LinkStatus
     let logger: Logger
 
@@ -30,6 +31,7 @@ struct AgentConnection {
                 let renewal = PendingRenewal()
                 group.addTask {
                     defer { intervalContinuation.finish() }
+                    var offers: [Wire.Digest: TransferOffer] = [:]
                     for try await event in events {
                         switch event {
                         case .established(let negotiated):
@@ -49,6 +51,35 @@ struct AgentConnection {
                             return .lost
                         case .message(0, .renewResponse(let response), _):
                             try await self.renewed(response, pending: renewal)
+                        case .message(0, .transferOffer(let offer), _):
+                            if let request = try await self.transfers.offered(offer) {
+                                offers[request.digest!] = offer
+                                try await commands.write(.openStream(.transferRequest(request)))
+                            }
+                        case .streamOpened(let stream, .transferRequest(let request)):
+                            if let digest = request.digest, let offer = offers.removeValue(forKey: digest) {
+                                try await self.transfers.opened(stream, request, offer: offer)
+                            }
+                        case .data(let stream, let bytes, _):
+                            do {
+                                let consumed = try await self.transfers.received(bytes, on: stream)
+                                try await commands.write(.consumed(stream, count: consumed))
+                            } catch let error as WireError {
+                                self.logger.warning("transfer failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
+                                await self.transfers.abandoned(stream)
+                                try await commands.write(.reset(stream, error.code.isConnectionError ? .internalError : error.code))
+                            }
+                        case .message(let stream, .transferEnd, _) where stream != 0:
+                            do {
+                                _ = try await self.transfers.ended(stream)
+                            } catch {
+                                self.logger.error("transfer rejected", metadata: ["error": "\(error)"])
+                            }
+                        case .message(let stream, .transferAbort(let abort), _) where stream != 0:
+                            self.logger.warning("transfer aborted by the controller", metadata: ["code": "\(abort.code)", "reason": "\(abort.reason)"])
+                            await self.transfers.abandoned(stream)
+                        case .streamReset(let stream, _):
+                            await self.transfers.abandoned(stream)
                         case .roundTrip(let value):
                             await self.status.roundTrip(value)
                         default:

@@ -23,6 +23,7 @@ public struct ControllerLink: Service {
         // Host state outlives connections: deltas and alarms continue across reconnects.
         let name = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory).name
         let reporter = HostReporter(configuration: self.configuration, host: name)
+        let transfers = try Transfers(stateDirectory: self.configuration.stateDirectory, logger: self.logger)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let startedAt = NIODeadline.now()
             do {
@@ -31,12 +32,14 @@ public struct ControllerLink: Service {
                 let connection = try await self.connect(identity)
                 let outcome = try await AgentConnection(
                     connection: connection, identity: identity, configuration: self.configuration,
-                    reporter: reporter, status: self.status, logger: self.logger
+                    reporter: reporter, transfers: transfers, status: self.status, logger: self.logger
                 ).run()
+                await transfers.abandonAll()
                 if case .shutdown = outcome { return }
             } catch is CancellationError {
                 return
             } catch {
+                await transfers.abandonAll()
                 self.logger.warning("controller link failed", metadata: ["error": "\(error)"])
             }
             await self.status.disconnected()

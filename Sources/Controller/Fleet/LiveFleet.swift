@@ -16,6 +16,8 @@ public actor LiveFleet {
     }
 
     private var connections: [String: Connection] = [:]
+    /// Each connection's outbound side, to send it messages from elsewhere (offers, commands).
+    private var writers: [String: NIOAsyncChannelOutboundWriter<WireCommand>] = [:]
     private var generations: [String: Int] = [:]
     private var nextGeneration = 0
     /// Last time each subcloud was heard from (any frame that carried application data).
@@ -27,8 +29,9 @@ public actor LiveFleet {
 
     /// Registers a connection and returns its generation. A second connection with the
     /// same name replaces the first: it is the same site reconnecting.
-    func connected(_ negotiated: Negotiated, at now: Date) -> Int {
+    func connected(_ negotiated: Negotiated, at now: Date, writer: NIOAsyncChannelOutboundWriter<WireCommand>? = nil) -> Int {
         self.revoked.remove(negotiated.peerIdentity)
+        self.writers[negotiated.peerIdentity] = writer
         self.nextGeneration += 1
         self.generations[negotiated.peerIdentity] = self.nextGeneration
         self.connections[negotiated.peerIdentity] = Connection(
@@ -59,6 +62,14 @@ public actor LiveFleet {
         guard self.generations[name] == generation else { return }
         self.generations[name] = nil
         self.connections[name] = nil
+        self.writers[name] = nil
+    }
+
+    /// Sends `command` on the current connection of `name`; false when not connected.
+    public func send(_ command: WireCommand, to name: String) async throws -> Bool {
+        guard let writer = self.writers[name] else { return false }
+        try await writer.write(command)
+        return true
     }
 
     /// Subclouds deleted while connected: their sessions end at the next event.

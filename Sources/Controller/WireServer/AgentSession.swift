@@ -10,11 +10,18 @@ import X509
 struct AgentSession {
     let connection: NIOAsyncChannel<WireEvent, WireCommand>
     let context: ControllerContext
+    /// An agent let in past the handshake.
+    struct Admission {
+        var name: String
+        var generation: Int
+        /// Whether it accepts zlib blocks (negotiated).
+        var compress: Bool
+    }
 
     /// Runs until the agent leaves, the connection fails, or shutdown has drained it.
     /// Errors end this connection only.
     func run() async {
-        var admitted: (name: String, generation: Int)?
+        var admitted: Admission?
         do {
             try await self.connection.executeThenClose { events, commands in
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -39,8 +46,9 @@ struct AgentSession {
             if admitted == nil { self.context.metrics.handshakeFailures.increment() }
             self.context.logger.info("connection ended", metadata: ["error": "\(error)"])
         }
-        if let (name, generation) = admitted {
-            await self.context.live.disconnected(name, generation: generation)
+        if let admission = admitted {
+            let name = admission.name
+            await self.context.live.disconnected(name, generation: admission.generation)
             self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
             self.context.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
         }
@@ -48,8 +56,8 @@ struct AgentSession {
 
     /// Handles one event; returns the admission when the handshake completes.
     private func handle(
-        _ event: WireEvent, admitted: (name: String, generation: Int)?, commands: NIOAsyncChannelOutboundWriter<WireCommand>
-    ) async throws -> (name: String, generation: Int)? {
+        _ event: WireEvent, admitted: Admission?, commands: NIOAsyncChannelOutboundWriter<WireCommand>
+    ) async throws -> Admission? {
         let now = Date()
         switch event {
         case .established(let negotiated):
@@ -61,7 +69,11 @@ struct AgentSession {
                 throw CancellationError()
             }
             await self.context.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
-            try await self.record(message, from: name, commands: commands, now: now)
+            if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
+                try await self.serve(request, on: stream, compress: admitted!.compress, commands: commands)
+            } else {
+                try await self.record(message, from: name, commands: commands, now: now)
+            }
         case .roundTrip(let value):
             if let name = admitted?.name { await self.context.live.roundTrip(name, value) }
         case .goAway(let goAway):
@@ -73,7 +85,7 @@ struct AgentSession {
     }
 
     /// PROTOCOL.md §5.1: only enrolled, unrevoked subclouds get past the handshake.
-    private func admit(_ negotiated: Negotiated, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws -> (name: String, generation: Int)? {
+    private func admit(_ negotiated: Negotiated, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws -> Admission? {
         let name = negotiated.peerIdentity
         let store = self.context.store
         var refusal: String?
@@ -88,7 +100,7 @@ struct AgentSession {
             try await commands.write(.goAway(.unauthorized, reason: refusal))
             throw CancellationError()
         }
-        let generation = await self.context.live.connected(negotiated, at: now)
+        let generation = await self.context.live.connected(negotiated, at: now, writer: commands)
         self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
         try await store.markOnline(name, software: negotiated.peerSoftware, at: now)
         try await store.clear(subcloud: name, alarmID: FleetAlarms.offlineID, entity: FleetAlarms.offlineEntity(name), at: now)
@@ -96,7 +108,21 @@ struct AgentSession {
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
         ])
-        return (name, generation)
+        return Admission(name: name, generation: generation, compress: negotiated.features.contains(WireFeature.zlib))
+    }
+
+    /// PROTOCOL.md §7.4: stream the requested blocks from the object store, or say why not.
+    private func serve(_ request: TransferRequest, on stream: StreamID, compress: Bool, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
+        guard let digest = request.digest, let source = self.context.objects.source(for: digest, compress: compress) else {
+            try await commands.write(.message(.transferAbort(TransferAbort(digest: request.digest, code: .notFound, reason: "no such object")), stream: stream, endStream: true))
+            return
+        }
+        guard request.firstBlock <= source.blockCount else {
+            try await commands.write(.message(.transferAbort(TransferAbort(digest: digest, code: .protocolError, reason: "first block \(request.firstBlock) beyond \(source.blockCount)")), stream: stream, endStream: true))
+            return
+        }
+        let end = Message.transferEnd(TransferEnd(digest: digest, blocksSent: source.blockCount - request.firstBlock))
+        try await commands.write(.serve(stream, source: source, firstBlock: request.firstBlock, end: end))
     }
 
     private func record(_ message: Message, from name: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {

@@ -12,6 +12,13 @@ public enum AtomicFile {
         public var path: String
         public var operation: String
         public var errno: Int32
+
+        public init(path: String, operation: String, errno: Int32) {
+            self.path = path
+            self.operation = operation
+            self.errno = errno
+        }
+
         public var description: String { "\(self.operation) \(self.path): \(String(cString: strerror(self.errno)))" }
     }
 

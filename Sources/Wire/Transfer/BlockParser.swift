@@ -11,6 +11,13 @@ public struct BlockPiece: Sendable, Hashable {
     /// Raw (already inflated) bytes.
     public var bytes: ByteBuffer
 
+    public init(index: UInt32, rawLength: Int, offset: Int, bytes: ByteBuffer) {
+        self.index = index
+        self.rawLength = rawLength
+        self.offset = offset
+        self.bytes = bytes
+    }
+
     /// Whether this piece completes its block.
     public var completesBlock: Bool { self.offset + self.bytes.readableBytes == self.rawLength }
 }

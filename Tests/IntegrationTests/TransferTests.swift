@@ -1,0 +1,110 @@
+import Agent
+import Controller
+import Foundation
+import NIOCore
+import TernTestSupport
+import Testing
+import Wire
+
+/// Objects from the controller's store to agents over real mutual TLS.
+@Suite(.serialized) struct TransferTests {
+    /// 3 MiB of text (zlib shrinks it) then 3 MiB of random bytes (sent raw).
+    static func object() -> [UInt8] {
+        var bytes = [UInt8]()
+        var line = 0
+        while bytes.count < 3 << 20 {
+            bytes += Array("2026-11-29T10:00:\(line % 60) edge kernel: eth0 link up, \(line) packets\n".utf8)
+            line += 1
+        }
+        bytes = Array(bytes.prefix(3 << 20))
+        var generator = SplitMix(seed: 9)
+        bytes += (0..<(3 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        return bytes
+    }
+
+    static func importObject(_ bytes: [UInt8], into controller: ControllerApp, directory: TemporaryDirectory) throws -> Digest {
+        let path = directory.appending("object.bin")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return try controller.context.objects.importFile(path).digest
+    }
+
+    @Test("two agents receive an offered object intact; each block is compressed once for both")
+    func fanOut() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory)
+        let bytes = Self.object()
+        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let agents = [try await makeAgent("edge-01", controller: controller, directory: directory), try await makeAgent("edge-02", controller: controller, directory: directory)]
+        try await withServices(controller.services + agents) {
+            let connected = await eventually { await controller.live.count == 2 }
+            #expect(connected)
+            for name in ["edge-01", "edge-02"] {
+                #expect(try await controller.offer(digest, kind: "firmware", name: "image.bin", to: name))
+            }
+            let paths = ["edge-01", "edge-02"].map { directory.appending("agent-\($0)/transfers/objects/\(digest.hex)") }
+            let arrived = await eventually(timeout: .seconds(20)) { paths.allSatisfy { FileManager.default.fileExists(atPath: $0) } }
+            #expect(arrived)
+            for path in paths {
+                let received = try Data(contentsOf: URL(fileURLWithPath: path))
+                #expect(received == Data(bytes))
+            }
+            #expect(controller.context.objects.blocksEncoded == 6)
+            #expect(controller.context.objects.blocksServed == 12)
+        }
+    }
+
+    @Test("an agent that already holds some blocks asks only for the rest")
+    func resume() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory)
+        let bytes = Self.object()
+        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let agent = try await makeAgent("edge-01", controller: controller, directory: directory)
+        // As if a previous connection was cut after four blocks.
+        let store = try TransferStore(stateDirectory: directory.appending("agent-edge-01"))
+        let partial = try store.begin(TransferOffer(digest: digest, size: UInt64(bytes.count), blockSize: 1 << 20, kind: "", name: ""))
+        for index in 0..<4 {
+            let start = index << 20
+            try partial.write(BlockPiece(index: UInt32(index), rawLength: 1 << 20, offset: 0, bytes: ByteBuffer(bytes: bytes[start..<(start + (1 << 20))])))
+        }
+        try await withServices(controller.services + [agent]) {
+            let connected = await eventually { await controller.live.count == 1 }
+            #expect(connected)
+            #expect(try await controller.offer(digest, kind: "firmware", name: "image.bin", to: "edge-01"))
+            let path = directory.appending("agent-edge-01/transfers/objects/\(digest.hex)")
+            let arrived = await eventually(timeout: .seconds(20)) { FileManager.default.fileExists(atPath: path) }
+            #expect(arrived)
+            let received = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(received == Data(bytes))
+            #expect(controller.context.objects.blocksServed == 2)
+        }
+    }
+
+    @Test("an object corrupted at the source is refused by the agent and never published")
+    func corruptedSource() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory)
+        let bytes = Self.object()
+        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        // One flipped byte in the stored object, after its digest was taken.
+        let stored = controller.context.objects.root + "/" + digest.hex
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: stored))
+        try handle.seek(toOffset: 5_000_000)
+        try handle.write(contentsOf: Data([bytes[5_000_000] ^ 0xFF]))
+        try handle.close()
+        let agent = try await makeAgent("edge-01", controller: controller, directory: directory)
+        try await withServices(controller.services + [agent]) {
+            let connected = await eventually { await controller.live.count == 1 }
+            #expect(connected)
+            #expect(try await controller.offer(digest, kind: "firmware", name: "image.bin", to: "edge-01"))
+            let served = await eventually(timeout: .seconds(20)) { controller.context.objects.blocksServed == 6 }
+            #expect(served)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(!FileManager.default.fileExists(atPath: directory.appending("agent-edge-01/transfers/objects/\(digest.hex)")))
+            #expect(!FileManager.default.fileExists(atPath: directory.appending("agent-edge-01/transfers/partial/\(digest.hex)")))
+        }
+    }
+}
