@@ -108,6 +108,7 @@ let package = Package(
                 "Wire", "Controller", "Agent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/Support"
         ),

@@ -58,11 +58,14 @@ public struct ControllerApp: Sendable {
         [self.availability, self.wireServer, self.enrolmentServer, self.api, self.systemd]
     }
 
-    /// Offers an object held in the object store to a connected subcloud; false when
-    /// the subcloud is not connected or the object is unknown.
+    /// Makes an object from the object store part of a subcloud's desired content and
+    /// offers it now if the subcloud is connected (and again on every reconnection).
+    /// Returns false when the object is unknown.
     public func offer(_ digest: Digest, kind: String, name: String, to subcloud: String) async throws -> Bool {
         guard let offer = self.context.objects.offer(digest, kind: kind, name: name) else { return false }
-        return try await self.context.live.send(.message(.transferOffer(offer)), to: subcloud)
+        await self.context.live.want(offer, for: subcloud)
+        _ = try await self.context.live.send(.message(.transferOffer(offer)), to: subcloud)
+        return true
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

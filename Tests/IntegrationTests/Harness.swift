@@ -41,9 +41,12 @@ func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .mi
 
 /// An agent registered and provisioned by `controller` under `name` (skipping the
 /// enrolment exchange, which has tests of its own), linked to it.
-func makeAgent(_ name: String, controller: ControllerApp, directory: TemporaryDirectory, status: LinkStatus = LinkStatus(), validity: TimeInterval = 30 * 86_400) async throws -> ControllerLink {
+func makeAgent(
+    _ name: String, controller: ControllerApp, directory: TemporaryDirectory, status: LinkStatus = LinkStatus(),
+    validity: TimeInterval = 30 * 86_400, via proxyPort: Int? = nil
+) async throws -> ControllerLink {
     let state = directory.appending("agent-\(name)")
-    let port = controller.wireServer.localAddress!.port!
+    let port = proxyPort ?? controller.wireServer.localAddress!.port!
     let (_, record) = BootstrapToken.make(validFor: 60)
     _ = try await controller.store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
     _ = try await controller.store.consumeToken(hash: record.hash, at: Date())

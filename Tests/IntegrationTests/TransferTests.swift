@@ -107,4 +107,33 @@ import Wire
             #expect(!FileManager.default.fileExists(atPath: directory.appending("agent-edge-01/transfers/partial/\(digest.hex)")))
         }
     }
+
+    @Test("cuts in the middle of a transfer: it resumes after each, re-sending at most one block per cut")
+    func cutsAndResume() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory)
+        var generator = SplitMix(seed: 3)
+        let bytes = (0..<(24 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let proxy = try await FaultProxy(targetPort: controller.wireServer.localAddress!.port!)
+        let cuts = [3_000_000, 5_500_000, 2_200_000, 7_000_000, 1_300_000]
+        proxy.scheduleCuts(cuts)
+        let status = LinkStatus()
+        let agent = try await makeAgent("edge-01", controller: controller, directory: directory, status: status, via: proxy.port)
+        try await withServices(controller.services + [agent]) {
+            #expect(try await controller.offer(digest, kind: "firmware", name: "image.bin", to: "edge-01"))
+            let path = directory.appending("agent-edge-01/transfers/objects/\(digest.hex)")
+            let arrived = await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: path) }
+            #expect(arrived)
+            let received = try Data(contentsOf: URL(fileURLWithPath: path))
+            #expect(received == Data(bytes))
+            #expect(proxy.cutsDone == cuts.count)
+            // What the agent received beyond the object itself (and its block headers) is
+            // what the cuts cost it: at most one block each, the one in progress.
+            let extra = await status.transferBytes - (bytes.count + 24 * WireLimits.blockHeaderSize)
+            #expect(extra >= 0 && extra <= cuts.count * ((1 << 20) + WireLimits.blockHeaderSize), "\(extra) bytes received twice")
+        }
+        try await proxy.close()
+    }
 }

@@ -63,6 +63,7 @@ struct AgentConnection {
                         case .data(let stream, let bytes, _):
                             do {
                                 let consumed = try await self.transfers.received(bytes, on: stream)
+                                await self.status.received(transferBytes: bytes.readableBytes)
                                 try await commands.write(.consumed(stream, count: consumed))
                             } catch let error as WireError {
                                 self.logger.warning("transfer failed", metadata: ["stream": "\(stream)", "error": "\(error)"])

@@ -9,6 +9,8 @@ public actor LinkStatus {
     public private(set) var roundTrip: TimeAmount?
     public private(set) var lastRefusal: GoAway?
     public private(set) var renewals = 0
+    /// Transfer-stream bytes received over all connections (what a cut costs shows here).
+    public private(set) var transferBytes = 0
 
     public init() {}
 
@@ -27,6 +29,10 @@ public actor LinkStatus {
 
     func refused(_ goAway: GoAway) {
         self.lastRefusal = goAway
+    }
+
+    func received(transferBytes count: Int) {
+        self.transferBytes += count
     }
 
     func renewed() {

@@ -65,6 +65,20 @@ public actor LiveFleet {
         self.writers[name] = nil
     }
 
+    /// Objects each subcloud should hold: offered again on every connection until the
+    /// agent has them (it ignores offers of what it already holds), so a cut transfer
+    /// resumes after the reconnect without anyone asking.
+    private var wanted: [String: [Wire.Digest: TransferOffer]] = [:]
+
+    func want(_ offer: TransferOffer, for name: String) {
+        guard let digest = offer.digest else { return }
+        self.wanted[name, default: [:]][digest] = offer
+    }
+
+    func wantedOffers(for name: String) -> [TransferOffer] {
+        (self.wanted[name] ?? [:]).values.sorted { $0.name < $1.name }
+    }
+
     /// Sends `command` on the current connection of `name`; false when not connected.
     public func send(_ command: WireCommand, to name: String) async throws -> Bool {
         guard let writer = self.writers[name] else { return false }

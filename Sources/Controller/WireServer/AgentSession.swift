@@ -104,6 +104,9 @@ struct AgentSession {
         self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
         try await store.markOnline(name, software: negotiated.peerSoftware, at: now)
         try await store.clear(subcloud: name, alarmID: FleetAlarms.offlineID, entity: FleetAlarms.offlineEntity(name), at: now)
+        for offer in await self.context.live.wantedOffers(for: name) {
+            try await commands.write(.message(.transferOffer(offer)))
+        }
         self.context.logger.info("agent connected", metadata: [
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
