@@ -136,4 +136,37 @@ import Wire
         }
         try await proxy.close()
     }
+
+    @Test("heartbeats keep arriving on time while a large object streams")
+    func heartbeatsDuringTransfer() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory, heartbeat: .milliseconds(200))
+        var generator = SplitMix(seed: 5)
+        let bytes = (0..<(64 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let agent = try await makeAgent("edge-01", controller: controller, directory: directory)
+        try await withServices(controller.services + [agent]) {
+            let connected = await eventually { await controller.live.count == 1 }
+            #expect(connected)
+            #expect(try await controller.offer(digest, kind: "ostree-delta", name: "big", to: "edge-01"))
+            let path = directory.appending("agent-edge-01/transfers/objects/\(digest.hex)")
+            var last = await controller.live.lastHeard["edge-01"]
+            var lastChange = ContinuousClock.now
+            var worstGap = Duration.zero
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !FileManager.default.fileExists(atPath: path), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                let heard = await controller.live.lastHeard["edge-01"]
+                if heard != last {
+                    worstGap = max(worstGap, ContinuousClock.now - lastChange)
+                    last = heard
+                    lastChange = ContinuousClock.now
+                }
+            }
+            #expect(FileManager.default.fileExists(atPath: path))
+            // Heartbeats every 200 ms; a control frame never queues behind more than one bulk frame.
+            #expect(worstGap < .milliseconds(800), "longest silence during the transfer: \(worstGap)")
+        }
+    }
 }

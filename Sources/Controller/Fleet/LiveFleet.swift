@@ -21,7 +21,7 @@ public actor LiveFleet {
     private var generations: [String: Int] = [:]
     private var nextGeneration = 0
     /// Last time each subcloud was heard from (any frame that carried application data).
-    private(set) var lastHeard: [String: Date] = [:]
+    public private(set) var lastHeard: [String: Date] = [:]
     /// Heartbeats received in total, for the metrics rate.
     public private(set) var heartbeatsReceived: UInt64 = 0
 
