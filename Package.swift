@@ -65,6 +65,7 @@ let package = Package(
             dependencies: [
                 "Controller", "Wire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/Controller/Command"
         ),

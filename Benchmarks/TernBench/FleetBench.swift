@@ -63,11 +63,47 @@ enum FleetBench {
                 try await Task.sleep(for: .milliseconds(200))
             }
             print("connected \(count) agents in \(ContinuousClock.now - start)")
+            if let file = value("--deliver") {
+                try await Self.deliver(file, data: data, work: work, count: count)
+            }
             print("READY")
             try await Task.sleep(for: .seconds(hold))
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+    }
+
+    /// Imports `file` through the API, delivers it to every bench agent and waits until each holds it.
+    static func deliver(_ file: String, data: String, work: String, count: Int) async throws {
+        let address = try String(contentsOfFile: data + "/api-address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let token = try String(contentsOfFile: data + "/api-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let (host, port) = try HostPort.parse(address.replacingOccurrences(of: "http://", with: ""))
+        let client = APIClient(host: host, port: port, token: token)
+        let imported = try JSONSerialization.jsonObject(with: try await client.send(.POST, "/v1/objects", body: try JSONSerialization.data(withJSONObject: ["path": file]))) as! [String: Any]
+        let digest = imported["digest"] as! String
+        let start = ContinuousClock.now
+        for index in 0..<count {
+            let body = try JSONSerialization.data(withJSONObject: ["digest": digest, "kind": "firmware", "name": "bench-object"])
+            for attempt in 1...3 {
+                do {
+                    _ = try await client.send(.POST, "/v1/subclouds/" + String(format: "bench-%05d", index) + "/content", body: body)
+                    break
+                } catch {
+                    print("deliver to agent \(index), attempt \(attempt): \(error)")
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+        }
+        while true {
+            let done = (0..<count).filter { FileManager.default.fileExists(atPath: work + "/" + String(format: "bench-%05d", $0) + "/transfers/objects/" + digest) }.count
+            if done == count { break }
+            if ContinuousClock.now - start > .seconds(600) {
+                print("only \(done) of \(count) agents hold the object after 600 s")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print("delivered \(digest.prefix(12)) to \(count) agents in \(ContinuousClock.now - start)")
     }
 
     /// Baseline: a plain swift-nio-ssl mutual-TLS client that connects and idles.

@@ -62,10 +62,7 @@ public struct ControllerApp: Sendable {
     /// offers it now if the subcloud is connected (and again on every reconnection).
     /// Returns false when the object is unknown.
     public func offer(_ digest: Digest, kind: String, name: String, to subcloud: String) async throws -> Bool {
-        guard let offer = self.context.objects.offer(digest, kind: kind, name: name) else { return false }
-        await self.context.live.want(offer, for: subcloud)
-        _ = try await self.context.live.send(.message(.transferOffer(offer)), to: subcloud)
-        return true
+        try await self.context.deliver(digest, kind: kind, name: name, to: subcloud) != nil
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -17,6 +17,7 @@ enum APIServer {
         let v1 = router.group("v1").add(middleware: BearerAuthentication(token: token))
         FleetRoutes(context: context, enrolAddress: enrolAddress).register(v1)
         AlarmRoutes(context: context).register(v1)
+        ContentRoutes(context: context).register(v1)
         var logger = context.logger
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(
