@@ -151,6 +151,7 @@ let package = Package(
             dependencies: [
                 "Wire", "Controller", "Agent", "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
