@@ -20,6 +20,8 @@ public struct AgentConfiguration: Sendable {
     public var watchedUnits: [String] = []
     /// Whether to look for `fwupdtool` for device firmware.
     public var useFwupd = true
+    /// A transfer stream with no data for this long is cancelled and asked for again.
+    public var transferStallTimeout: Duration = .seconds(30)
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
         self.stateDirectory = stateDirectory

@@ -1,3 +1,4 @@
+import Controller
 import Foundation
 import TernTestSupport
 import Testing
@@ -165,6 +166,49 @@ import Testing
             let late = socket.receive(for: .seconds(1))
             #expect(late.contains("STOPPING=1"), "\(late)")
             #expect(await fleet.controller!.wait() == 0)
+        }
+    }
+
+    @Test("kill -9 of the agent in the middle of a transfer: restarted, it resumes and the object arrives intact")
+    func killAgentMidTransfer() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let (token, fingerprint) = try await fleet.add("edge-01")
+            #expect(try await fleet.enrol("edge-01", token: token, fingerprint: fingerprint).status == 0)
+            let first = try fleet.startAgent("edge-01")
+            let online = await eventually(timeout: .seconds(20)) { (try? await fleet.subclouds())?["edge-01"]?["availability"] as? String == "online" }
+            #expect(online)
+
+            var generator = SplitMix(seed: 11)
+            let bytes = (0..<(96 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            let file = fleet.directory.appending("image.bin")
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+            let apiToken = try String(contentsOfFile: fleet.data + "/api-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let client = APIClient(host: "127.0.0.1", port: fleet.apiPort, token: apiToken)
+            let imported = try JSONSerialization.jsonObject(with: try await client.send(.POST, "/v1/objects", body: try JSONSerialization.data(withJSONObject: ["path": file]))) as! [String: Any]
+            let digest = imported["digest"] as! String
+            _ = try await client.send(.POST, "/v1/subclouds/edge-01/content", body: try JSONSerialization.data(withJSONObject: ["digest": digest, "kind": "firmware"]))
+
+            // Kill it once a few blocks are on disk.
+            let record = fleet.directory.appending("agent-edge-01/transfers/partial/\(digest).blocks")
+            let started = await eventually(timeout: .seconds(30), every: .milliseconds(5)) {
+                guard let held = FileManager.default.contents(atPath: record) else { return false }
+                return held.filter { $0 == 1 }.count >= 4
+            }
+            #expect(started)
+            first.signal(SIGKILL)
+            _ = await first.wait()
+            let object = fleet.directory.appending("agent-edge-01/transfers/objects/\(digest)")
+            #expect(!FileManager.default.fileExists(atPath: object), "the transfer finished before the kill; make the object larger")
+
+            let second = try fleet.startAgent("edge-01")
+            let arrived = await eventually(timeout: .seconds(60)) { FileManager.default.fileExists(atPath: object) }
+            #expect(arrived, "\(second.output)")
+            let received = try Data(contentsOf: URL(fileURLWithPath: object))
+            #expect(received == Data(bytes))
+            // It picked up where the first process stopped, not from block 0.
+            let resumedAt = second.output.components(separatedBy: "resume_at=").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) }
+            #expect((resumedAt ?? 0) >= 4, "\(second.output)")
         }
     }
 }

@@ -31,7 +31,6 @@ struct AgentConnection {
                 let renewal = PendingRenewal()
                 group.addTask {
                     defer { intervalContinuation.finish() }
-                    var offers: [Wire.Digest: TransferOffer] = [:]
                     for try await event in events {
                         switch event {
                         case .established(let negotiated):
@@ -53,13 +52,10 @@ struct AgentConnection {
                             try await self.renewed(response, pending: renewal)
                         case .message(0, .transferOffer(let offer), _):
                             if let request = try await self.transfers.offered(offer) {
-                                offers[request.digest!] = offer
                                 try await commands.write(.openStream(.transferRequest(request)))
                             }
                         case .streamOpened(let stream, .transferRequest(let request)):
-                            if let digest = request.digest, let offer = offers.removeValue(forKey: digest) {
-                                try await self.transfers.opened(stream, request, offer: offer)
-                            }
+                            try await self.transfers.opened(stream, request)
                         case .data(let stream, let bytes, _):
                             do {
                                 let consumed = try await self.transfers.received(bytes, on: stream)
@@ -102,6 +98,9 @@ struct AgentConnection {
                             for message in await self.reporter.beat(sequence: sequence, at: Date()) {
                                 try await commands.write(.message(message))
                             }
+                            let (stalled, retry) = try await self.transfers.housekeeping()
+                            for stream in stalled { try await commands.write(.reset(stream, .cancel)) }
+                            for request in retry { try await commands.write(.openStream(.transferRequest(request))) }
                             if self.identity.needsRenewal(at: Date()), let key = await renewal.start(at: Date()) {
                                 let csr = try CertificateRequest.make(for: key, requestedName: self.identity.name)
                                 try await commands.write(.message(.renewRequest(RenewRequest(csr: csr))))

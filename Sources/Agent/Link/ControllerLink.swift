@@ -23,7 +23,7 @@ public struct ControllerLink: Service {
         // Host state outlives connections: deltas and alarms continue across reconnects.
         let name = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory).name
         let reporter = HostReporter(configuration: self.configuration, host: name)
-        let transfers = try Transfers(stateDirectory: self.configuration.stateDirectory, logger: self.logger)
+        let transfers = try Transfers(stateDirectory: self.configuration.stateDirectory, stallTimeout: self.configuration.transferStallTimeout, logger: self.logger)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let startedAt = NIODeadline.now()
             do {

@@ -12,6 +12,17 @@ actor Transfers {
     private let logger: Logger
     /// Streams this side opened, by id.
     private var streams: [StreamID: Receiving] = [:]
+    /// Offers not yet satisfied: asked for again when their stream fails or stalls.
+    private var pending: [Wire.Digest: Pending] = [:]
+    /// A stream with no data for this long is cancelled and asked for again.
+    let stallTimeout: Duration
+
+    private struct Pending {
+        var offer: TransferOffer
+        /// When a stream last carried this object, or was opened for it.
+        var lastActivity: ContinuousClock.Instant
+        var stream: StreamID?
+    }
     /// Objects published since start, by digest (for status and tests).
     private(set) var completed: [Wire.Digest: String] = [:]
 
@@ -20,8 +31,9 @@ actor Transfers {
         var parser: BlockParser
     }
 
-    init(stateDirectory: String, logger: Logger) throws {
+    init(stateDirectory: String, stallTimeout: Duration = .seconds(30), logger: Logger) throws {
         self.store = try TransferStore(stateDirectory: stateDirectory)
+        self.stallTimeout = stallTimeout
         self.logger = logger
     }
 
@@ -32,6 +44,10 @@ actor Transfers {
             self.completed[digest] = self.store.objectPath(digest)
             return nil
         }
+        if let existing = self.pending[digest], existing.stream != nil {
+            return nil  // already on its way
+        }
+        self.pending[digest] = Pending(offer: offer, lastActivity: .now, stream: nil)
         let object = try self.store.begin(offer)
         if object.isComplete { return TransferRequest(digest: digest, firstBlock: object.firstMissingBlock) }
         self.logger.info("transfer starting", metadata: [
@@ -42,14 +58,39 @@ actor Transfers {
     }
 
     /// Our request went out on `stream`.
-    func opened(_ stream: StreamID, _ request: TransferRequest, offer: TransferOffer) throws {
-        let object = try self.store.begin(offer)
+    func opened(_ stream: StreamID, _ request: TransferRequest) throws {
+        guard let digest = request.digest, var pending = self.pending[digest] else { return }
+        let object = try self.store.begin(pending.offer)
         self.streams[stream] = Receiving(object: object, parser: BlockParser(blockSize: object.blockSize))
+        pending.stream = stream
+        pending.lastActivity = .now
+        self.pending[digest] = pending
+    }
+
+    /// Streams that carried nothing for the stall timeout (to cancel), and requests
+    /// for offers whose stream failed (to send again, resuming where they stopped).
+    func housekeeping() throws -> (stalled: [StreamID], retry: [TransferRequest]) {
+        let now = ContinuousClock.now
+        var stalled: [StreamID] = []
+        var retry: [TransferRequest] = []
+        for (digest, var pending) in self.pending where now - pending.lastActivity >= self.stallTimeout {
+            if let stream = pending.stream {
+                self.logger.warning("transfer stalled; asking again", metadata: ["object": "\(digest)"])
+                stalled.append(stream)
+                self.streams[stream] = nil
+            }
+            pending.stream = nil
+            pending.lastActivity = now
+            self.pending[digest] = pending
+            retry.append(TransferRequest(digest: digest, firstBlock: try self.store.begin(pending.offer).firstMissingBlock))
+        }
+        return (stalled, retry)
     }
 
     /// Writes stream bytes; returns how many were consumed (for flow-control credit).
     func received(_ bytes: ByteBuffer, on stream: StreamID) throws -> Int {
         guard var receiving = self.streams[stream] else { return bytes.readableBytes }
+        self.pending[receiving.object.digest]?.lastActivity = .now
         receiving.parser.append(bytes)
         while let piece = try receiving.parser.next() {
             try receiving.object.write(piece)
@@ -61,22 +102,29 @@ actor Transfers {
     /// The sender says it is done: verify and publish.
     func ended(_ stream: StreamID) throws -> String? {
         guard let receiving = self.streams.removeValue(forKey: stream) else { return nil }
+        self.pending[receiving.object.digest]?.stream = nil
         guard receiving.object.isComplete else {
             self.logger.warning("transfer ended with blocks missing", metadata: ["object": "\(receiving.object.digest)", "first_missing": "\(receiving.object.firstMissingBlock)"])
             return nil
         }
         let path = try receiving.object.finish()
+        self.pending[receiving.object.digest] = nil
         self.completed[receiving.object.digest] = path
         self.logger.info("transfer complete", metadata: ["object": "\(receiving.object.digest)", "path": "\(path)"])
         return path
     }
 
-    /// The stream ended early (abort, reset, lost connection): keep the partial data for resuming.
+    /// The stream ended early (abort, reset, lost connection): keep the partial data;
+    /// housekeeping asks again after the stall timeout, or a new offer sooner.
     func abandoned(_ stream: StreamID) {
-        self.streams[stream] = nil
+        if let digest = self.streams.removeValue(forKey: stream)?.object.digest {
+            self.pending[digest]?.stream = nil
+        }
     }
 
+    /// The connection is gone: every stream with it. Offers stay pending for the next connection.
     func abandonAll() {
         self.streams.removeAll()
+        for digest in self.pending.keys { self.pending[digest]?.stream = nil }
     }
 }
