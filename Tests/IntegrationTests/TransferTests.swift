@@ -166,7 +166,8 @@ import Wire
             }
             #expect(FileManager.default.fileExists(atPath: path))
             // Heartbeats every 200 ms; a control frame never queues behind more than one bulk frame.
-            #expect(worstGap < .milliseconds(800), "longest silence during the transfer: \(worstGap)")
+            // (Loose bound for a loaded CI machine: queued behind the transfer, the gap would be the whole transfer, seconds.)
+            #expect(worstGap < .milliseconds(1500), "longest silence during the transfer: \(worstGap)")
         }
     }
 }
