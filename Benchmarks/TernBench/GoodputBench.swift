@@ -22,14 +22,15 @@ struct GoodputBench {
             let skipRaw = CommandLine.arguments.contains("--tern-only")
             let rawSeconds = skipRaw ? 1 : try await self.median { try await RawTLSRun(tls: tls, group: self.group, blocks: blocks, size: self.size).run() }
             let rawRate = Double(self.size) / rawSeconds / 1e6
-            print("- \(data.name) data: raw swift-nio-ssl \(format(rawRate)) MB/s")
+            print("- \(data.name) data: raw swift-nio-ssl " + (skipRaw ? "not measured (--tern-only)" : "\(format(rawRate)) MB/s"))
             for zlib in [false, true] {
                 let encoded = try blocks.enumerated().map { try BlockCodec(level: 6).encode($0.element, index: UInt32($0.offset), compress: zlib) }
                 let wireBytes = encoded.reduce(0) { $0 + $1.wireSize }
                 let rawBytes = blocks.reduce(0) { $0 + $1.readableBytes }
                 let seconds = try await self.median { try await TernRun(tls: tls, group: self.group, blocks: encoded, size: self.size, zlib: zlib).run() }
                 let rate = Double(self.size) / seconds / 1e6
-                print("  Tern, zlib \(zlib ? "on " : "off"): \(format(rate)) MB/s  ratio \(format(rate / rawRate, 3))  (wire bytes per raw byte \(format(Double(wireBytes) / Double(rawBytes), 3)))")
+                let ratio = skipRaw ? "" : "  ratio \(format(rate / rawRate, 3))"
+                print("  Tern, zlib \(zlib ? "on " : "off"): \(format(rate)) MB/s\(ratio)  (wire bytes per raw byte \(format(Double(wireBytes) / Double(rawBytes), 3)))")
             }
         }
         try await self.group.shutdownGracefully()

@@ -15,3 +15,27 @@ public enum HostPort {
         return (host, port)
     }
 }
+
+/// A dotted-quad IPv4 address.
+public struct IPv4Address: Sendable {
+    public let bytes: [UInt8]
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var bytes: [UInt8] = []
+        for part in parts {
+            guard let byte = UInt8(part) else { return nil }
+            bytes.append(byte)
+        }
+        self.bytes = bytes
+    }
+}
+
+extension HostPort {
+    /// Whether `host` is an IP literal rather than a name: TLS sends no SNI for it,
+    /// and the certificate is checked against the address.
+    public static func isIPLiteral(_ host: String) -> Bool {
+        IPv4Address(host) != nil || host.contains(":")
+    }
+}

@@ -90,7 +90,7 @@ public struct Enroller {
             .connect(host: host, port: self.controllerPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = try NIOSSLClientHandler(
-                        context: context, serverHostname: IPv4Literal.isAddress(host) ? nil : host,
+                        context: context, serverHostname: HostPort.isIPLiteral(host) ? nil : host,
                         customVerificationCallback: { chain, promise in
                             promise.completeWith(Result { try Self.verify(chain: chain, fingerprint: fingerprint, host: host) })
                         }

@@ -66,18 +66,11 @@ public struct ControllerLink: Service {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: self.configuration.controllerPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let serverName = IPv4Literal.isAddress(host) ? nil : host
+                    let serverName = HostPort.isIPLiteral(host) ? nil : host
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: session, logger: logger))
                     return try NIOAsyncChannel<WireEvent, WireCommand>(wrappingChannelSynchronously: channel)
                 }
             }
-    }
-}
-
-enum IPv4Literal {
-    static func isAddress(_ host: String) -> Bool {
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil } || host.contains(":")
     }
 }

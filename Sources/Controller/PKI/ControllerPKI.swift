@@ -80,19 +80,3 @@ public struct ControllerPKI: Sendable {
         return certificate
     }
 }
-
-/// A dotted-quad IPv4 address.
-struct IPv4Address {
-    let bytes: [UInt8]
-
-    init?(_ text: String) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var bytes: [UInt8] = []
-        for part in parts {
-            guard let byte = UInt8(part) else { return nil }
-            bytes.append(byte)
-        }
-        self.bytes = bytes
-    }
-}
