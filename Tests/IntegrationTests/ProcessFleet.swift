@@ -79,7 +79,7 @@ final class ProcessFleet: @unchecked Sendable {
     /// `tern-agent enroll` for `name` with `token`.
     func enrol(_ name: String, token: String, fingerprint: String) async throws -> (status: Int32, output: String) {
         try await run(ChildProcess.productsDirectory + "/tern-agent", [
-            "enroll", "--controller", "127.0.0.1:\(self.enrolPort)", "--token", token, "--ca-fingerprint", fingerprint,
+            "enroll", "--controller", "127.0.0.1:\(self.enrolPort)", "--token=\(token)", "--ca-fingerprint", fingerprint,
             "--state", self.directory.appending("agent-\(name)"),
         ])
     }

@@ -10,11 +10,13 @@ public enum BootstrapToken {
         public var expiresAt: Date
     }
 
-    /// A new token (32 random bytes, URL-safe base64) and its record.
+    /// A new token and its record: `tern_` then 32 random bytes in URL-safe base64.
+    /// The prefix keeps a token from ever starting with `-` (which a command line
+    /// would read as an option) and lets secret scanners recognise it.
     public static func make(validFor lifetime: TimeInterval, now: Date = Date()) -> (token: String, record: Record) {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        let token = Data(bytes).base64EncodedString()
+        let token = "tern_" + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
