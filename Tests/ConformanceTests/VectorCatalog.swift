@@ -54,6 +54,12 @@ enum VectorCatalog {
         ("message-enrol-response", message(.enrolResponse(EnrolResponse(certificate: [0x30, 0x82], caCertificate: [0x30, 0x81], subcloud: "edge-01", notAfterMillis: 1_797_592_000_000, wirePort: 7447)))),
         ("message-renew-request", message(.renewRequest(RenewRequest(csr: [0x30, 0x82, 0x01, 0x0a])))),
         ("message-renew-response", message(.renewResponse(RenewResponse(certificate: [0x30, 0x82], notAfterMillis: 1_797_592_000_000)))),
+        ("message-deploy", message(.deploy(Deploy(
+            deploymentID: 12, kind: "ostree", name: "tern/x86_64/os", version: "c2",
+            objects: [Deploy.ObjectRef(digest: digest, size: 4_096, blockSize: 1_048_576, role: "superblock")],
+            activate: true, from: "c1"
+        )))),
+        ("message-deploy-status", message(.deployStatus(DeployStatus(deploymentID: 12, kind: "ostree", name: "tern/x86_64/os", version: "c2", status: .activated)))),
     ]
 
     private static func message(_ message: Message) -> Frame {

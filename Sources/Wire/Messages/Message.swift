@@ -25,6 +25,8 @@ public enum Message: Hashable, Sendable {
     case enrolResponse(EnrolResponse)
     case renewRequest(RenewRequest)
     case renewResponse(RenewResponse)
+    case deploy(Deploy)
+    case deployStatus(DeployStatus)
     /// A message type this implementation does not know.
     case unknown(type: UInt64, payload: ByteBuffer)
 
@@ -49,6 +51,8 @@ public enum Message: Hashable, Sendable {
         case enrolResponse = 17
         case renewRequest = 18
         case renewResponse = 19
+        case deploy = 20
+        case deployStatus = 21
     }
 
     /// The type number written before the fields.
@@ -73,6 +77,8 @@ public enum Message: Hashable, Sendable {
         case .enrolResponse: return Kind.enrolResponse.rawValue
         case .renewRequest: return Kind.renewRequest.rawValue
         case .renewResponse: return Kind.renewResponse.rawValue
+        case .deploy: return Kind.deploy.rawValue
+        case .deployStatus: return Kind.deployStatus.rawValue
         case .unknown(let type, _): return type
         }
     }
@@ -106,6 +112,8 @@ public enum Message: Hashable, Sendable {
         case .enrolResponse: self = .enrolResponse(try EnrolResponse(fields: fields, depth: 0))
         case .renewRequest: self = .renewRequest(try RenewRequest(fields: fields, depth: 0))
         case .renewResponse: self = .renewResponse(try RenewResponse(fields: fields, depth: 0))
+        case .deploy: self = .deploy(try Deploy(fields: fields, depth: 0))
+        case .deployStatus: self = .deployStatus(try DeployStatus(fields: fields, depth: 0))
         }
     }
 
@@ -134,6 +142,8 @@ public enum Message: Hashable, Sendable {
         case .enrolResponse(let m): m.write(fields: &writer)
         case .renewRequest(let m): m.write(fields: &writer)
         case .renewResponse(let m): m.write(fields: &writer)
+        case .deploy(let m): m.write(fields: &writer)
+        case .deployStatus(let m): m.write(fields: &writer)
         case .unknown(_, let payload): writer.buffer.writeImmutableBuffer(payload)
         }
         buffer = writer.buffer
