@@ -27,10 +27,13 @@ public struct ControllerApp: Sendable {
         let pki = try ControllerPKI.loadOrCreate(dataDirectory: configuration.dataDirectory, serverNames: configuration.serverNames)
         let store = try SQLiteFleetStore(path: configuration.databasePath)
         let token = try APIToken.loadOrCreate(path: configuration.apiTokenPath)
+        let live = LiveFleet()
+        let objects = try ObjectStore(dataDirectory: configuration.dataDirectory)
         let context = ControllerContext(
-            configuration: configuration, store: store, live: LiveFleet(), healthBook: HealthBook(),
-            pki: pki, metrics: ControllerMetrics(),
-            objects: try ObjectStore(dataDirectory: configuration.dataDirectory), logger: logger
+            configuration: configuration, store: store, live: live, healthBook: HealthBook(),
+            pki: pki, metrics: ControllerMetrics(), objects: objects,
+            content: ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, logger: logger),
+            logger: logger
         )
         let wireServer = try await WireServer.bind(context: context)
         let enrolmentServer = try await EnrolmentServer.bind(context: context, wirePort: wireServer.localAddress?.port ?? configuration.listenPort)

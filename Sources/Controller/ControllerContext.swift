@@ -11,5 +11,7 @@ public struct ControllerContext: Sendable {
     public let metrics: ControllerMetrics
     /// Content-addressed objects and their block cache.
     public let objects: ObjectStore
+    /// Desired config, software, images and firmware per subcloud.
+    public let content: ContentPlane
     public let logger: Logger
 }

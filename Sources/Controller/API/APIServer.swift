@@ -18,6 +18,7 @@ enum APIServer {
         FleetRoutes(context: context, enrolAddress: enrolAddress).register(v1)
         AlarmRoutes(context: context).register(v1)
         ContentRoutes(context: context).register(v1)
+        DeploymentRoutes(context: context).register(v1)
         var logger = context.logger
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(
@@ -40,6 +41,10 @@ struct StoreErrorMapping<Context: RequestContext>: RouterMiddleware {
             case .conflict: throw HTTPError(.conflict, message: error.message)
             case .refused: throw HTTPError(.unprocessableContent, message: error.message)
             }
+        } catch let error as OCILayout.Failure {
+            throw HTTPError(.unprocessableContent, message: error.description)
+        } catch let error as HostCommand.Failure {
+            throw HTTPError(.unprocessableContent, message: error.description)
         }
     }
 }

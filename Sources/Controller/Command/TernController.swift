@@ -10,7 +10,10 @@ struct TernController: AsyncParsableCommand {
         commandName: "tern-controller",
         abstract: "The Tern central controller: fleet registry, enrolment, content and orchestration for edge sites.",
         version: TernVersion.current,
-        subcommands: [Serve.self, SubcloudCommand.self, GroupCommand.self, AlarmCommand.self, EventCommand.self, Certs.self]
+        subcommands: [
+            Serve.self, SubcloudCommand.self, GroupCommand.self, ConfigCommand.self, SoftwareCommand.self, ImagesCommand.self,
+            FirmwareCommand.self, DeploymentCommand.self, AlarmCommand.self, EventCommand.self, Certs.self,
+        ]
     )
 }
 

@@ -49,6 +49,14 @@ public final class ObjectStore: Sendable {
         return (digest, size)
     }
 
+    /// Stores bytes made on the controller (a config bundle) under their digest.
+    public func importBytes(_ bytes: [UInt8]) throws -> (digest: Wire.Digest, size: UInt64) {
+        let digest = Wire.Digest(of: bytes)
+        let path = self.root + "/" + digest.hex
+        if !FileManager.default.fileExists(atPath: path) { try AtomicFile.write(bytes, to: path, mode: 0o600) }
+        return (digest, UInt64(bytes.count))
+    }
+
     /// The offer for an object held here, or nil.
     public func offer(_ digest: Wire.Digest, kind: String, name: String) -> TransferOffer? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: self.root + "/" + digest.hex),

@@ -2,7 +2,7 @@ import Foundation
 
 /// The fleet registry. SQLite (GRDB) by default; the protocol lets a PostgreSQL
 /// store back several controller replicas later.
-public protocol FleetStore: Sendable {
+public protocol FleetStore: ContentStore {
     // Subclouds
     func createSubcloud(name: String, group: String, description: String, token: BootstrapToken.Record, at: Date) async throws -> Subcloud
     func subcloud(named name: String) async throws -> Subcloud?

@@ -3,7 +3,7 @@ import GRDB
 
 /// The fleet registry in one SQLite file (WAL), with versioned migrations.
 public final class SQLiteFleetStore: FleetStore {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     /// Opens (creating and migrating as needed) the database at `path`.
     public init(path: String) throws {
@@ -78,6 +78,7 @@ public final class SQLiteFleetStore: FleetStore {
                 CREATE INDEX eventAt ON event(at);
                 """)
         }
+        Self.registerContentMigration(&migrator)
         return migrator
     }
 
@@ -320,7 +321,7 @@ public final class SQLiteFleetStore: FleetStore {
                        arguments: [at.timeIntervalSince1970, subcloud, kind, detail])
     }
 
-    private static func fetchSubcloud(_ db: Database, _ name: String) throws -> Subcloud? {
+    static func fetchSubcloud(_ db: Database, _ name: String) throws -> Subcloud? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM subcloud WHERE name = ?", arguments: [name]) else { return nil }
         return try self.subcloud(from: row, counts: try self.alarmCounts(db, subcloud: name))
     }

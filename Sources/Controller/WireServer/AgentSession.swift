@@ -107,6 +107,8 @@ struct AgentSession {
         for offer in await self.context.live.wantedOffers(for: name) {
             try await commands.write(.message(.transferOffer(offer)))
         }
+        // Desired content goes out in a task: an OSTree delta may take a while to generate.
+        Task { await self.context.content.connected(name) }
         self.context.logger.info("agent connected", metadata: [
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
@@ -151,6 +153,10 @@ struct AgentSession {
             ))
         case .alarmClear(let clear):
             try await store.clear(subcloud: name, alarmID: clear.alarmID, entity: clear.entity, at: now)
+        case .configResult(let result):
+            try await self.context.content.received(result, from: name, at: now)
+        case .deployStatus(let status):
+            try await self.context.content.received(status, from: name, at: now)
         case .renewRequest(let request):
             try await self.renew(request, for: name, commands: commands, now: now)
         default:

@@ -1,0 +1,91 @@
+import Foundation
+import Wire
+
+/// The controller's OSTree repository (`ostree/` in the data directory, archive mode)
+/// and its static deltas. A delta is generated once per (from, to) pair with
+/// `--min-fallback-size=0` (so it applies offline), its superblock and parts are put
+/// in the object store, and the result is kept under `deltas/<from>-<to>/`.
+public actor OSTreeRepository {
+    public let path: String
+    let deltasPath: String
+    let objects: ObjectStore
+    /// Deltas being generated, so that many sites asking for one pair wait for one run.
+    private var generating: [String: Task<[ReleaseObject], any Error>] = [:]
+
+    public init(dataDirectory: String, objects: ObjectStore) {
+        self.path = dataDirectory + "/ostree"
+        self.deltasPath = dataDirectory + "/deltas"
+        self.objects = objects
+    }
+
+    /// Creates the repository on first use.
+    func prepare() async throws {
+        guard !FileManager.default.fileExists(atPath: self.path + "/config") else { return }
+        try AtomicFile.makeDirectory(self.path, mode: 0o755)
+        try await HostCommand("ostree", ["init", "--repo=\(self.path)", "--mode=archive"]).check()
+    }
+
+    /// Imports `ref` from another repository on this host (`ostree pull-local`) and
+    /// returns its commit checksum and subject.
+    public func importCommit(from repository: String, ref: String) async throws -> (commit: String, subject: String) {
+        try await self.prepare()
+        try await HostCommand("ostree", ["pull-local", "--repo=\(self.path)", repository, ref]).check()
+        let commit = try await HostCommand("ostree", ["rev-parse", "--repo=\(self.path)", ref]).check().trimmingCharacters(in: .whitespacesAndNewlines)
+        let subject = try await HostCommand("ostree", ["log", "--repo=\(self.path)", "--oneline", commit]).check()
+            .split(separator: "\n").first.map { line in
+                line.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+            } ?? ""
+        return (commit, subject)
+    }
+
+    /// Whether the repository holds `commit` (a site may run a commit we never had).
+    func has(_ commit: String) async -> Bool {
+        guard Self.isChecksum(commit) else { return false }
+        return (try? await HostCommand("ostree", ["show", "--repo=\(self.path)", commit]).run())?.succeeded ?? false
+    }
+
+    /// The delta's objects (superblock, then parts in order), generating it on first use.
+    /// `from` nil or unknown here: a delta from scratch.
+    public func delta(from: String?, to: String) async throws -> (from: String?, objects: [ReleaseObject]) {
+        var base = from
+        if let commit = from, await !self.has(commit) { base = nil }
+        let key = "\(base ?? "empty")-\(to)"
+        if let running = self.generating[key] { return (base, try await running.value) }
+        let task = Task { try await self.generate(from: base, to: to, key: key) }
+        self.generating[key] = task
+        defer { self.generating[key] = nil }
+        return (base, try await task.value)
+    }
+
+    private func generate(from: String?, to: String, key: String) async throws -> [ReleaseObject] {
+        let directory = self.deltasPath + "/" + key
+        let manifest = directory + "/objects.json"
+        if let data = FileManager.default.contents(atPath: manifest), let objects = try? JSONDecoder().decode([ReleaseObject].self, from: data),
+           objects.allSatisfy({ Digest(hex: $0.digest).map { self.objects.offer($0, kind: "", name: "") != nil } ?? false }) {
+            return objects
+        }
+        try AtomicFile.makeDirectory(self.deltasPath, mode: 0o700)
+        let staging = self.deltasPath + "/.generating-\(key)-\(UUID().uuidString)"
+        try AtomicFile.makeDirectory(staging, mode: 0o700)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        var arguments = ["static-delta", "generate", "--repo=\(self.path)", "--min-fallback-size=0", "--to=\(to)", "--filename=\(staging)/superblock"]
+        arguments.append(from.map { "--from=\($0)" } ?? "--empty")
+        try await HostCommand("ostree", arguments).check()
+        var objects: [ReleaseObject] = []
+        let superblock = try self.objects.importFile(staging + "/superblock")
+        objects.append(ReleaseObject(digest: superblock.digest.hex, size: superblock.size, role: "superblock"))
+        var index = 0
+        while FileManager.default.fileExists(atPath: "\(staging)/\(index)") {
+            let part = try self.objects.importFile("\(staging)/\(index)")
+            objects.append(ReleaseObject(digest: part.digest.hex, size: part.size, role: "part/\(index)"))
+            index += 1
+        }
+        try AtomicFile.makeDirectory(directory, mode: 0o700)
+        try AtomicFile.write(Array(JSONEncoder().encode(objects)), to: manifest)
+        return objects
+    }
+
+    static func isChecksum(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+}
