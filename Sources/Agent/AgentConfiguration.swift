@@ -22,6 +22,18 @@ public struct AgentConfiguration: Sendable {
     public var useFwupd = true
     /// A transfer stream with no data for this long is cancelled and asked for again.
     public var transferStallTimeout: Duration = .seconds(30)
+    /// Config files' paths are taken under this directory (`/` on a real site).
+    public var configRoot = "/"
+    /// Allow-listed reload actions a config generation may name: name → program and arguments.
+    public var reloadActions: [String: [String]] = [:]
+    /// The OSTree repository deltas are applied to (default: `ostree-repo` in the state directory, bare-user).
+    public var ostreeRepository: String?
+    /// With a sysroot, commits are applied to its repository and deployed (`ostree admin deploy`).
+    public var ostreeSysroot: String?
+    /// The stateroot (`--os`) deployments go to.
+    public var ostreeOS = "tern"
+    /// The program that installs a firmware image: run as `PROGRAM COMPONENT VERSION IMAGE`.
+    public var firmwareCommand: String?
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
         self.stateDirectory = stateDirectory

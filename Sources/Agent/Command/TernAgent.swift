@@ -64,6 +64,12 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Raise an alarm when a filesystem is fuller than this percentage.") var diskAlarmPercent: Double = 90
     @Option(name: .customLong("watch-unit"), help: "A systemd unit that must be active (repeatable).") var watchedUnits: [String] = []
     @Flag(help: "Do not ask fwupdtool for device firmware.") var noFwupd = false
+    @Option(help: "Config file paths are written under this directory.") var configRoot: String = "/"
+    @Option(name: .customLong("reload-action"), help: "NAME=PROGRAM [ARGS...]: a reload action config generations may name (repeatable; no shell).") var reloadActions: [String] = []
+    @Option(help: "The OSTree repository to apply deltas to (default: STATE/ostree-repo, created bare-user).") var ostreeRepo: String?
+    @Option(help: "An OSTree sysroot: deltas go to its repository and each commit is deployed.") var ostreeSysroot: String?
+    @Option(help: "The stateroot for OSTree deployments.") var ostreeOs: String = "tern"
+    @Option(help: "Program that installs a firmware image, run as PROGRAM COMPONENT VERSION IMAGE.") var firmwareCommand: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func run() async throws {
@@ -81,6 +87,19 @@ struct Run: AsyncParsableCommand {
         configuration.diskAlarmPercent = self.diskAlarmPercent
         configuration.watchedUnits = self.watchedUnits
         configuration.useFwupd = !self.noFwupd
+        configuration.configRoot = self.configRoot
+        for action in self.reloadActions {
+            guard let equals = action.firstIndex(of: "="), equals != action.startIndex else {
+                throw ValidationError("--reload-action takes NAME=PROGRAM [ARGS...], got \"\(action)\"")
+            }
+            let command = action[action.index(after: equals)...].split(separator: " ").map(String.init)
+            guard !command.isEmpty else { throw ValidationError("--reload-action \(action): no program given") }
+            configuration.reloadActions[String(action[..<equals])] = command
+        }
+        configuration.ostreeRepository = self.ostreeRepo
+        configuration.ostreeSysroot = self.ostreeSysroot
+        configuration.ostreeOS = self.ostreeOs
+        configuration.firmwareCommand = self.firmwareCommand
         let link = ControllerLink(configuration: configuration, logger: logger)
         let notifier = SystemdNotifier()
         let group = ServiceGroup(configuration: .init(services: [.init(service: link)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -21,6 +21,8 @@ struct AgentConnection {
     let configuration: AgentConfiguration
     let reporter: HostReporter
     let transfers: Transfers
+    let outbox: Outbox
+    let deployer: Deployer
     let status: LinkStatus
     let logger: Logger
 
@@ -39,6 +41,7 @@ struct AgentConnection {
                                 "heartbeat_ms": "\(negotiated.heartbeatInterval.nanoseconds / 1_000_000)",
                             ])
                             await self.status.connected(negotiated)
+                            await self.outbox.attach(commands)
                             intervalContinuation.yield(negotiated.heartbeatInterval)
                         case .goAway(let goAway):
                             if goAway.code == .unauthorized {
@@ -50,6 +53,11 @@ struct AgentConnection {
                             return .lost
                         case .message(0, .renewResponse(let response), _):
                             try await self.renewed(response, pending: renewal)
+                        case .message(0, .deploy(let deploy), _):
+                            await self.deployer.received(deploy)
+                        case .message(0, .configOffer(let offer), _):
+                            // Waits for the bundle's transfer: off the reader.
+                            Task { await self.deployer.offered(offer) }
                         case .message(0, .transferOffer(let offer), _):
                             if let request = try await self.transfers.offered(offer) {
                                 try await commands.write(.openStream(.transferRequest(request)))
@@ -91,6 +99,7 @@ struct AgentConnection {
                         for message in await self.reporter.connected(at: Date()) {
                             try await commands.write(.message(message))
                         }
+                        await self.deployer.connected()
                         var sequence: UInt64 = 0
                         while !Task.isCancelled {
                             try await Task.sleep(for: .nanoseconds(interval.nanoseconds))
@@ -98,6 +107,7 @@ struct AgentConnection {
                             for message in await self.reporter.beat(sequence: sequence, at: Date()) {
                                 try await commands.write(.message(message))
                             }
+                            await self.deployer.checkDrift()
                             let (stalled, retry) = try await self.transfers.housekeeping()
                             for stream in stalled { try await commands.write(.reset(stream, .cancel)) }
                             for request in retry { try await commands.write(.openStream(.transferRequest(request))) }

@@ -24,6 +24,11 @@ public struct ControllerLink: Service {
         let name = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory).name
         let reporter = HostReporter(configuration: self.configuration, host: name)
         let transfers = try Transfers(stateDirectory: self.configuration.stateDirectory, stallTimeout: self.configuration.transferStallTimeout, logger: self.logger)
+        let outbox = Outbox()
+        let deployer = try Deployer(
+            configuration: self.configuration, transfers: transfers, outbox: outbox,
+            firmwareInventory: { await reporter.freshInventory() }, logger: self.logger
+        )
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let startedAt = NIODeadline.now()
             do {
@@ -32,13 +37,15 @@ public struct ControllerLink: Service {
                 let connection = try await self.connect(identity)
                 let outcome = try await AgentConnection(
                     connection: connection, identity: identity, configuration: self.configuration,
-                    reporter: reporter, transfers: transfers, status: self.status, logger: self.logger
+                    reporter: reporter, transfers: transfers, outbox: outbox, deployer: deployer, status: self.status, logger: self.logger
                 ).run()
+                await outbox.detach()
                 await transfers.abandonAll()
                 if case .shutdown = outcome { return }
             } catch is CancellationError {
                 return
             } catch {
+                await outbox.detach()
                 await transfers.abandonAll()
                 self.logger.warning("controller link failed", metadata: ["error": "\(error)"])
             }

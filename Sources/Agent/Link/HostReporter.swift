@@ -43,6 +43,13 @@ actor HostReporter {
         return messages
     }
 
+    /// The inventory read now (after a firmware update), remembered as reported.
+    func freshInventory() -> FirmwareInventory {
+        let inventory = self.firmware.inventory()
+        self.lastInventory = inventory
+        return inventory
+    }
+
     /// One heartbeat's worth: the heartbeat (with health if it changed), then alarm changes.
     func beat(sequence: UInt64, at now: Date) -> [Message] {
         let snapshot = self.sampler.sample()

@@ -3,6 +3,10 @@ import Logging
 import NIOCore
 import Wire
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The agent's side of transfers (PROTOCOL.md §7.4): answers offers with a request
 /// that resumes at the first missing block, writes what arrives, and publishes an
 /// object only once its digest checks out. Lives across connections, so a cut link
@@ -42,6 +46,7 @@ actor Transfers {
         guard let digest = offer.digest else { return nil }
         if self.store.has(digest) {
             self.completed[digest] = self.store.objectPath(digest)
+            for waiter in self.waiting.removeValue(forKey: digest) ?? [] { waiter.resume(returning: self.store.objectPath(digest)) }
             return nil
         }
         if let existing = self.pending[digest], existing.stream != nil {
@@ -56,6 +61,34 @@ actor Transfers {
         ])
         return TransferRequest(digest: digest, firstBlock: object.firstMissingBlock)
     }
+
+    /// The request for an object a deployment or config generation needs, or nil
+    /// when it is here or already on its way. Needs no offer: the reference says
+    /// how big it is and how it is cut.
+    func fetch(_ reference: Deploy.ObjectRef, kind: String, name: String) throws -> TransferRequest? {
+        try self.offered(TransferOffer(digest: reference.digest, size: reference.size, blockSize: reference.blockSize, kind: kind, name: name))
+    }
+
+    /// Whether a verified copy of the object is here.
+    func has(_ digest: Wire.Digest) -> Bool { self.store.has(digest) }
+
+    func path(of digest: Wire.Digest) -> String { self.store.objectPath(digest) }
+
+    /// Forgets a verified object that has been used up (copied into place).
+    func discard(_ digest: Wire.Digest) {
+        unlink(self.store.objectPath(digest))
+        self.completed[digest] = nil
+    }
+
+    /// Waits until the object is here (verified), across reconnects.
+    func arrival(of digest: Wire.Digest) async -> String {
+        if self.store.has(digest) { return self.store.objectPath(digest) }
+        return await withCheckedContinuation { continuation in
+            self.waiting[digest, default: []].append(continuation)
+        }
+    }
+
+    private var waiting: [Wire.Digest: [CheckedContinuation<String, Never>]] = [:]
 
     /// Our request went out on `stream`.
     func opened(_ stream: StreamID, _ request: TransferRequest) throws {
@@ -110,6 +143,7 @@ actor Transfers {
         let path = try receiving.object.finish()
         self.pending[receiving.object.digest] = nil
         self.completed[receiving.object.digest] = path
+        for waiter in self.waiting.removeValue(forKey: receiving.object.digest) ?? [] { waiter.resume(returning: path) }
         self.logger.info("transfer complete", metadata: ["object": "\(receiving.object.digest)", "path": "\(path)"])
         return path
     }

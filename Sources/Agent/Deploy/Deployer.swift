@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import Wire
+
+/// The agent's side of desired content: answers DEPLOY and CONFIG_OFFER by fetching
+/// the objects it lacks and applying them, reports progress and what the site runs,
+/// and watches applied config files for drift. Lives across connections: the
+/// controller repeats what is unfinished on every connection, and a repeat of a
+/// deployment in progress only asks again for what is still missing.
+actor Deployer {
+    let configuration: AgentConfiguration
+    let transfers: Transfers
+    let outbox: Outbox
+    let ostree: OSTreeSite
+    let images: ImageSite
+    let config: ConfigSite
+    let firmwareInventory: @Sendable () async -> FirmwareInventory?
+    let logger: Logger
+
+    /// Deployments being worked on, and the last word on finished ones.
+    private var running: Set<UInt64> = []
+    private var finished: [UInt64: DeployStatus] = [:]
+    /// The config generation being applied, if any.
+    private var applyingGeneration: UInt64?
+    /// Paths last reported as drifted (to report changes only).
+    private var reportedDrift: [String]?
+
+    init(configuration: AgentConfiguration, transfers: Transfers, outbox: Outbox, firmwareInventory: @escaping @Sendable () async -> FirmwareInventory?, logger: Logger) throws {
+        self.configuration = configuration
+        self.transfers = transfers
+        self.outbox = outbox
+        self.ostree = OSTreeSite(configuration: configuration)
+        self.images = ImageSite(configuration: configuration)
+        self.config = ConfigSite(configuration: configuration)
+        self.firmwareInventory = firmwareInventory
+        self.logger = logger
+        try self.config.recover()
+    }
+
+    // MARK: Reports
+
+    /// At connect: what the site runs, and where its config stands.
+    func connected() async {
+        for (ref, commit) in await self.ostree.refs() {
+            await self.outbox.send(.deployStatus(DeployStatus(deploymentID: 0, kind: "ostree", name: ref, version: commit, status: .current)))
+        }
+        for (tag, digest) in self.images.tags() {
+            await self.outbox.send(.deployStatus(DeployStatus(deploymentID: 0, kind: "image", name: tag, version: digest, status: .current)))
+        }
+        self.reportedDrift = nil
+        await self.checkDrift()
+    }
+
+    /// Reports config drift when it appears or goes away. Called every heartbeat.
+    func checkDrift() async {
+        guard self.applyingGeneration == nil, let applied = self.config.applied() else { return }
+        let drifted = self.config.drift()
+        guard drifted != self.reportedDrift else { return }
+        self.reportedDrift = drifted
+        let digest = Digest(hex: applied.bundle)
+        if drifted.isEmpty {
+            await self.outbox.send(.configResult(ConfigResult(generation: applied.generation, status: .applied, applied: digest, detail: "")))
+        } else {
+            self.logger.warning("config changed on the site", metadata: ["paths": "\(drifted)"])
+            await self.outbox.send(.configResult(ConfigResult(generation: applied.generation, status: .drifted, applied: digest, detail: "changed on the site: " + drifted.joined(separator: ", "))))
+        }
+    }
+
+    // MARK: Config
+
+    func offered(_ offer: ConfigOffer) async {
+        guard let digest = offer.bundle else { return }
+        if let applied = self.config.applied(), applied.generation == offer.generation, applied.bundle == digest.hex {
+            self.reportedDrift = nil
+            await self.checkDrift()
+            return
+        }
+        guard self.applyingGeneration != offer.generation else { return }
+        self.applyingGeneration = offer.generation
+        // The bundle comes as a transfer the controller offered just before.
+        let path = await self.transfers.arrival(of: digest)
+        defer { self.applyingGeneration = nil }
+        let result: ConfigResult
+        do {
+            guard let data = FileManager.default.contents(atPath: path) else { throw DeployFailure("bundle \(digest) vanished") }
+            let bundle = try ConfigBundle.decode(Array(data))
+            guard bundle.generation == offer.generation else { throw DeployFailure("bundle is generation \(bundle.generation), offer said \(offer.generation)") }
+            try self.config.apply(bundle, digest: digest)
+            self.reportedDrift = []
+            if let failure = await self.config.reload(bundle) {
+                result = ConfigResult(generation: offer.generation, status: .failed, applied: digest, detail: "files applied; " + failure)
+            } else {
+                result = ConfigResult(generation: offer.generation, status: .applied, applied: digest, detail: "")
+            }
+            self.logger.info("config generation applied", metadata: ["generation": "\(offer.generation)", "files": "\(bundle.files.count)"])
+        } catch {
+            self.logger.error("config generation refused", metadata: ["generation": "\(offer.generation)", "error": "\(error)"])
+            result = ConfigResult(generation: offer.generation, status: .failed, applied: self.config.applied().flatMap { Digest(hex: $0.bundle) }, detail: "\(error)")
+        }
+        await self.outbox.send(.configResult(result))
+    }
+
+    // MARK: Deployments
+
+    func received(_ deploy: Deploy) async {
+        if let status = self.finished[deploy.deploymentID] {
+            return await self.outbox.send(.deployStatus(status))
+        }
+        // Ask for what is missing — again, on a repeat after a reconnect.
+        for reference in deploy.objects where !self.holds(reference, kind: deploy.kind) {
+            do {
+                if let request = try await self.transfers.fetch(reference, kind: deploy.kind, name: "\(deploy.name) \(reference.role)") {
+                    await self.outbox.request(request)
+                }
+            } catch {
+                return await self.finish(deploy, .failed, version: "", detail: "cannot fetch \(reference.role): \(error)")
+            }
+        }
+        guard !self.running.contains(deploy.deploymentID) else { return }
+        self.running.insert(deploy.deploymentID)
+        await self.outbox.send(.deployStatus(DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: "", status: .fetching)))
+        Task { await self.complete(deploy) }
+    }
+
+    private func holds(_ reference: Deploy.ObjectRef, kind: String) -> Bool {
+        guard let digest = reference.digest else { return true }
+        return kind == "image" && self.images.has(digest)
+    }
+
+    /// Waits for every object, then applies (or, for a prestage, only keeps them).
+    private func complete(_ deploy: Deploy) async {
+        var paths: [(Deploy.ObjectRef, String?)] = []
+        for reference in deploy.objects {
+            guard let digest = reference.digest else { continue }
+            if self.holds(reference, kind: deploy.kind) { paths.append((reference, nil)); continue }
+            paths.append((reference, await self.transfers.arrival(of: digest)))
+        }
+        guard deploy.activate else {
+            return await self.finish(deploy, .prestaged, version: "", detail: "\(deploy.objects.count) objects held")
+        }
+        do {
+            let version = try await self.apply(deploy, paths)
+            // Used up: the content now lives in the repository, layout or firmware.
+            for (reference, path) in paths where path != nil { if let digest = reference.digest { await self.transfers.discard(digest) } }
+            await self.finish(deploy, .activated, version: version, detail: "")
+            await self.outbox.send(.deployStatus(DeployStatus(deploymentID: 0, kind: deploy.kind, name: deploy.name, version: version, status: .current)))
+        } catch let mismatch as BaseMismatch {
+            // The delta was made for another commit: say what runs here; the controller sends a new one.
+            self.running.remove(deploy.deploymentID)
+            self.logger.warning("delta does not fit this site", metadata: ["deployment": "\(deploy.deploymentID)", "have": "\(mismatch.have ?? "none")", "from": "\(deploy.from)"])
+            await self.outbox.send(.deployStatus(DeployStatus(deploymentID: 0, kind: deploy.kind, name: deploy.name, version: mismatch.have ?? "", status: .current)))
+        } catch {
+            self.logger.error("deployment failed; site unchanged", metadata: ["deployment": "\(deploy.deploymentID)", "error": "\(error)"])
+            await self.finish(deploy, .failed, version: "", detail: "\(error)")
+        }
+    }
+
+    private struct BaseMismatch: Error { var have: String? }
+
+    private func apply(_ deploy: Deploy, _ paths: [(Deploy.ObjectRef, String?)]) async throws -> String {
+        switch deploy.kind {
+        case "ostree":
+            let have = await self.ostree.commit(of: deploy.name)
+            if have == deploy.version { return deploy.version }
+            if !deploy.from.isEmpty, have != deploy.from { throw BaseMismatch(have: have) }
+            guard let superblock = paths.first(where: { $0.0.role == "superblock" })?.1 else { throw DeployFailure("the deployment has no superblock") }
+            let parts = paths.filter { $0.0.role.hasPrefix("part/") }
+                .sorted { Int($0.0.role.dropFirst(5)) ?? 0 < Int($1.0.role.dropFirst(5)) ?? 0 }
+                .compactMap(\.1)
+            try await self.ostree.apply(ref: deploy.name, commit: deploy.version, superblock: superblock, parts: parts, id: deploy.deploymentID)
+            return deploy.version
+        case "image":
+            try self.images.apply(name: deploy.name, manifestDigest: deploy.version, objects: paths)
+            return deploy.version
+        case "firmware":
+            guard let command = self.configuration.firmwareCommand else {
+                throw DeployFailure("no firmware update command is configured on this agent (--firmware-command)")
+            }
+            guard let image = paths.first?.1 else { throw DeployFailure("the deployment has no firmware image") }
+            let outcome = try await HostCommand(command, [deploy.name, deploy.version, image]).run()
+            guard outcome.succeeded else {
+                throw DeployFailure("\(command) exited with status \(outcome.status): \((outcome.errors.isEmpty ? outcome.output : outcome.errors).suffix(1024))")
+            }
+            if let inventory = await self.firmwareInventory() { await self.outbox.send(.firmwareInventory(inventory)) }
+            return deploy.version
+        default:
+            throw DeployFailure("unknown content kind \"\(deploy.kind)\"")
+        }
+    }
+
+    private func finish(_ deploy: Deploy, _ status: DeployStatus.Status, version: String, detail: String) async {
+        let report = DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: version, status: status, detail: detail)
+        self.running.remove(deploy.deploymentID)
+        self.finished[deploy.deploymentID] = report
+        self.logger.info("deployment \(status)", metadata: ["deployment": "\(deploy.deploymentID)", "kind": "\(deploy.kind)", "name": "\(deploy.name)"])
+        await self.outbox.send(.deployStatus(report))
+    }
+}
