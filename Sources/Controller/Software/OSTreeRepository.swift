@@ -31,10 +31,10 @@ public actor OSTreeRepository {
         try await self.prepare()
         try await HostCommand("ostree", ["pull-local", "--repo=\(self.path)", repository, ref]).check()
         let commit = try await HostCommand("ostree", ["rev-parse", "--repo=\(self.path)", ref]).check().trimmingCharacters(in: .whitespacesAndNewlines)
-        let subject = try await HostCommand("ostree", ["log", "--repo=\(self.path)", "--oneline", commit]).check()
-            .split(separator: "\n").first.map { line in
-                line.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
-            } ?? ""
+        // `ostree show` prints headers, a blank line, then the subject indented by four spaces.
+        let subject = try await HostCommand("ostree", ["show", "--repo=\(self.path)", commit]).check()
+            .split(separator: "\n").first { $0.hasPrefix("    ") }
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         return (commit, subject)
     }
 

@@ -1,0 +1,140 @@
+import Foundation
+import TernTestSupport
+import Testing
+
+/// The content plane end to end with the shipped binaries and the real tools:
+/// config generations, OSTree deltas (ostree CLI), OCI images (umoci, skopeo),
+/// firmware with prestage.
+@Suite(.serialized) struct ContentPlaneTests {
+    /// Enrols and starts one agent; returns its state directory.
+    static func enrolled(_ fleet: ProcessFleet, _ name: String, extra: [String] = []) async throws -> String {
+        let (token, fingerprint) = try await fleet.add(name)
+        let enrolled = try await fleet.enrol(name, token: token, fingerprint: fingerprint)
+        try #require(enrolled.status == 0, "\(enrolled.output)")
+        try fleet.startAgent(name, extra: extra)
+        let online = await eventually(timeout: .seconds(20)) { (try? await fleet.subclouds())?[name]?["availability"] as? String == "online" }
+        try #require(online)
+        return fleet.directory.appending("agent-\(name)")
+    }
+
+    static func shell(_ script: String) async throws -> String {
+        let result = try await run("/bin/sh", ["-c", script], timeout: .seconds(120))
+        try #require(result.status == 0, "\(script): \(result.output)")
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func deployment(_ fleet: ProcessFleet, _ subcloud: String, id: Any?) async throws -> [String: Any]? {
+        let list = try await fleet.json(["deployment", "list", "--subcloud", subcloud]) as? [[String: Any]] ?? []
+        return list.first { "\($0["id"] ?? "")" == "\(id ?? "-")" }
+    }
+
+    static func waitFor(_ fleet: ProcessFleet, _ subcloud: String, deployment id: Any?, state: String, timeout: Duration = .seconds(60)) async throws -> Bool {
+        await eventually(timeout: timeout, every: .milliseconds(300)) {
+            (try? await Self.deployment(fleet, subcloud, id: id))?["state"] as? String == state
+        }
+    }
+
+    @Test("config: files land atomically with their modes, reload runs, in-sync; a local edit is drift; the next generation merges")
+    func configPush() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let root = fleet.directory.appending("site-root")
+            let marker = fleet.directory.appending("reloaded")
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            _ = try await Self.enrolled(fleet, "edge-01", extra: [
+                "--config-root", root, "--reload-action", "touch-marker=/usr/bin/touch \(marker)",
+            ])
+            let ntp = fleet.directory.appending("ntp.conf")
+            let app = fleet.directory.appending("app.env")
+            try "server 10.0.0.1 iburst\n".write(toFile: ntp, atomically: true, encoding: .utf8)
+            try "MODE=edge\n".write(toFile: app, atomically: true, encoding: .utf8)
+
+            // A reload action the agent does not allow: refused, nothing written.
+            let refused = try await fleet.cli(["config", "set", "--subcloud", "edge-01", "\(ntp):/etc/ntp.conf:0644", "--reload", "rm-rf"])
+            #expect(refused.status == 0, "\(refused.output)")
+            let failed = await eventually(timeout: .seconds(20)) {
+                ((try? await fleet.json(["config", "show", "--subcloud", "edge-01"])) as? [[String: Any]])?.first?["state"].flatMap { ($0 as? [String: Any])?["status"] as? String } == "failed"
+            }
+            #expect(failed)
+            #expect(!FileManager.default.fileExists(atPath: root + "/etc/ntp.conf"))
+
+            let set = try await fleet.cli(["config", "set", "--subcloud", "edge-01", "\(ntp):/etc/ntp.conf:0644", "\(app):/etc/app/app.env:0600", "--reload", "touch-marker"])
+            #expect(set.status == 0, "\(set.output)")
+            let inSync = await eventually(timeout: .seconds(20)) {
+                let view = ((try? await fleet.json(["config", "show", "--subcloud", "edge-01"])) as? [[String: Any]])?.first
+                return view?["sync"] as? String == "in-sync" && (view?["state"] as? [String: Any])?["appliedGeneration"] as? Int == 2
+            }
+            #expect(inSync)
+            #expect(try String(contentsOfFile: root + "/etc/ntp.conf", encoding: .utf8) == "server 10.0.0.1 iburst\n")
+            #expect(try FileManager.default.attributesOfItem(atPath: root + "/etc/app/app.env")[.posixPermissions] as? Int == 0o600)
+            #expect(try FileManager.default.attributesOfItem(atPath: root + "/etc/ntp.conf")[.posixPermissions] as? Int == 0o644)
+            #expect(FileManager.default.fileExists(atPath: marker))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/etc").allSatisfy { !$0.hasPrefix(".tern-") })
+
+            // Someone edits a file on the site: drift, out-of-sync, named.
+            try "server evil.example\n".write(toFile: root + "/etc/ntp.conf", atomically: true, encoding: .utf8)
+            let drifted = await eventually(timeout: .seconds(20)) {
+                let view = ((try? await fleet.json(["config", "show", "--subcloud", "edge-01"])) as? [[String: Any]])?.first
+                return view?["sync"] as? String == "out-of-sync" && ((view?["state"] as? [String: Any])?["detail"] as? String ?? "").contains("/etc/ntp.conf")
+            }
+            #expect(drifted)
+
+            // The next generation replaces one file and keeps the other; the drift is overwritten.
+            try "server 10.0.0.2 iburst\n".write(toFile: ntp, atomically: true, encoding: .utf8)
+            #expect(try await fleet.cli(["config", "set", "--subcloud", "edge-01", "\(ntp):/etc/ntp.conf:0644"]).status == 0)
+            let merged = await eventually(timeout: .seconds(20)) {
+                let view = ((try? await fleet.json(["config", "show", "--subcloud", "edge-01"])) as? [[String: Any]])?.first
+                return view?["sync"] as? String == "in-sync" && (view?["state"] as? [String: Any])?["appliedGeneration"] as? Int == 3
+            }
+            #expect(merged)
+            #expect(try String(contentsOfFile: root + "/etc/ntp.conf", encoding: .utf8) == "server 10.0.0.2 iburst\n")
+            #expect(try String(contentsOfFile: root + "/etc/app/app.env", encoding: .utf8) == "MODE=edge\n")
+            let shown = try await fleet.cli(["config", "show", "--subcloud", "edge-01"])
+            #expect(shown.output.contains("/etc/app/app.env") && shown.output.contains("600"))
+        }
+    }
+
+    @Test("OSTree: a commit from scratch, then a delta between two commits; fsck clean, checkout identical; software in-sync")
+    func ostreeDeltas() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let work = fleet.directory.appending("os")
+            let ref = "tern/x86_64/os"
+            let c1 = try await Self.makeCommit(in: work, ref: ref)
+            let state = try await Self.enrolled(fleet, "edge-01")
+
+            #expect(try await fleet.cli(["software", "import", "--repo", work + "/central", "--ref", ref]).status == 0)
+            let first = try await fleet.json(["software", "deploy", ref, "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: first.first?["id"], state: "activated"))
+            let repo = state + "/ostree-repo"
+            #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c1)
+
+            let c2 = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v2 --tree=dir=tree2")
+            #expect(try await fleet.cli(["software", "import", "--repo", work + "/central", "--ref", ref]).status == 0)
+            let listed = try await fleet.cli(["software", "list"])
+            #expect(listed.output.contains(c1) && listed.output.contains(c2), "\(listed.output)")
+            let second = try await fleet.json(["software", "deploy", ref, "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(second.first?["version"] as? String == c2)
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: second.first?["id"], state: "activated"))
+            #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c2)
+            // The second delta went from c1 to c2, not from scratch.
+            #expect(FileManager.default.fileExists(atPath: fleet.data + "/deltas/\(c1)-\(c2)/objects.json"))
+            try await Self.shell("ostree fsck --repo=\(repo) >/dev/null 2>&1")
+            try await Self.shell("ostree checkout --repo=\(repo) -U \(ref) \(work)/out && diff -r \(work)/tree2 \(work)/out")
+            let synced = await eventually(timeout: .seconds(10)) { (try? await fleet.subclouds())?["edge-01"].flatMap { ($0["sync"] as? [String: Any])?["software"] as? String } == "in-sync" }
+            #expect(synced)
+        }
+    }
+
+    /// A central archive repo with commit 1 of tree1; tree2 is ready for commit 2.
+    static func makeCommit(in work: String, ref: String) async throws -> String {
+        try await Self.shell("""
+            set -e; mkdir -p \(work) && cd \(work)
+            mkdir -p tree1/usr/bin tree1/etc && echo v1 > tree1/etc/os-release
+            head -c 3000000 /dev/urandom > tree1/usr/bin/big && seq 1 200000 > tree1/usr/bin/text
+            cp -a tree1 tree2 && echo v2 > tree2/etc/os-release && seq 5 200000 > tree2/usr/bin/text && echo new > tree2/usr/bin/added
+            ostree init --repo=central --mode=archive
+            """)
+        return try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree1")
+    }
+}
