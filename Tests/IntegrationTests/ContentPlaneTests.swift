@@ -138,3 +138,106 @@ import Testing
         return try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree1")
     }
 }
+
+extension ContentPlaneTests {
+    /// Two images from umoci (gzip layers): v2 adds one layer on top of v1's.
+    static func makeImages(in work: String) async throws {
+        try await Self.shell("""
+            set -e; mkdir -p \(work) && cd \(work)
+            umoci init --layout app && umoci new --image app:v1
+            umoci unpack --rootless --image app:v1 b1 >/dev/null && head -c 400000 /dev/urandom > b1/rootfs/base.bin && umoci repack --image app:v1 b1
+            umoci unpack --rootless --image app:v1 b2 >/dev/null && echo two > b2/rootfs/two && umoci repack --image app:v2 b2
+            """)
+    }
+
+    /// Digests of the objects the agent started to fetch, from its log.
+    static func fetched(_ fleet: ProcessFleet) throws -> [String] {
+        let logs = try FileManager.default.contentsOfDirectory(atPath: fleet.directory.path).filter { $0.hasPrefix("agent-edge-01-") && $0.hasSuffix(".log") }
+        var digests: [String] = []
+        for log in logs {
+            for line in try String(contentsOfFile: fleet.directory.appending(log), encoding: .utf8).split(separator: "\n") where line.contains("transfer starting") {
+                if let range = line.range(of: #"object=sha256:[0-9a-f]{64}"#, options: .regularExpression) { digests.append(String(line[range].dropFirst(14))) }
+            }
+        }
+        return digests
+    }
+
+    @Test("images: the site gets an OCI layout skopeo accepts; a second image sharing layers transfers only the new blobs")
+    func images() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let work = fleet.directory.appending("img")
+            try await Self.makeImages(in: work)
+            let state = try await Self.enrolled(fleet, "edge-01")
+            for tag in ["v1", "v2"] {
+                let imported = try await fleet.cli(["images", "import", "oci:\(work)/app:\(tag)"])
+                #expect(imported.status == 0, "\(imported.output)")
+            }
+            #expect(try await fleet.cli(["images", "list"]).output.contains("app:v2"))
+            // The controller's own layout is valid too.
+            #expect(try await Self.shell("skopeo inspect oci:\(fleet.data)/oci:app:v1 | head -c 1 ") == "{")
+
+            let first = try await fleet.json(["images", "deploy", "app:v1", "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: first.first?["id"], state: "activated"))
+            let afterFirst = try Self.fetched(fleet)
+            #expect(afterFirst.count == 3)  // manifest, config, one layer
+
+            let second = try await fleet.json(["images", "deploy", "app:v2", "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: second.first?["id"], state: "activated"))
+            let newBlobs = try Self.fetched(fleet).count - afterFirst.count
+            #expect(newBlobs == 3)  // manifest, config, the new layer: the shared layer is not sent again
+
+            let layout = state + "/images"
+            let inspected = try await Self.shell("skopeo inspect oci:\(layout):app:v2")
+            #expect(inspected.contains(second.first?["version"] as? String ?? "?"))
+            try await Self.shell("skopeo copy --preserve-digests oci:\(layout):app:v2 oci:\(work)/copy:v2 >/dev/null")
+            #expect(try await Self.shell("skopeo inspect oci:\(layout):app:v1 >/dev/null && echo ok") == "ok")
+            let synced = await eventually(timeout: .seconds(10)) { (try? await fleet.subclouds())?["edge-01"].flatMap { ($0["sync"] as? [String: Any])?["images"] as? String } == "in-sync" }
+            #expect(synced)
+
+            // One flipped byte in a blob on the site: skopeo refuses it (the layout is really checked).
+            let layer = try await Self.shell("ls -S \(layout)/blobs/sha256 | head -1")
+            try await Self.shell("printf 'X' | dd of=\(layout)/blobs/sha256/\(layer) bs=1 seek=100 conv=notrunc 2>/dev/null")
+            let broken = try await run("/bin/sh", ["-c", "skopeo copy oci:\(layout):app:v2 oci:\(work)/copy2:v2 2>&1"])
+            #expect(broken.status != 0 && broken.output.contains("did not match"), "\(broken.output)")
+        }
+    }
+
+    @Test("firmware: prestaged first (fetched, nothing run), then activated without a second transfer; the inventory shows the new version")
+    func firmwarePrestage() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let updater = fleet.directory.appending("fw-update")
+            let applied = fleet.directory.appending("fw-applied")
+            // A stand-in for the vendor tool: records its arguments and writes the new version into the DMI fixture.
+            try """
+            #!/bin/sh
+            set -e
+            cmp -s "$3" "\(fleet.directory.appending("bios.cap"))"
+            echo "$1 $2" >> \(applied)
+            printf '%s\\n' "$2" > \(fleet.directory.appending("sys-edge-01"))/class/dmi/id/bios_version
+            """.write(toFile: updater, atomically: true, encoding: .utf8)
+            chmod(updater, 0o755)
+            _ = try await Self.enrolled(fleet, "edge-01", extra: ["--firmware-command", updater])
+            let image = fleet.directory.appending("bios.cap")
+            try Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }).write(to: URL(fileURLWithPath: image))
+            #expect(try await fleet.cli(["firmware", "import", image, "--component", "bios", "--version", "2.0"]).status == 0)
+
+            let prestage = try await fleet.json(["firmware", "deploy", "bios", "--prestage", "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: prestage.first?["id"], state: "prestaged"))
+            #expect(!FileManager.default.fileExists(atPath: applied))
+            #expect(try Self.fetched(fleet).count == 1)
+
+            let activate = try await fleet.json(["firmware", "deploy", "bios", "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: activate.first?["id"], state: "activated"))
+            #expect(try String(contentsOfFile: applied, encoding: .utf8) == "bios 2.0\n")
+            #expect(try Self.fetched(fleet).count == 1)  // no second transfer
+            let inventory = await eventually(timeout: .seconds(10)) {
+                let shown = (try? await fleet.json(["subcloud", "show", "edge-01"])) as? [String: Any]
+                return (shown?["firmware"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "bios" && $0["version"] as? String == "2.0" }
+                    && (shown?["sync"] as? [String: Any])?["firmware"] as? String == "in-sync"
+            }
+            #expect(inventory)
+        }
+    }
+}
