@@ -1,0 +1,131 @@
+import Foundation
+import TernTestSupport
+import Testing
+import Wire
+
+@testable import Agent
+
+@Suite("Applying content on the site")
+struct ContentSiteTests {
+    static func shell(_ script: String) async throws -> String {
+        let result = try await run("/bin/sh", ["-c", script], timeout: .seconds(120))
+        try #require(result.status == 0, "\(script): \(result.output)")
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("a delta with a corrupted part is rejected by ostree and the site's ref, objects and fsck are unchanged")
+    func corruptedPart() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let work = directory.path
+        let ref = "tern/x86_64/os"
+        try await Self.shell("""
+            set -e; cd \(work)
+            mkdir -p t1/usr t2/usr && seq 1 100000 > t1/usr/a && head -c 500000 /dev/urandom > t1/usr/b
+            cp -a t1/. t2/ && seq 3 100000 > t2/usr/a && head -c 300000 /dev/urandom > t2/usr/c
+            ostree init --repo=central --mode=archive
+            """)
+        let c1 = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=t1")
+        let c2 = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v2 --tree=dir=t2")
+        try await Self.shell("""
+            set -e; cd \(work) && mkdir d1 d2
+            ostree static-delta generate --repo=central --empty --to=\(c1) --min-fallback-size=0 --filename=\(work)/d1/superblock >/dev/null
+            ostree static-delta generate --repo=central --from=\(c1) --to=\(c2) --min-fallback-size=0 --filename=\(work)/d2/superblock >/dev/null
+            """)
+        var configuration = AgentConfiguration(stateDirectory: work + "/agent", controllerHost: "127.0.0.1", controllerPort: 1)
+        configuration.ostreeRepository = work + "/agent/repo"
+        let site = OSTreeSite(configuration: configuration)
+        try await site.apply(ref: ref, commit: c1, superblock: work + "/d1/superblock", parts: Self.parts(work + "/d1"), id: 1)
+        #expect(await site.commit(of: ref) == c1)
+
+        // Flip one byte in the middle of each part of the second delta.
+        let parts = Self.parts(work + "/d2")
+        try #require(!parts.isEmpty)
+        for part in parts {
+            let handle = try #require(FileHandle(forUpdatingAtPath: part))
+            let size = try handle.seekToEnd()
+            try handle.seek(toOffset: size / 2)
+            let byte = try handle.read(upToCount: 1)!.first!
+            try handle.seek(toOffset: size / 2)
+            try handle.write(contentsOf: [byte ^ 0xff])
+            try handle.close()
+        }
+        await #expect(throws: HostCommand.Failure.self) {
+            try await site.apply(ref: ref, commit: c2, superblock: work + "/d2/superblock", parts: parts, id: 2)
+        }
+        #expect(await site.commit(of: ref) == c1)
+        try await Self.shell("ostree fsck --repo=\(work)/agent/repo >/dev/null 2>&1")
+        try await Self.shell("ostree checkout --repo=\(work)/agent/repo -U \(ref) \(work)/out && diff -r \(work)/t1 \(work)/out")
+        #expect(await site.refs().map(\.commit) == [c1])
+    }
+
+    static func parts(_ directory: String) -> [String] {
+        var parts: [String] = []
+        while FileManager.default.fileExists(atPath: "\(directory)/\(parts.count)") { parts.append("\(directory)/\(parts.count)") }
+        return parts
+    }
+
+    @Test("config: a generation committed to its journal and cut off before the renames is finished at the next start; one not committed leaves the old files")
+    func configJournal() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = AgentConfiguration(stateDirectory: directory.appending("state"), controllerHost: "127.0.0.1", controllerPort: 1)
+        configuration.configRoot = directory.appending("root")
+        let site = ConfigSite(configuration: configuration)
+        let one = ConfigBundle(generation: 1, files: [
+            .init(path: "/etc/a.conf", mode: 0o644, content: Data("a1\n".utf8)), .init(path: "/etc/b/b.conf", mode: 0o600, content: Data("b1\n".utf8)),
+        ], reload: nil)
+        try site.apply(one, digest: Digest(of: try one.encoded()))
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a1\n")
+        #expect(site.applied()?.generation == 1 && site.drift().isEmpty)
+
+        // Generation 2 staged and journaled, then the process dies before any rename:
+        // simulate by applying, then putting back the old files and the staged ones and the journal.
+        let two = ConfigBundle(generation: 2, files: [
+            .init(path: "/etc/a.conf", mode: 0o644, content: Data("a2\n".utf8)), .init(path: "/etc/b/b.conf", mode: 0o600, content: Data("b2\n".utf8)),
+        ], reload: nil)
+        let stateBefore = try FileManager.default.contentsOfDirectory(atPath: directory.appending("state/config"))
+        try site.apply(two, digest: Digest(of: try two.encoded()))
+        let journal = ConfigJournalFixture(root: directory.appending("root"), state: directory.appending("state/config"))
+        try journal.rewind(to: ["/etc/a.conf": "a1\n", "/etc/b/b.conf": "b1\n"], staged: ["/etc/a.conf": "a2\n", "/etc/b/b.conf": "b2\n"], generation: 2, applied: two, site: site)
+        #expect(stateBefore.contains("applied.json"))
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a1\n")
+        try ConfigSite(configuration: configuration).recover()
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a2\n")
+        #expect(try String(contentsOfFile: directory.appending("root/etc/b/b.conf"), encoding: .utf8) == "b2\n")
+        #expect(site.applied()?.generation == 2)
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("state/config/journal.json")))
+
+        // A path that escapes the root is refused before anything is written.
+        let bad = ConfigBundle(generation: 3, files: [
+            .init(path: "/etc/a.conf", mode: 0o644, content: Data("a3\n".utf8)), .init(path: "/etc/../../escape", mode: 0o644, content: Data()),
+        ], reload: nil)
+        #expect(throws: DeployFailure.self) { try site.apply(bad, digest: Digest(of: try bad.encoded())) }
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a2\n")
+        #expect(site.applied()?.generation == 2)
+    }
+}
+
+/// Puts a config directory back into the state a kill between the journal write and the renames leaves.
+struct ConfigJournalFixture {
+    let root: String
+    let state: String
+
+    func rewind(to old: [String: String], staged: [String: String], generation: UInt64, applied: ConfigBundle, site: ConfigSite) throws {
+        var renames: [[String: String]] = []
+        for (path, content) in staged {
+            let target = self.root + path
+            let parent = (target as NSString).deletingLastPathComponent
+            let temporary = parent + "/.tern-\(generation)-" + (target as NSString).lastPathComponent
+            try content.write(toFile: temporary, atomically: false, encoding: .utf8)
+            try old[path]!.write(toFile: target, atomically: false, encoding: .utf8)
+            renames.append(["from": temporary, "to": target])
+        }
+        let appliedRecord: [String: Any] = [
+            "generation": generation, "bundle": Digest(of: try applied.encoded()).hex,
+            "files": applied.files.map { ["path": $0.path, "sha256": Digest(of: Array($0.content)).hex] },
+        ]
+        let journal: [String: Any] = ["applied": appliedRecord, "renames": renames]
+        try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: self.state + "/journal.json"))
+    }
+}
