@@ -32,10 +32,15 @@ for name in edge-01 edge-02 edge-03; do
     token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bootstrapToken"])' <<< "$added")
     fingerprint=$(python3 -c 'import json,sys; print("sha256:" + json.load(sys.stdin)["caFingerprint"])' <<< "$added")
     "$bin/tern-agent" enroll --controller "127.0.0.1:$((base + 1))" --token "$token" --ca-fingerprint "$fingerprint" --state "$work/$name" 2>> "$work/agents.log"
-    "$bin/tern-agent" run --state "$work/$name" --no-fwupd 2> "$work/$name.log" &
+    "$bin/tern-agent" run --state "$work/$name" --no-fwupd --config-root "$work/$name/root" 2> "$work/$name.log" &
     pids+=($!)
 done
 sleep 3
+
+# A config generation for every site (written under each agent's --config-root).
+printf 'Welcome to a Tern-managed site.\n' > "$work/motd"
+"$bin/tern-controller" config set --all "$work/motd:/etc/motd:0644" --data "$data" > /dev/null
+sleep 2
 
 echo
 echo "API:       $(cat "$data/api-address")  (token in $data/api-token; try: curl -H \"Authorization: Bearer \$(cat $data/api-token)\" $(cat "$data/api-address")/v1/subclouds)"
@@ -45,6 +50,8 @@ echo
 "$bin/tern-controller" subcloud list --data "$data"
 echo
 "$bin/tern-controller" subcloud show edge-01 --data "$data"
+echo
+"$bin/tern-controller" config show --data "$data"
 echo
 echo "logs: $work/*.log — Ctrl-C stops everything"
 if [ -n "${TERN_DEMO_SECONDS:-}" ]; then

@@ -27,10 +27,20 @@ struct GoodputBench {
                 let encoded = try blocks.enumerated().map { try BlockCodec(level: 6).encode($0.element, index: UInt32($0.offset), compress: zlib) }
                 let wireBytes = encoded.reduce(0) { $0 + $1.wireSize }
                 let rawBytes = blocks.reduce(0) { $0 + $1.readableBytes }
-                let seconds = try await self.median { try await TernRun(tls: tls, group: self.group, blocks: encoded, size: self.size, zlib: zlib).run() }
+                var roundTrips: [TimeAmount] = []
+                let seconds = try await self.median {
+                    let run = TernRun(tls: tls, group: self.group, blocks: encoded, size: self.size, zlib: zlib)
+                    let seconds = try await run.run()
+                    roundTrips += run.roundTrips.withLockedValue { $0 }
+                    return seconds
+                }
                 let rate = Double(self.size) / seconds / 1e6
                 let ratio = skipRaw ? "" : "  ratio \(format(rate / rawRate, 3))"
                 print("  Tern, zlib \(zlib ? "on " : "off"): \(format(rate)) MB/s\(ratio)  (wire bytes per raw byte \(format(Double(wireBytes) / Double(rawBytes), 3)))")
+                let millis = roundTrips.map { Double($0.nanoseconds) / 1e6 }.sorted()
+                if !millis.isEmpty {
+                    print("    PING during the stream (\(millis.count) probes): median \(format(millis[millis.count / 2], 2)) ms, p99 \(format(millis[min(millis.count - 1, millis.count * 99 / 100)], 2)) ms, max \(format(millis.last!, 2)) ms")
+                }
             }
         }
         try await self.group.shutdownGracefully()

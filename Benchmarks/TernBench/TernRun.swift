@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -16,6 +17,9 @@ struct TernRun {
     let blocks: [EncodedBlock]
     let size: Int
     let zlib: Bool
+    /// PING round trips measured while the stream runs (one PING every `probeInterval`).
+    let roundTrips = NIOLockedValueBox<[TimeAmount]>([])
+    var probeInterval: TimeAmount = .milliseconds(20)
 
     func run() async throws -> Double {
         let done = self.group.next().makePromise(of: (NIODeadline, NIODeadline, Int).self)
@@ -38,11 +42,11 @@ struct TernRun {
         agentSession.identity = "bench-agent"
         let client = try await ClientBootstrap(group: self.clientLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [tls, agentSession, logger] channel in
+            .channelInitializer { [tls, agentSession, logger, roundTrips, probeInterval] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls.client, serverHostname: "localhost"))
                     try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: agentSession, logger: logger))
-                    try channel.pipeline.syncOperations.addHandler(BulkReceiver(done: done))
+                    try channel.pipeline.syncOperations.addHandler(BulkReceiver(done: done, roundTrips: roundTrips, probeInterval: probeInterval))
                 }
             }
             .connect(host: "127.0.0.1", port: server.localAddress!.port!).get()
@@ -91,8 +95,16 @@ final class BulkReceiver: ChannelInboundHandler {
     var start = NIODeadline.now()
     var received = 0
     var unacknowledged: [StreamID: Int] = [:]
+    /// PINGs sent while the stream runs: how long a control frame waits behind bulk data.
+    let roundTrips: NIOLockedValueBox<[TimeAmount]>
+    let probeInterval: TimeAmount
+    var probe: RepeatedTask?
 
-    init(done: EventLoopPromise<(NIODeadline, NIODeadline, Int)>) { self.done = done }
+    init(done: EventLoopPromise<(NIODeadline, NIODeadline, Int)>, roundTrips: NIOLockedValueBox<[TimeAmount]>, probeInterval: TimeAmount) {
+        self.done = done
+        self.roundTrips = roundTrips
+        self.probeInterval = probeInterval
+    }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         for (stream, count) in self.unacknowledged {
@@ -106,6 +118,10 @@ final class BulkReceiver: ChannelInboundHandler {
         switch self.unwrapInboundIn(data) {
         case .established:
             self.start = .now()
+            let channel = context.channel
+            self.probe = context.eventLoop.scheduleRepeatedTask(initialDelay: self.probeInterval, delay: self.probeInterval) { _ in
+                channel.writeAndFlush(WireCommand.ping, promise: nil)
+            }
             context.writeAndFlush(self.wrapOutboundOut(.openStream(.transferRequest(TransferRequest(digest: nil, firstBlock: 0)))), promise: nil)
         case .data(let stream, let bytes, _):
             self.parser.append(bytes)
@@ -119,7 +135,10 @@ final class BulkReceiver: ChannelInboundHandler {
             // Credit is returned once per read burst, not per piece.
             self.unacknowledged[stream, default: 0] += bytes.readableBytes
         case .message(_, .transferEnd, _):
+            self.probe?.cancel()
             self.done.succeed((self.start, .now(), self.received))
+        case .roundTrip(let value):
+            self.roundTrips.withLockedValue { $0.append(value) }
         case .streamReset(_, let code):
             self.done.fail(WireError(code, "stream reset"))
         default:

@@ -7,6 +7,7 @@ import Wire
 
 @Suite("Applying content on the site")
 struct ContentSiteTests {
+    @discardableResult
     static func shell(_ script: String) async throws -> String {
         let result = try await run("/bin/sh", ["-c", script], timeout: .seconds(120))
         try #require(result.status == 0, "\(script): \(result.output)")
@@ -57,6 +58,32 @@ struct ContentSiteTests {
         try await Self.shell("ostree fsck --repo=\(work)/agent/repo >/dev/null 2>&1")
         try await Self.shell("ostree checkout --repo=\(work)/agent/repo -U \(ref) \(work)/out && diff -r \(work)/t1 \(work)/out")
         #expect(await site.refs().map(\.commit) == [c1])
+    }
+
+    @Test("with a sysroot, the commit is applied to the sysroot's repository and deployed (ostree admin deploy)")
+    func sysrootDeploy() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let work = directory.path
+        let ref = "tern/x86_64/os"
+        try await Self.shell("""
+            set -e; cd \(work) && mkdir -p tree/usr/bin tree/usr/etc tree/usr/lib/modules/6.1.0 d sysroot
+            printf 'ID=tern\\nPRETTY_NAME="Tern edge OS"\\nVERSION_ID=1\\n' > tree/usr/etc/os-release && seq 1 1000 > tree/usr/bin/tool
+            echo kernel > tree/usr/lib/modules/6.1.0/vmlinuz && echo initramfs > tree/usr/lib/modules/6.1.0/initramfs.img
+            ostree init --repo=central --mode=archive
+            ostree admin init-fs sysroot >/dev/null && ostree admin --sysroot=sysroot os-init tern >/dev/null
+            """)
+        let commit = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree")
+        try await Self.shell("ostree static-delta generate --repo=\(work)/central --empty --to=\(commit) --min-fallback-size=0 --filename=\(work)/d/superblock >/dev/null")
+        var configuration = AgentConfiguration(stateDirectory: work + "/agent", controllerHost: "127.0.0.1", controllerPort: 1)
+        configuration.ostreeSysroot = work + "/sysroot"
+        let site = OSTreeSite(configuration: configuration)
+        try await site.apply(ref: ref, commit: commit, superblock: work + "/d/superblock", parts: Self.parts(work + "/d"), id: 1)
+        #expect(await site.commit(of: ref) == commit)
+        let status = try await Self.shell("ostree admin --sysroot=\(work)/sysroot status")
+        #expect(status.contains(commit), "\(status)")
+        let deployed = try FileManager.default.contentsOfDirectory(atPath: work + "/sysroot/ostree/deploy/tern/deploy").filter { $0.hasPrefix(commit) && !$0.hasSuffix(".origin") }
+        #expect(deployed.count == 1)
     }
 
     static func parts(_ directory: String) -> [String] {

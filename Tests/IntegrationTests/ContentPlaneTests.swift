@@ -17,6 +17,7 @@ import Testing
         return fleet.directory.appending("agent-\(name)")
     }
 
+    @discardableResult
     static func shell(_ script: String) async throws -> String {
         let result = try await run("/bin/sh", ["-c", script], timeout: .seconds(120))
         try #require(result.status == 0, "\(script): \(result.output)")
@@ -113,10 +114,16 @@ import Testing
             #expect(try await fleet.cli(["software", "import", "--repo", work + "/central", "--ref", ref]).status == 0)
             let listed = try await fleet.cli(["software", "list"])
             #expect(listed.output.contains(c1) && listed.output.contains(c2), "\(listed.output)")
+            // Prestage first: the delta is delivered, the ref does not move.
+            let prestage = try await fleet.json(["software", "deploy", ref, "--prestage", "--subcloud", "edge-01"]) as! [[String: Any]]
+            #expect(try await Self.waitFor(fleet, "edge-01", deployment: prestage.first?["id"], state: "prestaged"))
+            #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c1)
+            let fetchedBefore = try Self.fetched(fleet).count
             let second = try await fleet.json(["software", "deploy", ref, "--subcloud", "edge-01"]) as! [[String: Any]]
             #expect(second.first?["version"] as? String == c2)
             #expect(try await Self.waitFor(fleet, "edge-01", deployment: second.first?["id"], state: "activated"))
             #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c2)
+            #expect(try Self.fetched(fleet).count == fetchedBefore)  // activated from the prestaged objects
             // The second delta went from c1 to c2, not from scratch.
             #expect(FileManager.default.fileExists(atPath: fleet.data + "/deltas/\(c1)-\(c2)/objects.json"))
             try await Self.shell("ostree fsck --repo=\(repo) >/dev/null 2>&1")

@@ -17,11 +17,14 @@ actor Deployer {
     let firmwareInventory: @Sendable () async -> FirmwareInventory?
     let logger: Logger
 
-    /// Deployments being worked on, and the last word on finished ones.
+    /// Deployments being worked on, and the last word on finished ones (kept on disk:
+    /// a repeat after a restart must not flash firmware twice).
     private var running: Set<UInt64> = []
     private var finished: [UInt64: DeployStatus] = [:]
-    /// The config generation being applied, if any.
+    private let finishedPath: String
+    /// The config generation being applied, if any, and the newest one offered.
     private var applyingGeneration: UInt64?
+    private var newestOffered: UInt64 = 0
     /// Paths last reported as drifted (to report changes only).
     private var reportedDrift: [String]?
 
@@ -34,7 +37,26 @@ actor Deployer {
         self.config = ConfigSite(configuration: configuration)
         self.firmwareInventory = firmwareInventory
         self.logger = logger
+        self.finishedPath = configuration.stateDirectory + "/deployments.json"
         try self.config.recover()
+        if let data = FileManager.default.contents(atPath: self.finishedPath),
+           let saved = try? JSONDecoder().decode([FinishedRecord].self, from: data) {
+            for record in saved { self.finished[record.id] = record.report }
+        }
+    }
+
+    /// A finished deployment as kept on disk.
+    private struct FinishedRecord: Codable {
+        var id: UInt64
+        var kind: String
+        var name: String
+        var version: String
+        var status: UInt32
+        var detail: String
+
+        var report: DeployStatus {
+            DeployStatus(deploymentID: self.id, kind: self.kind, name: self.name, version: self.version, status: DeployStatus.Status(rawValue: self.status) ?? .failed, detail: self.detail)
+        }
     }
 
     // MARK: Reports
@@ -75,10 +97,13 @@ actor Deployer {
             await self.checkDrift()
             return
         }
-        guard self.applyingGeneration != offer.generation else { return }
+        guard self.applyingGeneration != offer.generation, offer.generation >= self.newestOffered else { return }
+        self.newestOffered = offer.generation
         self.applyingGeneration = offer.generation
         // The bundle comes as a transfer the controller offered just before.
         let path = await self.transfers.arrival(of: digest)
+        // A newer generation offered while this one was on its way wins.
+        guard self.newestOffered == offer.generation else { return }
         defer { self.applyingGeneration = nil }
         let result: ConfigResult
         do {
@@ -176,6 +201,10 @@ actor Deployer {
             guard let command = self.configuration.firmwareCommand else {
                 throw DeployFailure("no firmware update command is configured on this agent (--firmware-command)")
             }
+            if let inventory = await self.firmwareInventory(),
+               inventory.components.contains(where: { $0.kind == deploy.name && $0.version == deploy.version }) {
+                return deploy.version  // already installed: never flash twice
+            }
             guard let image = paths.first?.1 else { throw DeployFailure("the deployment has no firmware image") }
             let outcome = try await HostCommand(command, [deploy.name, deploy.version, image]).run()
             guard outcome.succeeded else {
@@ -188,10 +217,23 @@ actor Deployer {
         }
     }
 
+    /// Keeps the newest 1,000 finished deployments on disk.
+    private func saveFinished() {
+        let records = self.finished.values.sorted { $0.deploymentID < $1.deploymentID }.suffix(1_000).map {
+            FinishedRecord(id: $0.deploymentID, kind: $0.kind, name: $0.name, version: $0.version, status: $0.status.rawValue, detail: $0.detail)
+        }
+        do {
+            try AtomicFile.write(Array(try JSONEncoder().encode(Array(records))), to: self.finishedPath, mode: 0o600)
+        } catch {
+            self.logger.error("could not record finished deployments", metadata: ["error": "\(error)"])
+        }
+    }
+
     private func finish(_ deploy: Deploy, _ status: DeployStatus.Status, version: String, detail: String) async {
         let report = DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: version, status: status, detail: detail)
         self.running.remove(deploy.deploymentID)
         self.finished[deploy.deploymentID] = report
+        self.saveFinished()
         self.logger.info("deployment \(status)", metadata: ["deployment": "\(deploy.deploymentID)", "kind": "\(deploy.kind)", "name": "\(deploy.name)"])
         await self.outbox.send(.deployStatus(report))
     }
