@@ -72,7 +72,7 @@ pull() {  # label, server repo dir → "seconds bytes"
 }
 read -r objects_time objects_bytes <<< "$(pull objects central)"
 cp -a "$work/central" "$work/published"
-ostree static-delta generate --repo="$work/published" --from="$c1" --to="$c2" --min-fallback-size=0 >/dev/null
+ostree static-delta generate --repo="$work/published" --from="$c1" --to="$c2" --min-fallback-size=0 >/dev/null 2>&1
 ostree summary --repo="$work/published" -u >/dev/null
 read -r delta_time delta_bytes <<< "$(pull delta published)"
 
