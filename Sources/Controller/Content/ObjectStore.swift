@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import Wire
 
 #if canImport(Glibc)
@@ -103,6 +104,11 @@ final class BlockCache: Sendable {
     var encoded: Int { self.state.withLockedValue { $0.encoded } }
     var served: Int { self.state.withLockedValue { $0.served } }
 
+    /// The block if it is cached now (counted as served), without waiting for anyone.
+    func cachedBlock(_ digest: Wire.Digest, _ index: UInt64, compressed: Bool) -> EncodedBlock? {
+        self.cached(Key(digest: digest, index: index, compressed: compressed))
+    }
+
     func block(_ digest: Wire.Digest, _ index: UInt64, compressed: Bool, make: () throws -> EncodedBlock) rethrows -> EncodedBlock {
         let key = Key(digest: digest, index: index, compressed: compressed)
         let keyLock = self.state.withLockedValue { state -> NIOLock in
@@ -152,6 +158,16 @@ public struct ObjectSource: TransferSource {
     let cache: BlockCache
 
     public var blockCount: UInt64 { (self.size + UInt64(self.blockSize) - 1) / UInt64(self.blockSize) }
+
+    /// A cached block at once; otherwise read and compressed on the thread pool, never
+    /// on the event loop (compressing 1 MiB takes milliseconds; the loop carries the
+    /// heartbeats of every connection on it).
+    public func block(at index: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<EncodedBlock> {
+        if let block = self.cache.cachedBlock(self.digest, index, compressed: self.compress) {
+            return eventLoop.makeSucceededFuture(block)
+        }
+        return NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) { try self.block(at: index) }
+    }
 
     public func block(at index: UInt64) throws -> EncodedBlock {
         try self.cache.block(self.digest, index, compressed: self.compress) {

@@ -16,11 +16,22 @@ struct OutboundQueue {
         /// Blocks still to come from a transfer source.
         var source: (any TransferSource)?
         var nextBlock: UInt64 = 0
+        /// A block is being made for this stream (off the event loop).
+        var fetching = false
         /// Sent with END_STREAM after everything else.
         var finalMessage: Message?
 
         var isEmpty: Bool {
             self.byteCount == 0 && !self.endStreamAfterBytes && self.source == nil && self.finalMessage == nil
+        }
+
+        /// The next block to ask the source for, if one should be asked for now: one
+        /// block ahead of what waits to be framed, one request at a time.
+        mutating func nextFetch(blockSize: Int) -> (any TransferSource, UInt64)? {
+            guard !self.fetching, let source = self.source, self.nextBlock < source.blockCount, self.byteCount <= blockSize else { return nil }
+            self.fetching = true
+            self.nextBlock += 1
+            return (source, self.nextBlock - 1)
         }
 
         mutating func append(_ piece: ByteBuffer) {

@@ -272,13 +272,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                 self.write(frame, context: context, promise: promise)
                 return
             } catch {
-                let code = (error as? WireError)?.code ?? .internalError
-                self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(error)"])
-                self.queue.remove(stream)
-                if let frame = self.machine.reset(stream, code: code.isConnectionError ? .internalError : code) {
-                    self.writeControl(frame, context: context)
-                }
-                context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
+                self.failStream(stream, error, context: context)
             }
         }
     }
@@ -300,20 +294,60 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         }
     }
 
+    /// Asks the stream's source for its next block, if it is time to (one ahead).
+    /// The block arrives later on this event loop; until then the stream waits and
+    /// every other stream and control frame goes on.
+    private func fetchBlock(_ id: StreamID, context: ChannelHandlerContext) {
+        guard let (source, index) = self.queue.modify(id, { $0.nextFetch(blockSize: WireLimits.maxBlockSize) }) ?? nil else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        source.block(at: index, on: context.eventLoop).whenComplete { result in
+            // Always a fresh turn of the loop: a block that was ready at once must not
+            // re-enter the pump that asked for it.
+            context.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.blockArrived(id, result, context: context)
+            }
+        }
+    }
+
+    private func blockArrived(_ id: StreamID, _ result: Result<EncodedBlock, any Error>, context: ChannelHandlerContext) {
+        switch result {
+        case .success(let block):
+            // Nil when the stream was reset meanwhile: the block is dropped.
+            self.queue.modify(id) { pending in
+                pending.fetching = false
+                var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize)
+                block.writeHeader(to: &header)
+                pending.append(header)
+                pending.append(block.bytes)
+            }
+        case .failure(let error):
+            guard self.queue.streams[id] != nil else { return }
+            self.failStream(id, error, context: context)
+            // Outside a read or a write from the application, nothing else flushes the RESET.
+            context.flush()
+        }
+        self.pumpBulk(context: context)
+    }
+
+    private func failStream(_ stream: StreamID, _ error: any Error, context: ChannelHandlerContext) {
+        let code = (error as? WireError)?.code ?? .internalError
+        self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(error)"])
+        self.queue.remove(stream)
+        if let frame = self.machine.reset(stream, code: code.isConnectionError ? .internalError : code) {
+            self.writeControl(frame, context: context)
+        }
+        context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
+    }
+
     /// The next frame stream `id` may send now, or nil when it is blocked or empty.
     private func nextBulkFrame(_ id: StreamID, context: ChannelHandlerContext) throws -> BulkFrame? {
+        self.fetchBlock(id, context: context)
         let outcome: (BulkFrame?, drained: Bool)? = try self.queue.modify(id) { pending in
             if pending.byteCount == 0, let source = pending.source {
-                if pending.nextBlock < source.blockCount {
-                    let block = try source.block(at: pending.nextBlock)
-                    pending.nextBlock += 1
-                    var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize)
-                    block.writeHeader(to: &header)
-                    pending.append(header)
-                    pending.append(block.bytes)
-                } else {
-                    pending.source = nil
-                }
+                // Waiting for a block, or done with the source.
+                guard !pending.fetching, pending.nextBlock >= source.blockCount else { return (nil, false) }
+                pending.source = nil
             }
             if pending.byteCount > 0 {
                 let allowed = self.machine.sendableBytes(on: id)

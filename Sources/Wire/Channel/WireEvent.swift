@@ -44,9 +44,20 @@ public enum WireCommand: Sendable {
 
 /// Blocks of one transfer object, ready to send (compressed once, cached by the owner).
 ///
-/// `block(at:)` is called on the connection's event loop, one block at a time, as the
-/// peer's flow-control window opens: memory stays at one block per stream.
+/// The handler asks for one block ahead of what it is sending, so memory stays at
+/// about two blocks per stream and making the next block overlaps sending this one.
 public protocol TransferSource: Sendable {
     var blockCount: UInt64 { get }
     func block(at index: UInt64) throws -> EncodedBlock
+    /// The block, completed on `eventLoop`. Sources that read files or compress MUST
+    /// do that work elsewhere (a thread pool): the event loop also carries every
+    /// control frame of its connections. The default calls `block(at:)` in place,
+    /// for sources that hold their blocks in memory.
+    func block(at index: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<EncodedBlock>
+}
+
+extension TransferSource {
+    public func block(at index: UInt64, on eventLoop: any EventLoop) -> EventLoopFuture<EncodedBlock> {
+        eventLoop.makeCompletedFuture { try self.block(at: index) }
+    }
 }
