@@ -74,14 +74,14 @@ import Wire
     }
 
     @Test("firmware inventory from the DMI files")
-    func firmware() {
-        let inventory = FirmwareReader(roots: Self.roots, fwupdTool: nil).inventory()
+    func firmware() async {
+        let inventory = await FirmwareReader(roots: Self.roots, fwupdTool: nil).inventory()
         #expect(inventory.components == [
             FirmwareComponent(kind: "bios", name: "BIOS", vendor: "Dell Inc.", version: "2.19.0", releaseDate: "07/12/2023"),
             FirmwareComponent(kind: "board", name: "0XYZ12", vendor: "Dell Inc.", version: "A04", releaseDate: ""),
             FirmwareComponent(kind: "product", name: "PowerEdge XR11", vendor: "Dell Inc.", version: "", releaseDate: ""),
         ])
         // No DMI at all (as on this build machine): an empty inventory, not an error.
-        #expect(FirmwareReader(roots: HostRoots(proc: "/nonexistent", sys: "/nonexistent"), fwupdTool: nil).inventory().components.isEmpty)
+        #expect(await FirmwareReader(roots: HostRoots(proc: "/nonexistent", sys: "/nonexistent"), fwupdTool: nil).inventory().components.isEmpty)
     }
 }

@@ -84,22 +84,14 @@ public struct AlarmRules: Sendable {
     }
 
     /// `systemctl is-active` for each watched unit; "unknown" where systemctl cannot say.
-    public func unitStates() -> [String: String] {
+    /// Runs without blocking a thread (a hung systemctl must not stall the heartbeats).
+    public func unitStates() async -> [String: String] {
         var states: [String: String] = [:]
         for unit in self.watchedUnits {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/systemctl")
-            process.arguments = ["is-active", "--", unit]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else {
-                states[unit] = "unknown"
-                continue
-            }
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            states[unit] = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "unknown" : text.trimmingCharacters(in: .whitespacesAndNewlines)
+            // `is-active` exits non-zero for inactive units; its output is the answer either way.
+            let output = (try? await HostCommand("systemctl", ["is-active", "--", unit]).run())?.output ?? ""
+            let state = output.trimmingCharacters(in: .whitespacesAndNewlines)
+            states[unit] = state.isEmpty ? "unknown" : state
         }
         return states
     }

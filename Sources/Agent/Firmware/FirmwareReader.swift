@@ -21,7 +21,7 @@ public struct FirmwareReader: Sendable {
         return nil
     }
 
-    public func inventory() -> FirmwareInventory {
+    public func inventory() async -> FirmwareInventory {
         func dmi(_ file: String) -> String {
             (self.roots.read(self.roots.sys, "class/dmi/id/" + file) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -32,28 +32,14 @@ public struct FirmwareReader: Sendable {
         if !board.name.isEmpty || !board.vendor.isEmpty { components.append(board) }
         let product = FirmwareComponent(kind: "product", name: dmi("product_name"), vendor: dmi("sys_vendor"), version: dmi("product_version"), releaseDate: "")
         if !product.name.isEmpty || !product.vendor.isEmpty { components.append(product) }
-        components += self.fwupdDevices()
+        components += await self.fwupdDevices()
         return FirmwareInventory(components: components)
     }
 
     /// `fwupdtool get-devices --json` works without the daemon; a failure just means no devices.
-    private func fwupdDevices() -> [FirmwareComponent] {
-        guard let tool = self.fwupdTool else { return [] }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["get-devices", "--json"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            return []
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+    private func fwupdDevices() async -> [FirmwareComponent] {
+        guard let tool = self.fwupdTool, let outcome = try? await HostCommand(tool, ["get-devices", "--json"]).run(), outcome.succeeded,
+              let json = try? JSONSerialization.jsonObject(with: Data(outcome.output.utf8)) as? [String: Any],
               let devices = json["Devices"] as? [[String: Any]] else { return [] }
         return devices.prefix(64).map { device in
             FirmwareComponent(
