@@ -54,6 +54,8 @@ struct FleetRoutes {
             let name = try context.parameters.require("name")
             try await self.context.store.deleteSubcloud(name, at: Date())
             await self.context.live.forget(name)
+            // End its connection now rather than at its next message.
+            _ = try? await self.context.live.send(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"), to: name)
             return .noContent
         }
 

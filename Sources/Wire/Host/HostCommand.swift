@@ -47,21 +47,33 @@ public struct HostCommand: Sendable {
         process.standardOutput = output
         process.standardError = errors
         process.standardInput = FileHandle.nullDevice
-        // Read both pipes while the process runs, so a chatty program cannot fill one and stall.
+        // Read both pipes to their end while the process runs (on GCD threads, not the
+        // cooperative pool), so a chatty program cannot fill one and stall.
         let collected = OutputCollector()
-        output.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: false) }
-        errors.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData, error: true) }
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
+        let readers = DispatchGroup()
+        for (pipe, isError) in [(output, false), (errors, true)] {
+            readers.enter()
+            DispatchQueue.global().async {
+                collected.append(pipe.fileHandleForReading.readDataToEndOfFile(), error: isError)
+                readers.leave()
             }
         }
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
-        collected.append(output.fileHandleForReading.readDataToEndOfFile(), error: false)
-        collected.append(errors.fileHandleForReading.readDataToEndOfFile(), error: true)
+        let status: Int32
+        do {
+            status = try await withCheckedThrowingContinuation { continuation in
+                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+                do { try process.run() } catch {
+                    process.terminationHandler = nil
+                    continuation.resume(throwing: error)
+                }
+            }
+        } catch {
+            // Never started: close our write ends so the readers see end of file.
+            try? output.fileHandleForWriting.close()
+            try? errors.fileHandleForWriting.close()
+            throw error
+        }
+        await withCheckedContinuation { continuation in readers.notify(queue: .global()) { continuation.resume() } }
         let (out, err) = collected.result
         return Outcome(status: status, output: out, errors: err)
     }
