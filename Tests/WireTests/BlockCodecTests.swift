@@ -42,6 +42,24 @@ import Testing
         #expect(try BlockCodec().decode(block) == text)
     }
 
+    @Test("a 1 MiB block is judged by a sample first: random data is not deflated at all, text and half-text blocks are")
+    func sampleProbe() throws {
+        #expect(!BlockCodec.mayShrink(Self.random(1 << 20)))
+        #expect(BlockCodec.mayShrink(Self.compressible(1 << 20)))
+        // Text around the middle, random elsewhere: worth trying, and it does shrink.
+        var mixed = Self.random(256 << 10)
+        var text = Self.compressible(512 << 10)
+        var tail = Self.random(256 << 10, seed: 2)
+        mixed.writeBuffer(&text)
+        mixed.writeBuffer(&tail)
+        #expect(BlockCodec.mayShrink(mixed))
+        #expect(try BlockCodec().encode(mixed, index: 0, compress: true).encoding == .zlib)
+        let random = try BlockCodec().encode(Self.random(1 << 20), index: 0, compress: true)
+        #expect(random.encoding == .raw && random.bytes.readableBytes == 1 << 20)
+        // Small blocks are always tried in full.
+        #expect(BlockCodec.mayShrink(Self.random(64 << 10)))
+    }
+
     @Test("a zlib block that inflates past its declared size is COMPRESSION_ERROR")
     func inflationBomb() throws {
         // 1 MiB of zeros deflates to about 1 KiB; declare it as 1000 bytes.

@@ -18,12 +18,16 @@ bench_controller() {
 cli() { "$bin/tern-controller" "$@" --data "$bench_data"; }
 
 # bench_agent NAME PROXY_PORT [agent run options...]: enrol NAME, run it behind a counting proxy
-# (bytes in $work/NAME.count: "to_agent to_controller").
+# (bytes in $work/NAME.count: "to_agent to_controller"); PROXY_PORT "direct" connects it straight.
 bench_agent() {
     local name=$1 proxy=$2
     shift 2
-    python3 scripts/count-proxy.py "$proxy" "$bench_port" "$work/$name.count" &
-    pids+=($!)
+    if [ "$proxy" = direct ]; then
+        proxy=$bench_port
+    else
+        python3 scripts/count-proxy.py "$proxy" "$bench_port" "$work/$name.count" &
+        pids+=($!)
+    fi
     local added token fingerprint
     added=$(cli subcloud add "$name" --json)
     token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bootstrapToken"])' <<< "$added")

@@ -91,6 +91,10 @@ final class BlockCache: Sendable {
         /// once wait for a single compression instead of each doing it.
         var making: [Key: NIOLock] = [:]
         var order: [Key] = []
+        /// Blocks that did not shrink: only this is remembered, not their bytes (the
+        /// page cache holds those as well as we could), so a large incompressible
+        /// object costs no cache memory and is never tried twice.
+        var incompressible: Set<Key> = []
         var bytes = 0
         var encoded = 0
         var served = 0
@@ -130,11 +134,22 @@ final class BlockCache: Sendable {
         }
     }
 
+    /// Whether the block was found not to shrink.
+    func isIncompressible(_ digest: Wire.Digest, _ index: UInt64) -> Bool {
+        self.state.withLockedValue { $0.incompressible.contains(Key(digest: digest, index: index, compressed: true)) }
+    }
+
     private func insert(_ key: Key, _ block: EncodedBlock) -> EncodedBlock {
         self.state.withLockedValue { state in
-            state.encoded += 1
             state.served += 1
             state.making[key] = nil
+            if key.compressed, block.encoding == .raw {
+                // Counted as encoded the first time only: later it is just read again.
+                if state.incompressible.insert(key).inserted { state.encoded += 1 }
+                if state.incompressible.count > 1 << 20 { state.incompressible.removeAll() }
+                return
+            }
+            state.encoded += 1
             guard state.blocks[key] == nil else { return }
             state.blocks[key] = block
             state.order.append(key)
@@ -180,7 +195,8 @@ public struct ObjectSource: TransferSource {
             raw.reserveCapacity(length)
             let read = raw.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { max(0, pread(fd, $0.baseAddress, length, off_t(offset))) }
             guard read == length else { throw WireError(.internalError, "short read of block \(index) of \(self.digest)") }
-            return try BlockCodec(level: 6).encode(raw, index: UInt32(index), compress: self.compress)
+            let known = self.compress && self.cache.isIncompressible(self.digest, index)
+            return try BlockCodec(level: 6).encode(raw, index: UInt32(index), compress: self.compress && !known)
         }
     }
 }

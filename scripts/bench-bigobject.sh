@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One large object through the real processes: a firmware image of SIZE MiB
+# (random, so blocks go raw) prestaged to one agent. Prints the time, the rate,
+# and the peak resident memory (VmHWM) of the agent and the controller against
+# their own resident memory just before the transfer, measured in the same run:
+# memory must stay bounded by a few blocks, not grow with the object.
+# usage: scripts/bench-bigobject.sh [SIZE_MIB]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=${1:-1024}
+scripts/install-deps.sh >/dev/null
+swift build -c release --product tern-controller >/dev/null
+swift build -c release --product tern-agent >/dev/null
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d -t tern-bench-big.XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+source scripts/lib/bench-site.sh
+kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+
+head -c $((size << 20)) /dev/urandom > "$work/image.bin"
+port=$((20000 + RANDOM % 20000))
+bench_controller "$port"
+controller=${pids[0]}
+bench_agent edge direct
+agent=$(pgrep -f "tern-agent run --state $work/edge" | head -1)
+cli firmware import "$work/image.bin" --component bios --version 2.0 >/dev/null
+# The controller reads the image once to import it; start from a settled page cache.
+sync
+agent_before=$(kib "$agent" VmRSS)
+controller_before=$(kib "$controller" VmRSS)
+start=$(bench_now)
+bench_wait edge "$(cli firmware deploy bios --prestage --subcloud edge --json | bench_deploy_id)" prestaged
+seconds=$(bench_since "$start")
+[ "$(sha256sum < "$work/image.bin" | cut -d' ' -f1)" = "$(ls "$work/edge/transfers/objects")" ]
+printf 'object: %d MiB in %s s = %s MB/s (agent writes it and verifies the SHA-256)\n' \
+    "$size" "$seconds" "$(python3 -c "print(f'{$size * 1048576 / $seconds / 1e6:.0f}')")"
+printf '%-11s %14s %14s %8s\n' "process" "RSS before" "peak (VmHWM)" "ratio"
+for who in agent controller; do
+    pid=${!who}
+    before_var="${who}_before"
+    before=${!before_var}
+    peak=$(kib "$pid" VmHWM)
+    printf '%-11s %11d KiB %11d KiB %8s\n' "$who" "$before" "$peak" "$(python3 -c "print(f'{$peak / $before:.2f}')")"
+done
