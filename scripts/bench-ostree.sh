@@ -3,9 +3,9 @@
 # streamed over the wire protocol, applied offline) against `ostree pull` over HTTP
 # from a local web server (python3 -m http.server), first object by object, then
 # with the same static delta published in the repository. Bytes are counted by a
-# TCP proxy in front of each server. Tern is timed twice: the first site (the
-# controller generates the delta) and a second site (the delta is cached); its
-# time is until the site's ref moved, watched every 10 ms.
+# TCP proxy in front of each server. The controller generates the delta once, when
+# the commit is imported (timed separately); each site's time runs from `software
+# deploy` until its ref moved, watched every 10 ms.
 # usage: scripts/bench-ostree.sh [TREE_MIB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,11 @@ bench_agent edge-1 $((port + 3))
 bench_agent edge-2 $((port + 4))
 cli software import --repo "$work/central-c1" --ref $ref >/dev/null
 for site in edge-1 edge-2; do bench_wait "$site" "$(cli software deploy $ref --subcloud "$site" --json | bench_deploy_id)" activated; done
+start=$(bench_now)
 cli software import --repo "$work/central" --ref $ref >/dev/null
+# The controller prepares the deltas the fleet needs right after the import.
+until [ -s "$bench_data/deltas/$c1-$c2/objects.json" ]; do sleep 0.05; done
+prepare_time=$(bench_since "$start")
 tern() {  # site → "seconds bytes"
     local before start
     before=$(bench_received "$1")
@@ -78,7 +82,8 @@ read -r delta_time delta_bytes <<< "$(pull delta published)"
 
 ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 printf '%-44s %12s %8s %14s\n' "c1 → c2 update" "bytes" "seconds" "bytes vs Tern"
-printf '%-44s %12d %8s %14s\n' "Tern, first site (delta generated)" "$first_bytes" "$first_time" "1.00"
-printf '%-44s %12d %8s %14s\n' "Tern, second site (delta cached)" "$second_bytes" "$second_time" "$(ratio "$second_bytes" "$first_bytes")"
+echo "import of c2 until its delta from c1 was ready (generated once, at import): $prepare_time s"
+printf '%-44s %12d %8s %14s\n' "Tern, first site" "$first_bytes" "$first_time" "1.00"
+printf '%-44s %12d %8s %14s\n' "Tern, second site" "$second_bytes" "$second_time" "$(ratio "$second_bytes" "$first_bytes")"
 printf '%-44s %12d %8s %14s\n' "ostree pull, HTTP, objects" "$objects_bytes" "$objects_time" "$(ratio "$objects_bytes" "$first_bytes")"
 printf '%-44s %12d %8s %14s\n' "ostree pull, HTTP, static delta published" "$delta_bytes" "$delta_time" "$(ratio "$delta_bytes" "$first_bytes")"

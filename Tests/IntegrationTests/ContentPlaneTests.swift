@@ -114,6 +114,9 @@ import Testing
             #expect(try await fleet.cli(["software", "import", "--repo", work + "/central", "--ref", ref]).status == 0)
             let listed = try await fleet.cli(["software", "list"])
             #expect(listed.output.contains(c1) && listed.output.contains(c2), "\(listed.output)")
+            // The import already prepared the delta from the commit the site runs.
+            let prepared = await eventually(timeout: .seconds(30)) { FileManager.default.fileExists(atPath: fleet.data + "/deltas/\(c1)-\(c2)/objects.json") }
+            #expect(prepared)
             // Prestage first: the delta is delivered, the ref does not move.
             let prestage = try await fleet.json(["software", "deploy", ref, "--prestage", "--subcloud", "edge-01"]) as! [[String: Any]]
             #expect(try await Self.waitFor(fleet, "edge-01", deployment: prestage.first?["id"], state: "prestaged"))

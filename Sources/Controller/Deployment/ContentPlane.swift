@@ -102,6 +102,29 @@ public actor ContentPlane {
         return made
     }
 
+    /// Generates, in the background, the deltas to `commit` from every commit of `ref`
+    /// the fleet runs (and from scratch for sites with none), so that a deploy does not
+    /// wait for bsdiff. Deltas are cached per pair; this only warms the cache.
+    public func prepareDeltas(ref: String, to commit: String) async {
+        do {
+            var bases: Set<String?> = []
+            for subcloud in try await self.store.subclouds() {
+                let running = try await self.store.installed(subcloud: subcloud.name).first { $0.kind == .ostree && $0.name == ref }?.version
+                if running != commit { bases.insert(running) }
+            }
+            for base in bases {
+                let started = ContinuousClock.now
+                let delta = try await self.ostree.delta(from: base, to: commit)
+                self.logger.info("delta ready", metadata: [
+                    "ref": "\(ref)", "from": "\(delta.from ?? "scratch")", "to": "\(commit)",
+                    "parts": "\(delta.objects.count - 1)", "seconds": "\(ContinuousClock.now - started)",
+                ])
+            }
+        } catch {
+            self.logger.warning("could not prepare deltas", metadata: ["ref": "\(ref)", "error": "\(error)"])
+        }
+    }
+
     /// A site connected: send what it lacks.
     public func connected(_ name: String) async {
         do {
