@@ -7,28 +7,21 @@ import Wire
 
 @Suite("Applying content on the site")
 struct ContentSiteTests {
-    @discardableResult
-    static func shell(_ script: String) async throws -> String {
-        let result = try await run("/bin/sh", ["-c", script], timeout: .seconds(120))
-        try #require(result.status == 0, "\(script): \(result.output)")
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test("a delta with a corrupted part is rejected by ostree and the site's ref, objects and fsck are unchanged")
     func corruptedPart() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let work = directory.path
         let ref = "tern/x86_64/os"
-        try await Self.shell("""
+        try await shell("""
             set -e; cd \(work)
             mkdir -p t1/usr t2/usr && seq 1 100000 > t1/usr/a && head -c 500000 /dev/urandom > t1/usr/b
             cp -a t1/. t2/ && seq 3 100000 > t2/usr/a && head -c 300000 /dev/urandom > t2/usr/c
             ostree init --repo=central --mode=archive
             """)
-        let c1 = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=t1")
-        let c2 = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v2 --tree=dir=t2")
-        try await Self.shell("""
+        let c1 = try await shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=t1")
+        let c2 = try await shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v2 --tree=dir=t2")
+        try await shell("""
             set -e; cd \(work) && mkdir d1 d2
             ostree static-delta generate --repo=central --empty --to=\(c1) --min-fallback-size=0 --filename=\(work)/d1/superblock >/dev/null
             ostree static-delta generate --repo=central --from=\(c1) --to=\(c2) --min-fallback-size=0 --filename=\(work)/d2/superblock >/dev/null
@@ -55,8 +48,8 @@ struct ContentSiteTests {
             try await site.apply(ref: ref, commit: c2, superblock: work + "/d2/superblock", parts: parts, id: 2)
         }
         #expect(await site.commit(of: ref) == c1)
-        try await Self.shell("ostree fsck --repo=\(work)/agent/repo >/dev/null 2>&1")
-        try await Self.shell("ostree checkout --repo=\(work)/agent/repo -U \(ref) \(work)/out && diff -r \(work)/t1 \(work)/out")
+        try await shell("ostree fsck --repo=\(work)/agent/repo >/dev/null 2>&1")
+        try await shell("ostree checkout --repo=\(work)/agent/repo -U \(ref) \(work)/out && diff -r \(work)/t1 \(work)/out")
         #expect(await site.refs().map(\.commit) == [c1])
     }
 
@@ -66,21 +59,21 @@ struct ContentSiteTests {
         defer { directory.remove() }
         let work = directory.path
         let ref = "tern/x86_64/os"
-        try await Self.shell("""
+        try await shell("""
             set -e; cd \(work) && mkdir -p tree/usr/bin tree/usr/etc tree/usr/lib/modules/6.1.0 d sysroot
             printf 'ID=tern\\nPRETTY_NAME="Tern edge OS"\\nVERSION_ID=1\\n' > tree/usr/etc/os-release && seq 1 1000 > tree/usr/bin/tool
             echo kernel > tree/usr/lib/modules/6.1.0/vmlinuz && echo initramfs > tree/usr/lib/modules/6.1.0/initramfs.img
             ostree init --repo=central --mode=archive
             ostree admin init-fs sysroot >/dev/null && ostree admin --sysroot=sysroot os-init tern >/dev/null
             """)
-        let commit = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree")
-        try await Self.shell("ostree static-delta generate --repo=\(work)/central --empty --to=\(commit) --min-fallback-size=0 --filename=\(work)/d/superblock >/dev/null")
+        let commit = try await shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree")
+        try await shell("ostree static-delta generate --repo=\(work)/central --empty --to=\(commit) --min-fallback-size=0 --filename=\(work)/d/superblock >/dev/null")
         var configuration = AgentConfiguration(stateDirectory: work + "/agent", controllerHost: "127.0.0.1", controllerPort: 1)
         configuration.ostreeSysroot = work + "/sysroot"
         let site = OSTreeSite(configuration: configuration)
         try await site.apply(ref: ref, commit: commit, superblock: work + "/d/superblock", parts: Self.parts(work + "/d"), id: 1)
         #expect(await site.commit(of: ref) == commit)
-        let status = try await Self.shell("ostree admin --sysroot=\(work)/sysroot status")
+        let status = try await shell("ostree admin --sysroot=\(work)/sysroot status")
         #expect(status.contains(commit), "\(status)")
         let deployed = try FileManager.default.contentsOfDirectory(atPath: work + "/sysroot/ostree/deploy/tern/deploy").filter { $0.hasPrefix(commit) && !$0.hasSuffix(".origin") }
         #expect(deployed.count == 1)

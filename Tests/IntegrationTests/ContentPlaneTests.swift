@@ -17,13 +17,6 @@ import Testing
         return fleet.directory.appending("agent-\(name)")
     }
 
-    @discardableResult
-    static func shell(_ script: String) async throws -> String {
-        let result = try await run("/bin/sh", ["-c", script], timeout: .seconds(120))
-        try #require(result.status == 0, "\(script): \(result.output)")
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     static func deployment(_ fleet: ProcessFleet, _ subcloud: String, id: Any?) async throws -> [String: Any]? {
         let list = try await fleet.json(["deployment", "list", "--subcloud", subcloud]) as? [[String: Any]] ?? []
         return list.first { "\($0["id"] ?? "")" == "\(id ?? "-")" }
@@ -108,9 +101,9 @@ import Testing
             let first = try await fleet.json(["software", "deploy", ref, "--subcloud", "edge-01"]) as! [[String: Any]]
             #expect(try await Self.waitFor(fleet, "edge-01", deployment: first.first?["id"], state: "activated"))
             let repo = state + "/ostree-repo"
-            #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c1)
+            #expect(try await shell("ostree rev-parse --repo=\(repo) \(ref)") == c1)
 
-            let c2 = try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v2 --tree=dir=tree2")
+            let c2 = try await shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v2 --tree=dir=tree2")
             #expect(try await fleet.cli(["software", "import", "--repo", work + "/central", "--ref", ref]).status == 0)
             let listed = try await fleet.cli(["software", "list"])
             #expect(listed.output.contains(c1) && listed.output.contains(c2), "\(listed.output)")
@@ -120,17 +113,17 @@ import Testing
             // Prestage first: the delta is delivered, the ref does not move.
             let prestage = try await fleet.json(["software", "deploy", ref, "--prestage", "--subcloud", "edge-01"]) as! [[String: Any]]
             #expect(try await Self.waitFor(fleet, "edge-01", deployment: prestage.first?["id"], state: "prestaged"))
-            #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c1)
+            #expect(try await shell("ostree rev-parse --repo=\(repo) \(ref)") == c1)
             let fetchedBefore = try Self.fetched(fleet).count
             let second = try await fleet.json(["software", "deploy", ref, "--subcloud", "edge-01"]) as! [[String: Any]]
             #expect(second.first?["version"] as? String == c2)
             #expect(try await Self.waitFor(fleet, "edge-01", deployment: second.first?["id"], state: "activated"))
-            #expect(try await Self.shell("ostree rev-parse --repo=\(repo) \(ref)") == c2)
+            #expect(try await shell("ostree rev-parse --repo=\(repo) \(ref)") == c2)
             #expect(try Self.fetched(fleet).count == fetchedBefore)  // activated from the prestaged objects
             // The second delta went from c1 to c2, not from scratch.
             #expect(FileManager.default.fileExists(atPath: fleet.data + "/deltas/\(c1)-\(c2)/objects.json"))
-            try await Self.shell("ostree fsck --repo=\(repo) >/dev/null 2>&1")
-            try await Self.shell("ostree checkout --repo=\(repo) -U \(ref) \(work)/out && diff -r \(work)/tree2 \(work)/out")
+            try await shell("ostree fsck --repo=\(repo) >/dev/null 2>&1")
+            try await shell("ostree checkout --repo=\(repo) -U \(ref) \(work)/out && diff -r \(work)/tree2 \(work)/out")
             let synced = await eventually(timeout: .seconds(10)) { (try? await fleet.subclouds())?["edge-01"].flatMap { ($0["sync"] as? [String: Any])?["software"] as? String } == "in-sync" }
             #expect(synced)
         }
@@ -138,21 +131,21 @@ import Testing
 
     /// A central archive repo with commit 1 of tree1; tree2 is ready for commit 2.
     static func makeCommit(in work: String, ref: String) async throws -> String {
-        try await Self.shell("""
+        try await shell("""
             set -e; mkdir -p \(work) && cd \(work)
             mkdir -p tree1/usr/bin tree1/etc && echo v1 > tree1/etc/os-release
             head -c 3000000 /dev/urandom > tree1/usr/bin/big && seq 1 200000 > tree1/usr/bin/text
             cp -a tree1 tree2 && echo v2 > tree2/etc/os-release && seq 5 200000 > tree2/usr/bin/text && echo new > tree2/usr/bin/added
             ostree init --repo=central --mode=archive
             """)
-        return try await Self.shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree1")
+        return try await shell("cd \(work) && ostree commit --repo=central --branch=\(ref) --subject=v1 --tree=dir=tree1")
     }
 }
 
 extension ContentPlaneTests {
     /// Two images from umoci (gzip layers): v2 adds one layer on top of v1's.
     static func makeImages(in work: String) async throws {
-        try await Self.shell("""
+        try await shell("""
             set -e; mkdir -p \(work) && cd \(work)
             umoci init --layout app && umoci new --image app:v1
             umoci unpack --rootless --image app:v1 b1 >/dev/null && head -c 400000 /dev/urandom > b1/rootfs/base.bin && umoci repack --image app:v1 b1
@@ -185,7 +178,7 @@ extension ContentPlaneTests {
             }
             #expect(try await fleet.cli(["images", "list"]).output.contains("app:v2"))
             // The controller's own layout is valid too.
-            #expect(try await Self.shell("skopeo inspect oci:\(fleet.data)/oci:app:v1 | head -c 1 ") == "{")
+            #expect(try await shell("skopeo inspect oci:\(fleet.data)/oci:app:v1 | head -c 1 ") == "{")
 
             let first = try await fleet.json(["images", "deploy", "app:v1", "--subcloud", "edge-01"]) as! [[String: Any]]
             #expect(try await Self.waitFor(fleet, "edge-01", deployment: first.first?["id"], state: "activated"))
@@ -198,16 +191,16 @@ extension ContentPlaneTests {
             #expect(newBlobs == 3)  // manifest, config, the new layer: the shared layer is not sent again
 
             let layout = state + "/images"
-            let inspected = try await Self.shell("skopeo inspect oci:\(layout):app:v2")
+            let inspected = try await shell("skopeo inspect oci:\(layout):app:v2")
             #expect(inspected.contains(second.first?["version"] as? String ?? "?"))
-            try await Self.shell("skopeo copy --preserve-digests oci:\(layout):app:v2 oci:\(work)/copy:v2 >/dev/null")
-            #expect(try await Self.shell("skopeo inspect oci:\(layout):app:v1 >/dev/null && echo ok") == "ok")
+            try await shell("skopeo copy --preserve-digests oci:\(layout):app:v2 oci:\(work)/copy:v2 >/dev/null")
+            #expect(try await shell("skopeo inspect oci:\(layout):app:v1 >/dev/null && echo ok") == "ok")
             let synced = await eventually(timeout: .seconds(10)) { (try? await fleet.subclouds())?["edge-01"].flatMap { ($0["sync"] as? [String: Any])?["images"] as? String } == "in-sync" }
             #expect(synced)
 
             // One flipped byte in a blob on the site: skopeo refuses it (the layout is really checked).
-            let layer = try await Self.shell("ls -S \(layout)/blobs/sha256 | head -1")
-            try await Self.shell("printf 'X' | dd of=\(layout)/blobs/sha256/\(layer) bs=1 seek=100 conv=notrunc 2>/dev/null")
+            let layer = try await shell("ls -S \(layout)/blobs/sha256 | head -1")
+            try await shell("printf 'X' | dd of=\(layout)/blobs/sha256/\(layer) bs=1 seek=100 conv=notrunc 2>/dev/null")
             let broken = try await run("/bin/sh", ["-c", "skopeo copy oci:\(layout):app:v2 oci:\(work)/copy2:v2 2>&1"])
             #expect(broken.status != 0 && broken.output.contains("did not match"), "\(broken.output)")
         }

@@ -72,3 +72,20 @@ public func run(_ executable: String, _ arguments: [String], input: String? = ni
     process.waitUntilExit()
     return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
 }
+
+/// A failed `shell` script, with what it printed.
+public struct ShellFailure: Error, CustomStringConvertible {
+    public var script: String
+    public var status: Int32
+    public var output: String
+    public var description: String { "\(self.script)\nexited \(self.status): \(self.output)" }
+}
+
+/// Runs a `/bin/sh` script (fixture set-up with the real tools: ostree, umoci, skopeo)
+/// and returns its trimmed output; throws `ShellFailure` unless it exits 0.
+@discardableResult
+public func shell(_ script: String, timeout: Duration = .seconds(120)) async throws -> String {
+    let result = try await run("/bin/sh", ["-c", script], timeout: timeout)
+    guard result.status == 0 else { throw ShellFailure(script: script, status: result.status, output: result.output) }
+    return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+}
