@@ -182,7 +182,7 @@ public actor ContentPlane {
     }
 
     /// DEPLOY_STATUS from a site: an inventory entry (id 0) or a deployment's progress.
-    public func received(_ status: Wire.DeployStatus, from name: String, at now: Date) async throws {
+    public func received(_ status: DeployStatus, from name: String, at now: Date) async throws {
         guard let kind = ContentKind(rawValue: status.kind) else { return }
         if status.deploymentID == 0 {
             let changed = try await self.store.recordInstalled(InstalledContent(subcloud: name, kind: kind, name: status.name, version: status.version, reportedAt: now))

@@ -357,7 +357,7 @@ public final class SQLiteFleetStore: FleetStore {
             description: row["description"],
             management: ManagementState(rawValue: row["management"]) ?? .unmanaged,
             availability: Availability(rawValue: row["availability"]) ?? .offline,
-            deployStatus: DeployStatus(rawValue: row["deployStatus"]) ?? .awaitingEnrolment,
+            deployStatus: SubcloudDeployStatus(rawValue: row["deployStatus"]) ?? .awaitingEnrolment,
             sync: sync,
             createdAt: Date(timeIntervalSince1970: row["createdAt"]),
             enrolledAt: (row["enrolledAt"] as Double?).map(Date.init(timeIntervalSince1970:)),

@@ -13,7 +13,7 @@ public enum Availability: String, Codable, Sendable {
 }
 
 /// How far the site has come from `subcloud add` to a running agent.
-public enum DeployStatus: String, Codable, Sendable {
+public enum SubcloudDeployStatus: String, Codable, Sendable {
     /// Created; the bootstrap token has not been used yet.
     case awaitingEnrolment = "awaiting-enrolment"
     /// The agent enrolled and holds a certificate.
@@ -34,7 +34,7 @@ public struct Subcloud: Codable, Sendable, Equatable {
     public var description: String
     public var management: ManagementState
     public var availability: Availability
-    public var deployStatus: DeployStatus
+    public var deployStatus: SubcloudDeployStatus
     public var sync: Sync
     public var createdAt: Date
     public var enrolledAt: Date?
