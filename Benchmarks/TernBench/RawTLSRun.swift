@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -83,12 +84,15 @@ final class ChunkWriter: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Write size: 64 KiB unless TERN_BENCH_FRAME says otherwise (read once).
+    static let chunk = ProcessInfo.processInfo.environment["TERN_BENCH_FRAME"].flatMap(Int.init) ?? 64 * 1024
+
     /// One 64 KiB write in flight at a time, the next issued when the last completes:
     /// the fastest of the strategies tried here (see BENCHMARKS.md), and the same
     /// write pattern as Tern's bulk writer, so the ratio isolates protocol cost.
     private func pump(context: ChannelHandlerContext) {
         guard self.sent < self.total else { return }
-        let chunk = 64 * 1024
+        let chunk = Self.chunk
         let block = self.blocks[(self.sent >> 20) % self.blocks.count]
         let offset = self.sent & ((1 << 20) - 1)
         let length = min(chunk, self.total - self.sent, (1 << 20) - offset)

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -28,6 +29,7 @@ struct TernRun {
         logger.logLevel = .error
         var session = SessionConfiguration(identity: "bench", software: "tern-bench")
         session.features = self.zlib ? [WireFeature.zlib] : []
+        if let size = ProcessInfo.processInfo.environment["TERN_BENCH_FRAME"].flatMap(Int.init) { session.maxFrameSize = size }
         let server = try await ServerBootstrap(group: self.serverLoop)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [tls, session, logger] channel in

@@ -22,6 +22,9 @@ public struct AgentConfiguration: Sendable {
     public var useFwupd = true
     /// A transfer stream with no data for this long is cancelled and asked for again.
     public var transferStallTimeout: Duration = .seconds(30)
+    /// The largest frame this agent accepts (PROTOCOL.md §5.2): smaller on slow links,
+    /// so control frames wait less behind bulk data.
+    public var maxFrameSize = WireLimits.defaultMaxFrameSize
     /// Config files' paths are taken under this directory (`/` on a real site).
     public var configRoot = "/"
     /// Allow-listed reload actions a config generation may name: name → program and arguments.

@@ -15,7 +15,11 @@ public enum WireLimits {
     public static let handshakeMaxFrameSize = 1 << 14
 
     /// What this implementation announces as its own `max_frame_size` by default.
-    public static let defaultMaxFrameSize = 1 << 16
+    /// 256 KiB: per-frame costs (a socket write, a TLS record, a loop turn) are what
+    /// limited bulk goodput at 64 KiB; a control frame then waits behind at most
+    /// 256 KiB (21 ms at 100 Mbit/s, 210 ms at 10 Mbit/s). Agents on slow links can
+    /// announce less (`tern-agent run --max-frame-size`).
+    public static let defaultMaxFrameSize = 1 << 18
 
     /// Bytes of one varint: ten carry 64 bits (PROTOCOL.md §4.1).
     public static let maxVarintBytes = 10

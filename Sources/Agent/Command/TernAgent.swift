@@ -64,6 +64,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Raise an alarm when a filesystem is fuller than this percentage.") var diskAlarmPercent: Double = 90
     @Option(name: .customLong("watch-unit"), help: "A systemd unit that must be active (repeatable).") var watchedUnits: [String] = []
     @Flag(help: "Do not ask fwupdtool for device firmware.") var noFwupd = false
+    @Option(help: "The largest frame to accept, bytes (16384 to 1048576); smaller on slow links so control messages wait less behind transfers.") var maxFrameSize: Int = WireLimits.defaultMaxFrameSize
     @Option(help: "Config file paths are written under this directory.") var configRoot: String = "/"
     @Option(name: .customLong("reload-action"), help: "NAME=PROGRAM [ARGS...]: a reload action config generations may name (repeatable; no shell).") var reloadActions: [String] = []
     @Option(help: "The OSTree repository to apply deltas to (default: STATE/ostree-repo, created bare-user).") var ostreeRepo: String?
@@ -87,6 +88,10 @@ struct Run: AsyncParsableCommand {
         configuration.diskAlarmPercent = self.diskAlarmPercent
         configuration.watchedUnits = self.watchedUnits
         configuration.useFwupd = !self.noFwupd
+        guard (WireLimits.minMaxFrameSize...WireLimits.hardMaxFrameSize).contains(self.maxFrameSize) else {
+            throw ValidationError("--max-frame-size must be between \(WireLimits.minMaxFrameSize) and \(WireLimits.hardMaxFrameSize)")
+        }
+        configuration.maxFrameSize = self.maxFrameSize
         configuration.configRoot = self.configRoot
         for action in self.reloadActions {
             guard let equals = action.firstIndex(of: "="), equals != action.startIndex else {

@@ -66,6 +66,7 @@ public struct ControllerLink: Service {
         let tls = try NIOSSLContext(configuration: try identity.tls())
         var session = SessionConfiguration(identity: identity.name, software: "tern-agent \(AgentVersion.current)")
         session.handshakeTimeout = self.configuration.connectTimeout
+        session.maxFrameSize = self.configuration.maxFrameSize
         let host = self.configuration.controllerHost
         let logger = self.logger
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -19,6 +19,8 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var parser = FrameParser()
     private var queue = OutboundQueue()
     private var bulkFrameInFlight = false
+    /// Inside `pumpBulk`: a write completion then only clears `bulkFrameInFlight`.
+    private var pumping = false
     private var timer: RepeatedTask?
     private let overTLS: Bool
     private let alpn: String
@@ -255,7 +257,16 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// Writes the next bulk frame if none is in flight (PROTOCOL.md §6.3), taking
     /// streams in turn so one large transfer cannot starve another.
     private func pumpBulk(context: ChannelHandlerContext) {
-        guard !self.bulkFrameInFlight, !self.isClosed, context.channel.isActive else { return }
+        // A write the socket takes at once completes inside `write`: rather than recurse
+        // (or pay a loop turn per frame), the loop below goes on to the next frame.
+        guard !self.pumping else { return }
+        self.pumping = true
+        defer { self.pumping = false }
+        while !self.bulkFrameInFlight, !self.isClosed, context.channel.isActive, self.writeNextBulkFrame(context: context) {}
+    }
+
+    /// Writes one bulk frame, taking streams in turn; false when none can go now.
+    private func writeNextBulkFrame(context: ChannelHandlerContext) -> Bool {
         for stream in self.queue.rotation() {
             do {
                 guard let frame = try self.nextBulkFrame(stream, context: context) else { continue }
@@ -266,15 +277,17 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                 promise.futureResult.whenComplete { _ in
                     let (handler, context) = loopBound.value
                     handler.bulkFrameInFlight = false
-                    // Break the recursion a synchronous write completion would cause.
-                    context.eventLoop.execute { handler.pumpBulk(context: context) }
+                    // Completed later (the socket was full): pump again. Completed during
+                    // the write: the pump's loop continues by itself.
+                    if !handler.pumping { handler.pumpBulk(context: context) }
                 }
                 self.write(frame, context: context, promise: promise)
-                return
+                return true
             } catch {
                 self.failStream(stream, error, context: context)
             }
         }
+        return false
     }
 
     private func write(_ bulk: BulkFrame, context: ChannelHandlerContext, promise: EventLoopPromise<Void>) {
@@ -284,13 +297,14 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             frame.write(to: &buffer)
             context.writeAndFlush(self.wrapOutboundOut(buffer), promise: promise)
         case .data(let stream, let pieces, let length, let endStream):
-            // One write per frame. Writing the header and the payload separately saves a
-            // copy, but each write becomes its own TLS record, and the tiny header records
-            // were measured to stall the stream now and then (BENCHMARKS.md).
-            var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + length)
+            // The header, then the payload as slices of the block buffers: no copy of
+            // bulk bytes. Each write becomes its own TLS record(s), so the header costs a
+            // 9-byte record per frame; cheaper than copying 64 KiB (BENCHMARKS.md).
+            var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize)
             Frame.writeHeader(kind: .data, flags: endStream ? .endStream : [], streamID: stream, length: length, to: &buffer)
-            for var piece in pieces { buffer.writeBuffer(&piece) }
-            context.writeAndFlush(self.wrapOutboundOut(buffer), promise: promise)
+            context.write(self.wrapOutboundOut(buffer), promise: nil)
+            for piece in pieces.dropLast() { context.write(self.wrapOutboundOut(piece), promise: nil) }
+            context.writeAndFlush(self.wrapOutboundOut(pieces.last ?? ByteBuffer()), promise: promise)
         }
     }
 
@@ -352,13 +366,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             if pending.byteCount > 0 {
                 let allowed = self.machine.sendableBytes(on: id)
                 guard allowed > 0 else { return (nil, false) }
-                var length = min(allowed, pending.byteCount)
-                // Fill whole TLS records (16 KiB of plaintext each): a 64 KiB payload plus a
-                // 9-byte header would otherwise cost a fifth, 9-byte record per frame.
-                let record = 16 * 1024
-                if length + WireLimits.frameHeaderSize > record {
-                    length = (length + WireLimits.frameHeaderSize) / record * record - WireLimits.frameHeaderSize
-                }
+                let length = min(allowed, pending.byteCount)
                 let last = pending.endStreamAfterBytes && length == pending.byteCount
                     && pending.source == nil && pending.finalMessage == nil
                 try self.machine.sendData(length: length, on: id, endStream: last)
