@@ -1,10 +1,11 @@
 import Foundation
 import NIOCore
+import Wire
 import NIOPosix
 import NIOSSL
 import NIOTLS
 
-/// The baseline: swift-nio-ssl alone, the client writing `size` bytes in 64 KiB
+/// The baseline: swift-nio-ssl alone, the client writing `size` bytes in frame-sized
 /// writes as fast as the channel accepts them, the server counting them.
 struct RawTLSRun {
     let tls: BenchTLS
@@ -84,10 +85,10 @@ final class ChunkWriter: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// Write size: 64 KiB unless TERN_BENCH_FRAME says otherwise (read once).
-    static let chunk = ProcessInfo.processInfo.environment["TERN_BENCH_FRAME"].flatMap(Int.init) ?? 64 * 1024
+    /// Write size: Tern's default frame size unless TERN_BENCH_FRAME says otherwise (read once).
+    static let chunk = ProcessInfo.processInfo.environment["TERN_BENCH_FRAME"].flatMap(Int.init) ?? WireLimits.defaultMaxFrameSize
 
-    /// One 64 KiB write in flight at a time, the next issued when the last completes:
+    /// One write of Tern's frame size in flight at a time, the next issued when the last completes:
     /// the fastest of the strategies tried here (see BENCHMARKS.md), and the same
     /// write pattern as Tern's bulk writer, so the ratio isolates protocol cost.
     private func pump(context: ChannelHandlerContext) {

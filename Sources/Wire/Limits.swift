@@ -14,12 +14,13 @@ public enum WireLimits {
     /// The payload limit that applies until the handshake has completed (PROTOCOL.md §5.1).
     public static let handshakeMaxFrameSize = 1 << 14
 
-    /// What this implementation announces as its own `max_frame_size` by default.
-    /// 256 KiB: per-frame costs (a socket write, a TLS record, a loop turn) are what
-    /// limited bulk goodput at 64 KiB; a control frame then waits behind at most
-    /// 256 KiB (21 ms at 100 Mbit/s, 210 ms at 10 Mbit/s). Agents on slow links can
-    /// announce less (`tern-agent run --max-frame-size`).
-    public static let defaultMaxFrameSize = 1 << 18
+    /// What this implementation announces as its own `max_frame_size` by default: the
+    /// protocol's cap, 1 MiB. Per-frame costs (a socket write, a TLS record, the state
+    /// machine) were what held bulk goodput back at 64 KiB frames (BENCHMARKS.md). A
+    /// control frame then waits behind at most 1 MiB of bulk data: 84 ms at 100 Mbit/s,
+    /// 0.84 s at 10 Mbit/s — an agent on a slow link announces less
+    /// (`tern-agent run --max-frame-size 65536`).
+    public static let defaultMaxFrameSize = 1 << 20
 
     /// Bytes of one varint: ten carry 64 bits (PROTOCOL.md §4.1).
     public static let maxVarintBytes = 10
