@@ -299,7 +299,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         case .data(let stream, let pieces, let length, let endStream):
             // The header, then the payload as slices of the block buffers: no copy of
             // bulk bytes. Each write becomes its own TLS record(s), so the header costs a
-            // 9-byte record per frame; cheaper than copying 64 KiB (BENCHMARKS.md).
+            // 9-byte record per frame; cheaper than copying the frame (BENCHMARKS.md).
             var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize)
             Frame.writeHeader(kind: .data, flags: endStream ? .endStream : [], streamID: stream, length: length, to: &buffer)
             context.write(self.wrapOutboundOut(buffer), promise: nil)
