@@ -131,6 +131,9 @@ actor Deployer {
         if let status = self.finished[deploy.deploymentID] {
             return await self.outbox.send(.deployStatus(status))
         }
+        // Deployment ids only grow: the highest one seen for a name is what is wanted.
+        let key = Self.key(deploy)
+        if deploy.activate { self.newest[key] = max(self.newest[key] ?? 0, deploy.deploymentID) }
         // Ask for what is missing — again, on a repeat after a reconnect.
         for reference in deploy.objects where !self.holds(reference, kind: deploy.kind) {
             do {
@@ -163,6 +166,14 @@ actor Deployer {
         guard deploy.activate else {
             return await self.finish(deploy, .prestaged, version: "", detail: "\(deploy.objects.count) objects held")
         }
+        // One apply at a time per content name, and only the newest deployment of it:
+        // an older one that finished fetching late must not undo a newer one.
+        let key = Self.key(deploy)
+        await self.acquire(key)
+        defer { self.release(key) }
+        if let newest = self.newest[key], newest > deploy.deploymentID {
+            return await self.finish(deploy, .failed, version: "", detail: "superseded by deployment \(newest); nothing applied")
+        }
         do {
             let version = try await self.apply(deploy, paths)
             // Used up: the content now lives in the repository, layout or firmware.
@@ -181,6 +192,25 @@ actor Deployer {
     }
 
     private struct BaseMismatch: Error { var have: String? }
+
+    /// The newest activating deployment seen per content name, and the applies running.
+    private var newest: [String: UInt64] = [:]
+    private var applying: Set<String> = []
+    private var waitingToApply: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    private static func key(_ deploy: Deploy) -> String { deploy.kind + "|" + deploy.name }
+
+    private func acquire(_ key: String) async {
+        while self.applying.contains(key) {
+            await withCheckedContinuation { self.waitingToApply[key, default: []].append($0) }
+        }
+        self.applying.insert(key)
+    }
+
+    private func release(_ key: String) {
+        self.applying.remove(key)
+        for waiter in self.waitingToApply.removeValue(forKey: key) ?? [] { waiter.resume() }
+    }
 
     private func apply(_ deploy: Deploy, _ paths: [(Deploy.ObjectRef, String?)]) async throws -> String {
         switch deploy.kind {

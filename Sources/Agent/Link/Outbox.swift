@@ -7,7 +7,7 @@ import Wire
 /// the request is made again from the transfer state then.
 actor Outbox {
     private var writer: NIOAsyncChannelOutboundWriter<WireCommand>?
-    private var kept: [Message] = []
+    private(set) var kept: [Message] = []
     /// Oldest kept messages are dropped past this: they describe states the agent reports again anyway.
     let limit = 256
 
