@@ -26,6 +26,11 @@ controller=${pids[0]}
 bench_agent edge direct
 agent=$(pgrep -f "tern-agent run --state $work/edge" | head -1)
 cli firmware import "$work/image.bin" --component bios --version 2.0 >/dev/null
+# Baseline, same run, same filesystem: writing the same bytes and fsyncing them, as the agent must.
+start=$(bench_now)
+dd if="$work/image.bin" of="$work/edge/dd-baseline" bs=1M conv=fsync status=none
+disk_seconds=$(bench_since "$start")
+rm -f "$work/edge/dd-baseline"
 # The controller reads the image once to import it; start from a settled page cache.
 sync
 agent_before=$(kib "$agent" VmRSS)
@@ -34,8 +39,10 @@ start=$(bench_now)
 bench_wait edge "$(cli firmware deploy bios --prestage --subcloud edge --json | bench_deploy_id)" prestaged
 seconds=$(bench_since "$start")
 [ "$(sha256sum < "$work/image.bin" | cut -d' ' -f1)" = "$(ls "$work/edge/transfers/objects")" ]
-printf 'object: %d MiB in %s s = %s MB/s (agent writes it and verifies the SHA-256)\n' \
+printf 'object: %d MiB in %s s = %s MB/s (agent writes it, fsyncs, verifies the SHA-256; includes the CLI polling)\n' \
     "$size" "$seconds" "$(python3 -c "print(f'{$size * 1048576 / $seconds / 1e6:.0f}')")"
+printf 'baseline: dd of the same bytes with fsync on the same filesystem: %s s; Tern / baseline time: %s\n' \
+    "$disk_seconds" "$(python3 -c "print(f'{$seconds / $disk_seconds:.2f}')")"
 printf '%-11s %14s %14s %8s\n' "process" "RSS before" "peak (VmHWM)" "ratio"
 for who in agent controller; do
     pid=${!who}
