@@ -69,11 +69,6 @@ actor Transfers {
         try self.offered(TransferOffer(digest: reference.digest, size: reference.size, blockSize: reference.blockSize, kind: kind, name: name))
     }
 
-    /// Whether a verified copy of the object is here.
-    func has(_ digest: Wire.Digest) -> Bool { self.store.has(digest) }
-
-    func path(of digest: Wire.Digest) -> String { self.store.objectPath(digest) }
-
     /// Forgets a verified object that has been used up (copied into place).
     func discard(_ digest: Wire.Digest) {
         unlink(self.store.objectPath(digest))
