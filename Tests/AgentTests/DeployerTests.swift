@@ -74,3 +74,31 @@ struct DeployerTests {
         })
     }
 }
+
+extension DeployerTests {
+    @Test("an object the controller does not have fails the deployment waiting for it, and nothing is applied")
+    func unavailableObjectFailsDeployment() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
+        let logger = Logger(label: "test")
+        let transfers = try Transfers(stateDirectory: directory.path, logger: logger)
+        let outbox = Outbox()
+        let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
+        let image = Image(layer: "a layer the controller lost")
+        // Manifest and config are here; the layer is asked for, and the controller says it has none.
+        for blob in image.blobs.prefix(2) {
+            try Data(blob.bytes).write(to: URL(fileURLWithPath: directory.appending("transfers/objects/" + Digest(of: blob.bytes).hex)))
+        }
+        await deployer.received(image.deploy(id: 9))
+        await transfers.unavailable(Digest(of: image.blobs[2].bytes), reason: "no such object")
+        let failed = await eventually {
+            await outbox.kept.contains { message in
+                guard case .deployStatus(let status) = message else { return false }
+                return status.deploymentID == 9 && status.status == .failed && status.detail.contains("not available")
+            }
+        }
+        #expect(failed)
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
+    }
+}

@@ -101,12 +101,14 @@ actor Deployer {
         self.newestOffered = offer.generation
         self.applyingGeneration = offer.generation
         // The bundle comes as a transfer the controller offered just before.
-        let path = await self.transfers.arrival(of: digest)
+        let arrived: Result<String, any Error>
+        do { arrived = .success(try await self.transfers.arrival(of: digest)) } catch { arrived = .failure(error) }
         // A newer generation offered while this one was on its way wins.
         guard self.newestOffered == offer.generation else { return }
         defer { self.applyingGeneration = nil }
         let result: ConfigResult
         do {
+            let path = try arrived.get()
             guard let data = FileManager.default.contents(atPath: path) else { throw DeployFailure("bundle \(digest) vanished") }
             let bundle = try ConfigBundle.decode(Array(data))
             guard bundle.generation == offer.generation else { throw DeployFailure("bundle is generation \(bundle.generation), offer said \(offer.generation)") }
@@ -161,7 +163,11 @@ actor Deployer {
         for reference in deploy.objects {
             guard let digest = reference.digest else { continue }
             if self.holds(reference, kind: deploy.kind) { paths.append((reference, nil)); continue }
-            paths.append((reference, await self.transfers.arrival(of: digest)))
+            do {
+                paths.append((reference, try await self.transfers.arrival(of: digest)))
+            } catch {
+                return await self.finish(deploy, .failed, version: "", detail: "\(reference.role): \(error); nothing applied")
+            }
         }
         guard deploy.activate else {
             return await self.finish(deploy, .prestaged, version: "", detail: "\(deploy.objects.count) objects held")

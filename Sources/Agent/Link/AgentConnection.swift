@@ -83,6 +83,9 @@ struct AgentConnection {
                         case .message(let stream, .transferAbort(let abort), _) where stream != 0:
                             self.logger.warning("transfer aborted by the controller", metadata: ["code": "\(abort.code)", "reason": "\(abort.reason)"])
                             await self.transfers.abandoned(stream)
+                            if abort.code == .notFound, let digest = abort.digest {
+                                await self.transfers.unavailable(digest, reason: abort.reason)
+                            }
                         case .streamReset(let stream, _):
                             await self.transfers.abandoned(stream)
                         case .roundTrip(let value):

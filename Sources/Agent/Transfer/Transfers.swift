@@ -44,6 +44,7 @@ actor Transfers {
     /// The request to send for an offer, or nil when the object is already here.
     func offered(_ offer: TransferOffer) throws -> TransferRequest? {
         guard let digest = offer.digest else { return nil }
+        self.missing[digest] = nil
         if self.store.has(digest) {
             self.completed[digest] = self.store.objectPath(digest)
             for waiter in self.waiting.removeValue(forKey: digest) ?? [] { waiter.resume(returning: self.store.objectPath(digest)) }
@@ -75,15 +76,29 @@ actor Transfers {
         self.completed[digest] = nil
     }
 
-    /// Waits until the object is here (verified), across reconnects.
-    func arrival(of digest: Wire.Digest) async -> String {
+    /// Waits until the object is here (verified), across reconnects; throws when the
+    /// sender said it does not have it.
+    func arrival(of digest: Wire.Digest) async throws -> String {
         if self.store.has(digest) { return self.store.objectPath(digest) }
-        return await withCheckedContinuation { continuation in
+        if let reason = self.missing[digest] { throw WireError(.notFound, "object \(digest) is not available: \(reason)") }
+        return try await withCheckedThrowingContinuation { continuation in
             self.waiting[digest, default: []].append(continuation)
         }
     }
 
-    private var waiting: [Wire.Digest: [CheckedContinuation<String, Never>]] = [:]
+    private var waiting: [Wire.Digest: [CheckedContinuation<String, any Error>]] = [:]
+    /// Objects the sender said it does not have, until they are asked for again.
+    private var missing: [Wire.Digest: String] = [:]
+
+    /// The sender does not have the object (TRANSFER_ABORT with NOT_FOUND): stop asking
+    /// for it and fail whoever waits for it. A later offer or deployment asks again.
+    func unavailable(_ digest: Wire.Digest, reason: String) {
+        self.pending[digest] = nil
+        self.missing[digest] = reason
+        for waiter in self.waiting.removeValue(forKey: digest) ?? [] {
+            waiter.resume(throwing: WireError(.notFound, "object \(digest) is not available: \(reason)"))
+        }
+    }
 
     /// Our request went out on `stream`.
     func opened(_ stream: StreamID, _ request: TransferRequest) throws {
