@@ -102,3 +102,41 @@ extension DeployerTests {
         #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
     }
 }
+
+extension DeployerTests {
+    @Test("a prestage replaced by a newer deployment of the same name lets go of the objects the newer one does not use, also after a restart")
+    func replacedPrestageReleasesObjects() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
+        let logger = Logger(label: "test")
+        let transfers = try Transfers(stateDirectory: directory.path, logger: logger)
+        func object(_ bytes: [UInt8]) -> String { directory.appending("transfers/objects/" + Digest(of: bytes).hex) }
+        let first = Image(layer: "prestaged, never activated")
+        let second = Image(layer: "what was deployed instead")
+        for blob in first.blobs + second.blobs { try Data(blob.bytes).write(to: URL(fileURLWithPath: object(blob.bytes))) }
+        var prestage = first.deploy(id: 3)
+        prestage.activate = false
+        do {
+            let outbox = Outbox()
+            let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
+            await deployer.received(prestage)
+            let prestaged = await eventually {
+                await outbox.kept.contains { if case .deployStatus(let status) = $0 { return status.deploymentID == 3 && status.status == .prestaged } else { return false } }
+            }
+            #expect(prestaged)
+        }
+        // A restart, then the newer deployment of the same name.
+        let outbox = Outbox()
+        let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
+        await deployer.received(second.deploy(id: 4))
+        #expect(!FileManager.default.fileExists(atPath: object(first.blobs[0].bytes)))  // its manifest
+        #expect(!FileManager.default.fileExists(atPath: object(first.blobs[2].bytes)))  // its layer
+        let activated = await eventually {
+            await outbox.kept.contains { if case .deployStatus(let status) = $0 { return status.deploymentID == 4 && status.status == .activated } else { return false } }
+        }
+        #expect(activated)
+        // The config blob both images share was used by the newer one.
+        #expect(OCILayout(root: directory.appending("images")).hasBlob(Digest(of: second.blobs[1].bytes).hex))
+    }
+}

@@ -41,9 +41,16 @@ actor Deployer {
         try self.config.recover()
         if let data = FileManager.default.contents(atPath: self.finishedPath),
            let saved = try? JSONDecoder().decode([FinishedRecord].self, from: data) {
-            for record in saved { self.finished[record.id] = record.report }
+            for record in saved {
+                self.finished[record.id] = record.report
+                if let objects = record.objects { self.prestagedObjects[record.id] = objects }
+            }
         }
     }
+
+    /// Objects kept for prestaged deployments, by deployment id (hex digests): let go
+    /// once a newer deployment of the same content name arrives without them.
+    private var prestagedObjects: [UInt64: [String]] = [:]
 
     /// A finished deployment as kept on disk.
     private struct FinishedRecord: Codable {
@@ -53,6 +60,8 @@ actor Deployer {
         var version: String
         var status: UInt32
         var detail: String
+        /// For a prestaged deployment: the objects kept for it.
+        var objects: [String]?
 
         var report: DeployStatus {
             DeployStatus(deploymentID: self.id, kind: self.kind, name: self.name, version: self.version, status: DeployStatus.Status(rawValue: self.status) ?? .failed, detail: self.detail)
@@ -136,6 +145,7 @@ actor Deployer {
         // Deployment ids only grow: the highest one seen for a name is what is wanted.
         let key = Self.key(deploy)
         if deploy.activate { self.newest[key] = max(self.newest[key] ?? 0, deploy.deploymentID) }
+        await self.releasePrestaged(before: deploy)
         // Ask for what is missing — again, on a repeat after a reconnect.
         for reference in deploy.objects where !self.holds(reference, kind: deploy.kind) {
             do {
@@ -253,10 +263,29 @@ actor Deployer {
         }
     }
 
+    /// Lets go of what older prestaged deployments of the same content name kept and
+    /// `deploy` does not use: they were replaced before they were activated.
+    private func releasePrestaged(before deploy: Deploy) async {
+        let wanted = Set(deploy.objects.compactMap { $0.digest?.hex })
+        var released = false
+        for (id, objects) in self.prestagedObjects where id < deploy.deploymentID {
+            guard let report = self.finished[id], report.kind == deploy.kind, report.name == deploy.name else { continue }
+            for hex in objects where !wanted.contains(hex) {
+                if let digest = Digest(hex: hex) { await self.transfers.discard(digest) }
+            }
+            self.prestagedObjects[id] = nil
+            released = true
+        }
+        if released { self.saveFinished() }
+    }
+
     /// Keeps the newest 1,000 finished deployments on disk.
     private func saveFinished() {
         let records = self.finished.values.sorted { $0.deploymentID < $1.deploymentID }.suffix(1_000).map {
-            FinishedRecord(id: $0.deploymentID, kind: $0.kind, name: $0.name, version: $0.version, status: $0.status.rawValue, detail: $0.detail)
+            FinishedRecord(
+                id: $0.deploymentID, kind: $0.kind, name: $0.name, version: $0.version, status: $0.status.rawValue, detail: $0.detail,
+                objects: self.prestagedObjects[$0.deploymentID]
+            )
         }
         do {
             try AtomicFile.write(Array(try JSONEncoder().encode(Array(records))), to: self.finishedPath, mode: 0o600)
@@ -269,6 +298,7 @@ actor Deployer {
         let report = DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: version, status: status, detail: detail)
         self.running.remove(deploy.deploymentID)
         self.finished[deploy.deploymentID] = report
+        if status == .prestaged { self.prestagedObjects[deploy.deploymentID] = deploy.objects.compactMap { $0.digest?.hex } }
         self.saveFinished()
         self.logger.info("deployment \(status)", metadata: ["deployment": "\(deploy.deploymentID)", "kind": "\(deploy.kind)", "name": "\(deploy.name)"])
         await self.outbox.send(.deployStatus(report))
