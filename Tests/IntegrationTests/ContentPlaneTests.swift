@@ -244,3 +244,39 @@ extension ContentPlaneTests {
         }
     }
 }
+
+extension ContentPlaneTests {
+    @Test("bad content requests are refused with a message that says why, and change nothing")
+    func refusals() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            _ = try await fleet.add("edge-01")
+            let file = fleet.directory.appending("motd")
+            try "hello\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let cases: [(arguments: [String], says: String)] = [
+                (["config", "set", "--subcloud", "edge-01", "\(file):/etc/../shadow"], "'..' components"),
+                (["config", "set", "--subcloud", "edge-01", "\(file):relative/path"], "give the target path"),
+                (["config", "set", "--subcloud", "edge-01", "\(file):/etc/motd:999"], "not an octal mode"),
+                (["config", "set", "--subcloud", "nowhere", "\(file):/etc/motd"], "no subcloud named"),
+                (["config", "set", "--group", "no-such-group", "\(file):/etc/motd"], "no subcloud group"),
+                (["config", "set", "--subcloud", "edge-01", "--all", "\(file):/etc/motd"], "exactly one of"),
+                (["software", "import", "--repo", fleet.directory.path, "--ref", "tern/os"], "OSTree repository"),
+                (["software", "deploy", "tern/os", "--subcloud", "edge-01"], "no ostree release"),
+                (["images", "import", "oci:\(fleet.directory.path)/missing:v1"], "not an OCI image layout"),
+                (["images", "import", "docker://example/app:v1"], "expected oci:DIR:TAG"),
+                (["firmware", "import", fleet.directory.appending("absent.cap"), "--component", "bios", "--version", "2"], "readable file"),
+                (["firmware", "deploy", "bios", "--subcloud", "edge-01"], "no firmware release"),
+            ]
+            for (arguments, says) in cases {
+                let result = try await fleet.cli(arguments)
+                #expect(result.status != 0, "\(arguments) was accepted")
+                #expect(result.output.contains(says), "\(arguments): \(result.output)")
+            }
+            // Nothing was recorded by any of them.
+            let config = try await fleet.json(["config", "show"]) as? [[String: Any]] ?? []
+            #expect(config.allSatisfy { $0["desired"] == nil || $0["desired"] is NSNull })
+            #expect((try await fleet.json(["deployment", "list"]) as? [Any])?.isEmpty == true)
+            #expect((try await fleet.json(["software", "list"]) as? [Any])?.isEmpty == true)
+        }
+    }
+}
