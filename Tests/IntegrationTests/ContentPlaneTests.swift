@@ -126,6 +126,22 @@ import Testing
             try await shell("ostree checkout --repo=\(repo) -U \(ref) \(work)/out && diff -r \(work)/tree2 \(work)/out")
             let synced = await eventually(timeout: .seconds(10)) { (try? await fleet.subclouds())?["edge-01"].flatMap { ($0["sync"] as? [String: Any])?["software"] as? String } == "in-sync" }
             #expect(synced)
+
+            // Collection: the delta from scratch to c1 is no longer wanted; the one to c2 (newest) is.
+            let scratch = fleet.data + "/deltas/empty-\(c1)"
+            let scratchObjects = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: scratch + "/objects.json"))) as? [[String: Any]] ?? [])
+                .compactMap { $0["digest"] as? String }
+            #expect(!scratchObjects.isEmpty)
+            let dryRun = try await fleet.json(["objects", "gc", "--dry-run", "--grace-seconds", "0"]) as! [String: Any]
+            #expect(dryRun["deltasRemoved"] as? [String] == ["empty-\(c1)"])
+            #expect(FileManager.default.fileExists(atPath: scratch))
+            let collected = try await fleet.cli(["objects", "gc", "--grace-seconds", "0"])
+            #expect(collected.status == 0 && collected.output.contains("removed 1 deltas"), "\(collected.output)")
+            #expect(!FileManager.default.fileExists(atPath: scratch))
+            #expect(scratchObjects.allSatisfy { !FileManager.default.fileExists(atPath: fleet.data + "/objects/" + $0) })
+            let kept = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fleet.data + "/deltas/\(c1)-\(c2)/objects.json"))) as? [[String: Any]] ?? [])
+                .compactMap { $0["digest"] as? String }
+            #expect(!kept.isEmpty && kept.allSatisfy { FileManager.default.fileExists(atPath: fleet.data + "/objects/" + $0) })
         }
     }
 

@@ -31,7 +31,22 @@ struct ContentRoutes {
         var offeredNow: Bool
     }
 
+    struct Collect: Decodable {
+        var dryRun: Bool?
+        /// Objects younger than this are kept (default an hour).
+        var graceSeconds: Double?
+    }
+
     func register(_ group: RouterGroup<BasicRequestContext>) {
+        group.post("objects/gc") { request, context -> ObjectCollector.Report in
+            let body = try await request.decode(as: Collect.self, context: context)
+            var collector = ObjectCollector(context: self.context)
+            if let grace = body.graceSeconds {
+                guard grace >= 0 else { throw HTTPError(.badRequest, message: "graceSeconds must not be negative") }
+                collector.grace = grace
+            }
+            return try await collector.collect(dryRun: body.dryRun ?? false)
+        }
         group.post("objects") { request, context -> EditedResponse<Imported> in
             let body = try await request.decode(as: Import.self, context: context)
             guard body.path.hasPrefix("/"), FileManager.default.isReadableFile(atPath: body.path) else {
@@ -63,3 +78,5 @@ extension ControllerContext {
         return try await self.live.send(.message(.transferOffer(offer)), to: subcloud)
     }
 }
+
+extension ObjectCollector.Report: ResponseEncodable {}

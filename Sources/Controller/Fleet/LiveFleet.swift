@@ -75,6 +75,9 @@ public actor LiveFleet {
         self.wanted[name, default: [:]][digest] = offer
     }
 
+    /// Every object some subcloud should still be offered.
+    var allWanted: Set<Wire.Digest> { Set(self.wanted.values.flatMap(\.keys)) }
+
     func wantedOffers(for name: String) -> [TransferOffer] {
         (self.wanted[name] ?? [:]).values.sorted { $0.name < $1.name }
     }

@@ -7,7 +7,7 @@ import Wire
 /// in the object store, and the result is kept under `deltas/<from>-<to>/`.
 public actor OSTreeRepository {
     public let path: String
-    let deltasPath: String
+    public let deltasPath: String
     let objects: ObjectStore
     /// Deltas being generated, so that many sites asking for one pair wait for one run.
     private var generating: [String: Task<[ReleaseObject], any Error>] = [:]
