@@ -33,45 +33,70 @@ struct DeployerTests {
         }
     }
 
+    /// An agent's deployment side on a temporary state directory, without a connection
+    /// (what it would send is kept in its outbox).
+    struct Site {
+        let directory: TemporaryDirectory
+        let transfers: Transfers
+        let outbox = Outbox()
+        let deployer: Deployer
+
+        init(_ directory: TemporaryDirectory, transfers: Transfers? = nil) throws {
+            self.directory = directory
+            let logger = Logger(label: "test")
+            let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
+            self.transfers = try transfers ?? Transfers(stateDirectory: directory.path, logger: logger)
+            self.deployer = try Deployer(configuration: configuration, transfers: self.transfers, outbox: self.outbox, firmwareInventory: { nil }, logger: logger)
+        }
+
+        /// Puts a verified object in the transfer store, as a finished transfer would.
+        func place(_ bytes: [UInt8]) throws {
+            try Data(bytes).write(to: URL(fileURLWithPath: self.objectPath(bytes)))
+        }
+
+        func objectPath(_ bytes: [UInt8]) -> String { self.directory.appending("transfers/objects/" + Digest(of: bytes).hex) }
+
+        /// Whether the site reported `status` for deployment `id`.
+        func reported(_ id: UInt64, _ status: DeployStatus.Status, detail: String = "") async -> Bool {
+            await eventually {
+                await self.outbox.kept.contains { message in
+                    guard case .deployStatus(let report) = message else { return false }
+                    return report.deploymentID == id && report.status == status && (detail.isEmpty || report.detail.contains(detail))
+                }
+            }
+        }
+    }
+
     @Test("an older deployment whose objects arrive after a newer one applied is refused as superseded; the newer content stays")
     func supersededDeploymentDoesNotUndo() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
-        let logger = Logger(label: "test")
-        let transfers = try Transfers(stateDirectory: directory.path, logger: logger)
-        let outbox = Outbox()
-        let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
-        func place(_ bytes: [UInt8]) throws {
-            try Data(bytes).write(to: URL(fileURLWithPath: directory.appending("transfers/objects/" + Digest(of: bytes).hex)))
-        }
+        let site = try Site(directory)
         let older = Image(layer: "older layer")
         let newer = Image(layer: "newer layer")
         // The older deployment has only its config so far; the newer one has everything.
-        try place(older.blobs[1].bytes)
-        for blob in newer.blobs { try place(blob.bytes) }
-        await deployer.received(older.deploy(id: 5))
-        await deployer.received(newer.deploy(id: 6))
+        try site.place(older.blobs[1].bytes)
+        for blob in newer.blobs { try site.place(blob.bytes) }
+        await site.deployer.received(older.deploy(id: 5))
+        await site.deployer.received(newer.deploy(id: 6))
         let layout = OCILayout(root: directory.appending("images"))
         let newerTagged = await eventually { (try? layout.manifestDescriptor(tag: "app:latest"))?.digest == newer.manifestDigest }
         #expect(newerTagged)
 
         // The older one's objects arrive (the controller repeats its DEPLOY after a reconnect).
-        for blob in older.blobs { try place(blob.bytes) }
-        await deployer.received(older.deploy(id: 5))
-        let refused = await eventually {
-            await outbox.kept.contains { message in
-                guard case .deployStatus(let status) = message else { return false }
-                return status.deploymentID == 5 && status.status == .failed && status.detail.contains("superseded by deployment 6")
-            }
-        }
-        #expect(refused)
+        for blob in older.blobs { try site.place(blob.bytes) }
+        await site.deployer.received(older.deploy(id: 5))
+        #expect(await site.reported(5, .failed, detail: "superseded by deployment 6"))
         #expect(try layout.manifestDescriptor(tag: "app:latest").digest == newer.manifestDigest)
         // The newer one reported itself activated with its manifest.
-        #expect(await outbox.kept.contains { message in
+        #expect(await outboxHas(site, 6, version: newer.manifestDigest))
+    }
+
+    private func outboxHas(_ site: Site, _ id: UInt64, version: String) async -> Bool {
+        await site.outbox.kept.contains { message in
             guard case .deployStatus(let status) = message else { return false }
-            return status.deploymentID == 6 && status.status == .activated && status.version == newer.manifestDigest
-        })
+            return status.deploymentID == id && status.status == .activated && status.version == version
+        }
     }
 }
 
@@ -80,25 +105,13 @@ extension DeployerTests {
     func unavailableObjectFailsDeployment() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
-        let logger = Logger(label: "test")
-        let transfers = try Transfers(stateDirectory: directory.path, logger: logger)
-        let outbox = Outbox()
-        let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
+        let site = try Site(directory)
         let image = Image(layer: "a layer the controller lost")
         // Manifest and config are here; the layer is asked for, and the controller says it has none.
-        for blob in image.blobs.prefix(2) {
-            try Data(blob.bytes).write(to: URL(fileURLWithPath: directory.appending("transfers/objects/" + Digest(of: blob.bytes).hex)))
-        }
-        await deployer.received(image.deploy(id: 9))
-        await transfers.unavailable(Digest(of: image.blobs[2].bytes), reason: "no such object")
-        let failed = await eventually {
-            await outbox.kept.contains { message in
-                guard case .deployStatus(let status) = message else { return false }
-                return status.deploymentID == 9 && status.status == .failed && status.detail.contains("not available")
-            }
-        }
-        #expect(failed)
+        for blob in image.blobs.prefix(2) { try site.place(blob.bytes) }
+        await site.deployer.received(image.deploy(id: 9))
+        await site.transfers.unavailable(Digest(of: image.blobs[2].bytes), reason: "no such object")
+        #expect(await site.reported(9, .failed, detail: "not available"))
         #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
     }
 }
@@ -108,34 +121,20 @@ extension DeployerTests {
     func replacedPrestageReleasesObjects() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
-        let logger = Logger(label: "test")
-        let transfers = try Transfers(stateDirectory: directory.path, logger: logger)
-        func object(_ bytes: [UInt8]) -> String { directory.appending("transfers/objects/" + Digest(of: bytes).hex) }
         let first = Image(layer: "prestaged, never activated")
         let second = Image(layer: "what was deployed instead")
-        for blob in first.blobs + second.blobs { try Data(blob.bytes).write(to: URL(fileURLWithPath: object(blob.bytes))) }
         var prestage = first.deploy(id: 3)
         prestage.activate = false
-        do {
-            let outbox = Outbox()
-            let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
-            await deployer.received(prestage)
-            let prestaged = await eventually {
-                await outbox.kept.contains { if case .deployStatus(let status) = $0 { return status.deploymentID == 3 && status.status == .prestaged } else { return false } }
-            }
-            #expect(prestaged)
-        }
+        let before = try Site(directory)
+        for blob in first.blobs + second.blobs { try before.place(blob.bytes) }
+        await before.deployer.received(prestage)
+        #expect(await before.reported(3, .prestaged))
         // A restart, then the newer deployment of the same name.
-        let outbox = Outbox()
-        let deployer = try Deployer(configuration: configuration, transfers: transfers, outbox: outbox, firmwareInventory: { nil }, logger: logger)
-        await deployer.received(second.deploy(id: 4))
-        #expect(!FileManager.default.fileExists(atPath: object(first.blobs[0].bytes)))  // its manifest
-        #expect(!FileManager.default.fileExists(atPath: object(first.blobs[2].bytes)))  // its layer
-        let activated = await eventually {
-            await outbox.kept.contains { if case .deployStatus(let status) = $0 { return status.deploymentID == 4 && status.status == .activated } else { return false } }
-        }
-        #expect(activated)
+        let site = try Site(directory, transfers: before.transfers)
+        await site.deployer.received(second.deploy(id: 4))
+        #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[0].bytes)))  // its manifest
+        #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[2].bytes)))  // its layer
+        #expect(await site.reported(4, .activated))
         // The config blob both images share was used by the newer one.
         #expect(OCILayout(root: directory.appending("images")).hasBlob(Digest(of: second.blobs[1].bytes).hex))
     }
