@@ -16,6 +16,9 @@ import Wire
         let offer = TransferOffer(digest: Digest(of: bytes), size: 10_000, blockSize: 4096, kind: "config", name: "c")
         let request = try #require(try await transfers.offered(offer))
         #expect(request.firstBlock == 0)
+        // Offered again before the request's stream is even known (the controller
+        // repeats its offers at connect): still one request.
+        #expect(try await transfers.offered(offer) == nil)
         // Offered again while the stream is open: no second stream.
         try await transfers.opened(1, request)
         #expect(try await transfers.offered(offer) == nil)
@@ -34,5 +37,8 @@ import Wire
         await transfers.abandoned(3)
         try await Task.sleep(for: .milliseconds(80))
         #expect(try await transfers.housekeeping().retry.map(\.firstBlock) == [1])
+        // After a lost connection a new offer asks again at once.
+        await transfers.abandonAll()
+        #expect(try await transfers.offered(offer)?.firstBlock == 1)
     }
 }

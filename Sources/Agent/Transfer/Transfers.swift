@@ -26,6 +26,9 @@ actor Transfers {
         /// When a stream last carried this object, or was opened for it.
         var lastActivity: ContinuousClock.Instant
         var stream: StreamID?
+        /// A request went out and its stream is not known yet (or is open): a second
+        /// offer of the same object, say one repeated at connect, must not ask twice.
+        var requested = false
     }
     /// Objects published since start, by digest (for status and tests).
     private(set) var completed: [Wire.Digest: String] = [:]
@@ -50,10 +53,10 @@ actor Transfers {
             for waiter in self.waiting.removeValue(forKey: digest) ?? [] { waiter.resume(returning: self.store.objectPath(digest)) }
             return nil
         }
-        if let existing = self.pending[digest], existing.stream != nil {
+        if let existing = self.pending[digest], existing.stream != nil || existing.requested {
             return nil  // already on its way
         }
-        self.pending[digest] = Pending(offer: offer, lastActivity: .now, stream: nil)
+        self.pending[digest] = Pending(offer: offer, lastActivity: .now, stream: nil, requested: true)
         let object = try self.store.begin(offer)
         if object.isComplete { return TransferRequest(digest: digest, firstBlock: object.firstMissingBlock) }
         self.logger.info("transfer starting", metadata: [
@@ -123,6 +126,7 @@ actor Transfers {
                 self.streams[stream] = nil
             }
             pending.stream = nil
+            pending.requested = true
             pending.lastActivity = now
             self.pending[digest] = pending
             retry.append(TransferRequest(digest: digest, firstBlock: try self.store.begin(pending.offer).firstMissingBlock))
@@ -146,6 +150,7 @@ actor Transfers {
     func ended(_ stream: StreamID) throws -> String? {
         guard let receiving = self.streams.removeValue(forKey: stream) else { return nil }
         self.pending[receiving.object.digest]?.stream = nil
+        self.pending[receiving.object.digest]?.requested = false
         guard receiving.object.isComplete else {
             self.logger.warning("transfer ended with blocks missing", metadata: ["object": "\(receiving.object.digest)", "first_missing": "\(receiving.object.firstMissingBlock)"])
             return nil
@@ -163,12 +168,16 @@ actor Transfers {
     func abandoned(_ stream: StreamID) {
         if let digest = self.streams.removeValue(forKey: stream)?.object.digest {
             self.pending[digest]?.stream = nil
+            self.pending[digest]?.requested = false
         }
     }
 
     /// The connection is gone: every stream with it. Offers stay pending for the next connection.
     func abandonAll() {
         self.streams.removeAll()
-        for digest in self.pending.keys { self.pending[digest]?.stream = nil }
+        for digest in self.pending.keys {
+            self.pending[digest]?.stream = nil
+            self.pending[digest]?.requested = false
+        }
     }
 }
