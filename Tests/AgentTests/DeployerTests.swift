@@ -56,12 +56,13 @@ struct DeployerTests {
 
         func objectPath(_ bytes: [UInt8]) -> String { self.directory.appending("transfers/objects/" + Digest(of: bytes).hex) }
 
-        /// Whether the site reported `status` for deployment `id`.
-        func reported(_ id: UInt64, _ status: DeployStatus.Status, detail: String = "") async -> Bool {
+        /// Whether the site reported `status` for deployment `id` (with `version`, and a detail containing `detail`).
+        func reported(_ id: UInt64, _ status: DeployStatus.Status, version: String? = nil, detail: String = "") async -> Bool {
             await eventually {
                 await self.outbox.kept.contains { message in
                     guard case .deployStatus(let report) = message else { return false }
-                    return report.deploymentID == id && report.status == status && (detail.isEmpty || report.detail.contains(detail))
+                    return report.deploymentID == id && report.status == status && (version == nil || report.version == version)
+                        && (detail.isEmpty || report.detail.contains(detail))
                 }
             }
         }
@@ -89,14 +90,7 @@ struct DeployerTests {
         #expect(await site.reported(5, .failed, detail: "superseded by deployment 6"))
         #expect(try layout.manifestDescriptor(tag: "app:latest").digest == newer.manifestDigest)
         // The newer one reported itself activated with its manifest.
-        #expect(await outboxHas(site, 6, version: newer.manifestDigest))
-    }
-
-    private func outboxHas(_ site: Site, _ id: UInt64, version: String) async -> Bool {
-        await site.outbox.kept.contains { message in
-            guard case .deployStatus(let status) = message else { return false }
-            return status.deploymentID == id && status.status == .activated && status.version == version
-        }
+        #expect(await site.reported(6, .activated, version: newer.manifestDigest))
     }
 }
 

@@ -49,9 +49,7 @@ struct ContentRoutes {
         }
         group.post("objects") { request, context -> EditedResponse<Imported> in
             let body = try await request.decode(as: Import.self, context: context)
-            guard body.path.hasPrefix("/"), FileManager.default.isReadableFile(atPath: body.path) else {
-                throw HTTPError(.badRequest, message: "path must be an absolute path to a readable file on the controller host")
-            }
+            try Self.requireHostFile(body.path)
             let (digest, size) = try self.context.objects.importFile(body.path)
             return EditedResponse(status: .created, response: Imported(digest: digest.hex, size: size))
         }
@@ -64,6 +62,15 @@ struct ContentRoutes {
                 throw HTTPError(.notFound, message: "no object \(body.digest) in the object store")
             }
             return Delivery(subcloud: name, digest: digest.hex, offeredNow: sent)
+        }
+    }
+}
+
+extension ContentRoutes {
+    /// An import names a file on the controller host: absolute and readable, or a 400.
+    static func requireHostFile(_ path: String) throws {
+        guard path.hasPrefix("/"), FileManager.default.isReadableFile(atPath: path) else {
+            throw HTTPError(.badRequest, message: "path must be an absolute path to a readable file on the controller host")
         }
     }
 }

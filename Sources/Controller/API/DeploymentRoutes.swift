@@ -100,9 +100,7 @@ struct DeploymentRoutes {
 
         group.post("firmware") { request, context -> EditedResponse<Release> in
             let body = try await request.decode(as: ImportFirmware.self, context: context)
-            guard body.path.hasPrefix("/"), FileManager.default.isReadableFile(atPath: body.path) else {
-                throw HTTPError(.badRequest, message: "path must be an absolute path to a readable file on the controller host")
-            }
+            try ContentRoutes.requireHostFile(body.path)
             guard !body.component.isEmpty, !body.version.isEmpty else { throw HTTPError(.badRequest, message: "component and version are required") }
             let (digest, size) = try self.context.objects.importFile(body.path)
             let release = Release(
