@@ -39,9 +39,9 @@ public struct ControllerApp: Sendable {
         let enrolmentServer = try await EnrolmentServer.bind(context: context, wirePort: wireServer.localAddress?.port ?? configuration.listenPort)
         let (apiAddress, continuation) = AsyncStream<SocketAddress?>.makeStream()
         let enrolAddress = "\(configuration.enrolHost):\(enrolmentServer.localAddress?.port ?? configuration.enrolPort)"
-        let api = APIServer.make(context: context, token: token, enrolAddress: enrolAddress) { address in
+        let api = try APIServer.make(context: context, token: token, enrolAddress: enrolAddress) { address in
             if let address {
-                try? AtomicFile.write("http://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)\n", to: configuration.apiAddressPath)
+                try? AtomicFile.write("\(configuration.apiTLS ? "https" : "http")://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)\n", to: configuration.apiAddressPath)
                 logger.info("API listening", metadata: ["address": "\(address)"])
             }
             continuation.yield(address)

@@ -29,6 +29,19 @@ public struct ControllerConfiguration: Sendable {
     public var tokenLifetime: TimeAmount = .hours(24)
     /// Lifetime of an agent's client certificate.
     public var certificateValidity: TimeAmount = .hours(24 * 30)
+    /// Time from accept to a finished TLS handshake on the wire and enrolment ports.
+    public var tlsHandshakeTimeout: TimeAmount = .seconds(10)
+    /// Connections per port that have not authenticated yet (wire port: TLS not done;
+    /// enrolment port: open); more are closed at accept.
+    public var maxUnauthenticatedConnections = 256
+    /// An enrolment connection is closed this long after accept, whatever it is doing.
+    public var enrolmentLifetime: TimeAmount = .seconds(30)
+    /// The API closes a connection with no request in progress after this long.
+    public var apiIdleTimeout: TimeAmount = .seconds(60)
+    /// The API gives a request this long to arrive in full (headers and body).
+    public var apiRequestTimeout: TimeAmount = .seconds(30)
+    /// Serve the API over TLS with a certificate from the controller's CA.
+    public var apiTLS = false
 
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory

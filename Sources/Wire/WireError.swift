@@ -46,6 +46,8 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let unauthorized = WireErrorCode(rawValue: 0x12)
     /// An enrolment token was unknown, expired or already used.
     public static let enrolmentRefused = WireErrorCode(rawValue: 0x13)
+    /// A newer connection with the same identity replaced this one (PROTOCOL.md §5.1).
+    public static let connectionReplaced = WireErrorCode(rawValue: 0x14)
 
     /// Whether the code, when it causes a close, ends the connection rather than one stream.
     public var isConnectionError: Bool {
@@ -79,6 +81,7 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
         case .notFound: return "NOT_FOUND"
         case .unauthorized: return "UNAUTHORIZED"
         case .enrolmentRefused: return "ENROLMENT_REFUSED"
+        case .connectionReplaced: return "CONNECTION_REPLACED"
         default: return "0x" + String(self.rawValue, radix: 16)
         }
     }

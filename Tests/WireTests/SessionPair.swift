@@ -57,7 +57,7 @@ extension SessionStateMachine.ReceiveAction {
     }
 
     var streamErrorCode: WireErrorCode? {
-        if case .resetStream(_, let error, let frame) = self, case .reset(let code) = frame.payload, code == error.code { return code }
+        if case .resetStream(_, let error, let frame, _) = self, case .reset(let code) = frame.payload, code == error.code { return code }
         return nil
     }
 }

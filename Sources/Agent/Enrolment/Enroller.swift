@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -33,24 +34,35 @@ public struct Enroller {
     }
 
     /// Enrols and returns the subcloud name the controller issued the certificate to.
+    /// The token goes out only after the controller's chain passed `EnrolmentTrust`.
     public func enrol() async throws -> String {
         let key = P256.Signing.PrivateKey()
         let csr = try CertificateRequest.make(for: key, requestedName: "")
-        let connection = try await self.connect()
-        let response: EnrolResponse = try await connection.executeThenClose { events, commands in
-            for try await event in events {
-                switch event {
-                case .established:
-                    try await commands.write(.message(.enrolRequest(EnrolRequest(token: self.token, csr: csr))))
-                case .message(0, .enrolResponse(let response), _):
-                    return response
-                case .goAway(let goAway) where goAway.code != .noError:
-                    throw Failure(description: "the controller refused enrolment: \(goAway.reason) (\(goAway.code))")
-                default:
-                    break
+        let refusal = NIOLockedValueBox<EnrolmentTrust.Refusal?>(nil)
+        let response: EnrolResponse
+        do {
+            let connection = try await self.connect(refusal: refusal)
+            response = try await connection.executeThenClose { events, commands in
+                for try await event in events {
+                    switch event {
+                    case .established:
+                        try await commands.write(.message(.enrolRequest(EnrolRequest(token: self.token, csr: csr))))
+                    case .message(0, .enrolResponse(let response), _):
+                        return response
+                    case .goAway(let goAway) where goAway.code != .noError:
+                        throw Failure(description: "the controller refused enrolment: \(goAway.reason) (\(goAway.code))")
+                    default:
+                        break
+                    }
                 }
+                throw Failure(description: "the controller closed the connection without a certificate")
             }
-            throw Failure(description: "the controller closed the connection without a certificate")
+        } catch {
+            // A refused chain surfaces as a TLS handshake error: say why instead.
+            if let refused = refusal.withLockedValue({ $0 }) {
+                throw Failure(description: "refusing the controller at \(self.controllerHost):\(self.controllerPort): \(refused); the token was not sent")
+            }
+            throw error
         }
         let certificate = try Certificate(derEncoded: response.certificate)
         let ca = try Certificate(derEncoded: response.caCertificate)
@@ -73,15 +85,18 @@ public struct Enroller {
         return response.subcloud
     }
 
-    private func connect() async throws -> NIOAsyncChannel<WireEvent, WireCommand> {
+    private func connect(refusal: NIOLockedValueBox<EnrolmentTrust.Refusal?>) async throws -> NIOAsyncChannel<WireEvent, WireCommand> {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         tls.maximumTLSVersion = .tlsv13
         tls.applicationProtocols = [TLSPolicy.enrolmentALPN]
-        // The CA is not trusted yet: the chain is checked against the fingerprint below instead.
-        tls.certificateVerification = .none
+        // Verification stays on, so the custom callback below runs and replaces chain
+        // building: the CA is not in any trust store yet, it is pinned by fingerprint.
+        // (With `.none`, swift-nio-ssl never calls the callback.) The host name is
+        // checked by `EnrolmentTrust`, which also covers IP literals.
+        tls.certificateVerification = .noHostnameVerification
         let context = try NIOSSLContext(configuration: tls)
-        let fingerprint = self.caFingerprint
+        let trust = EnrolmentTrust(caFingerprint: self.caFingerprint, host: self.controllerHost)
         let host = self.controllerHost
         let session = SessionConfiguration(identity: "", software: "tern-agent \(AgentVersion.current)")
         let logger = self.logger
@@ -92,7 +107,16 @@ public struct Enroller {
                     let handler = try NIOSSLClientHandler(
                         context: context, serverHostname: HostPort.isIPLiteral(host) ? nil : host,
                         customVerificationCallback: { chain, promise in
-                            promise.completeWith(Result { try Self.verify(chain: chain, fingerprint: fingerprint, host: host) })
+                            do {
+                                try trust.verify(chain: try chain.map { try $0.toDERBytes() })
+                                promise.succeed(.certificateVerified)
+                            } catch let refused as EnrolmentTrust.Refusal {
+                                refusal.withLockedValue { $0 = refused }
+                                promise.succeed(.failed)
+                            } catch {
+                                refusal.withLockedValue { $0 = EnrolmentTrust.Refusal(description: "the server's chain cannot be read") }
+                                promise.succeed(.failed)
+                            }
                         }
                     )
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -103,18 +127,8 @@ public struct Enroller {
                 }
             }
     }
+}
 
-    /// Accepts the server only if its chain holds a CA with the expected fingerprint
-    /// that signed the server's certificate.
-    static func verify(chain: [NIOSSLCertificate], fingerprint: Wire.Digest, host: String) throws -> NIOSSLVerificationResult {
-        guard let leaf = chain.first else { return .failed }
-        let leafCertificate = try Certificate(derEncoded: try leaf.toDERBytes())
-        for candidate in chain.dropFirst() {
-            let der = try candidate.toDERBytes()
-            guard Digest(of: der) == fingerprint else { continue }
-            let ca = try Certificate(derEncoded: der)
-            return ca.publicKey.isValidSignature(leafCertificate.signature, for: leafCertificate) ? .certificateVerified : .failed
-        }
-        return .failed
-    }
+extension Enroller: KeyMaterialRedacting {
+    public var redactedDescription: String { "Enroller(\(self.controllerHost):\(self.controllerPort), token redacted)" }
 }

@@ -79,3 +79,7 @@ enum PEMBlock {
         return String(text[start.lowerBound..<stop.upperBound]) + "\n"
     }
 }
+
+extension AgentIdentity: KeyMaterialRedacting {
+    public var redactedDescription: String { "AgentIdentity(\(self.name), valid until \(self.notValidAfter), key redacted)" }
+}

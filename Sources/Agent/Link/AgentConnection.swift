@@ -137,6 +137,11 @@ struct AgentConnection {
     /// replace the identity on disk in one rename. It is used from the next connection.
     private func renewed(_ response: RenewResponse, pending: PendingRenewal) async throws {
         guard let key = await pending.finish() else { return }
+        guard response.refusal.isEmpty else {
+            // Tried again after the retry interval; the current certificate stays in use.
+            self.logger.warning("certificate renewal refused", metadata: ["reason": "\(response.refusal)"])
+            return
+        }
         let certificate = try Certificate(derEncoded: response.certificate)
         guard certificate.publicKey == Certificate.PublicKey(key.publicKey), certificate.subjectCommonName == self.identity.name else {
             self.logger.error("renewal returned a certificate for another key or name; keeping the current one")

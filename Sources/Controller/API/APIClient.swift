@@ -2,6 +2,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import Wire
 
 /// A small HTTP/1.1 client for the operator API: one request per connection.
 /// The CLI and the benchmarks use it.
@@ -9,11 +11,22 @@ public struct APIClient: Sendable {
     public let host: String
     public let port: Int
     public let token: String
+    /// Set for an API served over TLS (`--api-tls`): trusts the controller's CA only.
+    public let tls: TLSConfiguration?
 
-    public init(host: String, port: Int, token: String) {
+    public init(host: String, port: Int, token: String, tls: TLSConfiguration? = nil) {
         self.host = host
         self.port = port
         self.token = token
+        self.tls = tls
+    }
+
+    /// TLS 1.3 to an API whose certificate the CA in `caPEM` issued.
+    public static func tls(trusting caPEM: String) throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv13
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        return configuration
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -37,10 +50,17 @@ public struct APIClient: Sendable {
     }
 
     private func sendOnce(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
+        let context = try self.tls.map { try NIOSSLContext(configuration: $0) }
+        let host = self.host
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
             .connect(host: self.host, port: self.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: context, serverHostname: HostPort.isIPLiteral(host) ? nil : host)
+                        )
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
                 }
@@ -80,4 +100,8 @@ public struct APIClient: Sendable {
             throw Failure(status: .badGateway, message: "the controller closed the connection early")
         }
     }
+}
+
+extension APIClient: KeyMaterialRedacting {
+    public var redactedDescription: String { "APIClient(\(self.host):\(self.port), token redacted)" }
 }

@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import Wire
@@ -7,7 +10,7 @@ import Wire
 /// The operator surface over HTTP: the REST API under `/v1` (bearer token),
 /// `/metrics` for Prometheus and `/healthz` (both open).
 enum APIServer {
-    static func make(context: ControllerContext, token: String, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) -> some ApplicationProtocol {
+    static func make(context: ControllerContext, token: String, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         router.middlewares.add(StoreErrorMapping())
         router.get("healthz") { _, _ in "ok\n" }
@@ -23,10 +26,23 @@ enum APIServer {
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(
             router: router,
+            server: try self.server(context.configuration, pki: context.pki),
             configuration: .init(address: .hostname(context.configuration.apiHost, port: context.configuration.apiPort), serverName: "tern-controller"),
             onServerRunning: { channel in await onRunning(channel.localAddress) },
             logger: logger
         )
+    }
+
+    /// HTTP/1.1 with an idle timeout between requests and a deadline per request
+    /// (issue 7, item 6), over TLS 1.3 when `api_tls` is set.
+    static func server(_ configuration: ControllerConfiguration, pki: ControllerPKI) throws -> HTTPServerBuilder {
+        let requestTimeout = configuration.apiRequestTimeout
+        let http = HTTPServerBuilder.http1(configuration: .init(
+            additionalChannelHandlers: [RequestDeadline(timeout: requestTimeout)],
+            idleTimeout: configuration.apiIdleTimeout
+        ))
+        guard configuration.apiTLS else { return http }
+        return try .tls(http, tlsConfiguration: try pki.apiTLS())
     }
 }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import Wire
 
 /// Requires `Authorization: Bearer <api token>`; anything else is 401.
 struct BearerAuthentication<Context: RequestContext>: RouterMiddleware {
@@ -13,4 +14,8 @@ struct BearerAuthentication<Context: RequestContext>: RouterMiddleware {
         }
         return try await next(request, context)
     }
+}
+
+extension BearerAuthentication: KeyMaterialRedacting {
+    var redactedDescription: String { "BearerAuthentication(token redacted)" }
 }

@@ -7,11 +7,14 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "The controller's data directory, to find the API address and token.")
     var data: String = "/var/lib/tern-controller"
 
-    @Option(help: "The API address, http://HOST:PORT (default: from the data directory).")
+    @Option(help: "The API address, http://HOST:PORT or https://HOST:PORT (default: from the data directory).")
     var api: String?
 
     @Option(help: "The API token (default: the data directory's api-token file).")
     var token: String?
+
+    @Option(help: "For an https API: the CA certificate to trust (default: the data directory's pki/ca.pem).")
+    var caFile: String?
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false

@@ -33,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Heartbeats missed before a subcloud is offline.") var missedHeartbeats: Int?
     @Option(name: .customLong("server-name"), help: "A name or IPv4 address agents use to reach the controller (repeatable).")
     var serverNames: [String] = []
+    @Flag(help: "Serve the API over TLS 1.3 with a certificate from the controller's CA (api_tls in controller.conf).") var apiTls = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func run() async throws {
@@ -51,6 +52,7 @@ struct Serve: AsyncParsableCommand {
         if let heartbeatInterval { configuration.heartbeatInterval = .seconds(Int64(heartbeatInterval)) }
         if let missedHeartbeats { configuration.missedHeartbeats = missedHeartbeats }
         if !self.serverNames.isEmpty { configuration.serverNames = self.serverNames }
+        if self.apiTls { configuration.apiTLS = true }
         let app = try await ControllerApp.build(configuration: configuration, logger: logger)
         try await app.run(logger: logger)
     }

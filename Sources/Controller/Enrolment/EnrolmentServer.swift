@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Wire
+import X509
 
 /// The enrolment port (PROTOCOL.md §2.2, §5.4): TLS without a client certificate,
 /// one HELLO, one ENROL_REQUEST with a one-time token and a CSR, one signed
@@ -21,7 +22,10 @@ public struct EnrolmentServer: Service {
         session.handshakeTimeout = .seconds(10)
         let channel = try await WireListener.bind(
             host: configuration.enrolHost, port: configuration.enrolPort, tls: try context.pki.enrolmentTLS(),
-            alpn: TLSPolicy.enrolmentALPN, session: session, logger: context.logger
+            alpn: TLSPolicy.enrolmentALPN, session: session,
+            unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
+            release: .close, tlsDeadline: configuration.tlsHandshakeTimeout, lifetime: configuration.enrolmentLifetime,
+            logger: context.logger
         )
         return EnrolmentServer(serverChannel: channel, context: context, wirePort: wirePort)
     }
@@ -55,32 +59,45 @@ public struct EnrolmentServer: Service {
         }
     }
 
+    /// PROTOCOL.md §5.4: the token is checked, the CSR signed, and only then is the
+    /// token consumed (with the certificate recorded in the same transaction). A bad CSR
+    /// with a valid token counts as a failed attempt; the fifth locks the token.
     private func answer(_ request: EnrolRequest, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
         let now = Date()
-        let subcloud: Subcloud
+        let store = self.context.store
+        let tokenHash = BootstrapToken.hash(request.token)
         do {
-            subcloud = try await self.context.store.consumeToken(hash: BootstrapToken.hash(request.token), at: now)
-        } catch let refusal as EnrolmentRefusal {
-            self.context.metrics.enrolmentsRefused.increment()
-            self.context.logger.warning("enrolment refused", metadata: ["reason": "\(refusal)"])
-            try await commands.write(.goAway(.enrolmentRefused, reason: refusal.description))
-            return
-        }
-        let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
-        do {
-            let (certificate, der) = try self.context.pki.authority.sign(csr: request.csr, name: subcloud.name, now: now, validity: validity)
-            try await self.context.store.recordCertificate(for: subcloud.name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: now)
+            let subcloud = try await store.enrolmentToken(hash: tokenHash, at: now)
+            let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
+            let signed: (certificate: Certificate, der: [UInt8])
+            do {
+                signed = try self.context.pki.authority.sign(csr: request.csr, name: subcloud.name, now: now, validity: validity)
+            } catch let rejected as CertificateRequest.Rejected {
+                try await store.tokenAttemptFailed(hash: tokenHash, reason: rejected.description, at: now)
+                throw rejected
+            }
+            let certificate = signed.certificate
+            _ = try await store.enrol(tokenHash: tokenHash, certificate: IssuedCertificate(
+                serial: certificate.serialHex, subcloud: subcloud.name, notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter
+            ), at: now)
             try await commands.write(.message(.enrolResponse(EnrolResponse(
-                certificate: der, caCertificate: try self.context.pki.authority.certificate.derBytes, subcloud: subcloud.name,
+                certificate: signed.der, caCertificate: try self.context.pki.authority.certificate.derBytes, subcloud: subcloud.name,
                 notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000),
                 wirePort: UInt32(self.wirePort)
             ))))
             try await commands.write(.goAway(.noError, reason: "enrolled"))
             self.context.metrics.enrolmentsAccepted.increment()
             self.context.logger.info("subcloud enrolled", metadata: ["subcloud": "\(subcloud.name)", "serial": "\(certificate.serialHex)"])
+        } catch let refusal as EnrolmentRefusal {
+            try await self.refuse(refusal.description, commands: commands)
         } catch let rejected as CertificateRequest.Rejected {
-            self.context.metrics.enrolmentsRefused.increment()
-            try await commands.write(.goAway(.enrolmentRefused, reason: rejected.description))
+            try await self.refuse(rejected.description, commands: commands)
         }
+    }
+
+    private func refuse(_ reason: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
+        self.context.metrics.enrolmentsRefused.increment()
+        self.context.logger.warning("enrolment refused", metadata: ["reason": "\(reason)"])
+        try await commands.write(.goAway(.enrolmentRefused, reason: reason))
     }
 }

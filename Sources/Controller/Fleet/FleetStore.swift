@@ -13,11 +13,25 @@ public protocol FleetStore: ContentStore {
     /// Replaces the subcloud's bootstrap token (a lost or expired one).
     func replaceToken(for name: String, with token: BootstrapToken.Record, at: Date) async throws
 
-    // Enrolment
-    /// Marks the token used and returns its subcloud; throws `EnrolmentRefusal` when unknown, used or expired.
+    // Enrolment (PROTOCOL.md §5.4): a token is consumed only by an enrolment that succeeds.
+    /// The subcloud a token may enrol now; throws `EnrolmentRefusal` when unknown, used, expired or locked.
+    func enrolmentToken(hash: String, at: Date) async throws -> Subcloud
+    /// Counts a refused attempt with a valid token (a bad CSR); the fifth locks the token.
+    func tokenAttemptFailed(hash: String, reason: String, at: Date) async throws
+    /// Consumes the token and records the certificate, in one transaction; throws
+    /// `EnrolmentRefusal` when the token was used (or locked) meanwhile.
+    func enrol(tokenHash: String, certificate: IssuedCertificate, at: Date) async throws -> Subcloud
+    /// Marks the token used and returns its subcloud, without a certificate (tests and benchmarks provision their own).
     func consumeToken(hash: String, at: Date) async throws -> Subcloud
-    func recordCertificate(for name: String, serial: String, notAfter: Date, enrolment: Bool, at: Date) async throws
+
+    // Certificates, tracked by subcloud
+    /// Records a certificate issued to a subcloud, which becomes its current one.
+    func recordCertificate(_ certificate: IssuedCertificate, enrolment: Bool, at: Date) async throws
+    func issuedCertificate(serial: String) async throws -> IssuedCertificate?
     func isRevoked(serial: String) async throws -> Bool
+    /// Decides whether a connection presenting `serial` for `name` is let in (nil) or why
+    /// not. Admitting the current certificate revokes every earlier one.
+    func admit(serial: String, name: String, at: Date) async throws -> String?
 
     // Liveness and reports
     func markOnline(_ name: String, software: String, at: Date) async throws
@@ -61,12 +75,46 @@ public enum EnrolmentRefusal: Error, Equatable, CustomStringConvertible {
     case unknown
     case used
     case expired
+    case locked
 
     public var description: String {
         switch self {
         case .unknown: return "the bootstrap token is not known"
         case .used: return "the bootstrap token was already used"
         case .expired: return "the bootstrap token has expired"
+        case .locked: return "the bootstrap token is locked after too many failed attempts; issue a new one with `subcloud token`"
         }
+    }
+}
+
+/// A certificate the controller's CA issued to a subcloud.
+public struct IssuedCertificate: Sendable, Equatable {
+    public var serial: String
+    public var subcloud: String
+    public var notBefore: Date
+    public var notAfter: Date
+    /// When a connection first presented it; nil while unused.
+    public var firstUsedAt: Date?
+
+    public init(serial: String, subcloud: String, notBefore: Date, notAfter: Date, firstUsedAt: Date? = nil) {
+        self.serial = serial
+        self.subcloud = subcloud
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.firstUsedAt = firstUsedAt
+    }
+
+    /// PROTOCOL.md §10.18: renewal is honoured only in the last third of the validity.
+    public func renewable(at now: Date) -> Bool {
+        now >= self.notBefore.addingTimeInterval(self.notAfter.timeIntervalSince(self.notBefore) * 2 / 3)
+    }
+}
+
+extension FleetStore {
+    /// Records a certificate by its serial and validity end (tests and benchmarks).
+    public func recordCertificate(for name: String, serial: String, notAfter: Date, enrolment: Bool, at: Date) async throws {
+        try await self.recordCertificate(
+            IssuedCertificate(serial: serial, subcloud: name, notBefore: at.addingTimeInterval(-300), notAfter: notAfter), enrolment: enrolment, at: at
+        )
     }
 }

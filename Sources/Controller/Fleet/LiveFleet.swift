@@ -27,10 +27,15 @@ public actor LiveFleet {
 
     public init() {}
 
-    /// Registers a connection and returns its generation. A second connection with the
-    /// same name replaces the first: it is the same site reconnecting.
-    func connected(_ negotiated: Negotiated, at now: Date, writer: NIOAsyncChannelOutboundWriter<WireCommand>? = nil) -> Int {
+    /// Registers a connection and returns its generation, with the writer of the
+    /// connection it replaced. PROTOCOL.md §5.1: the newest connection of an identity
+    /// wins (it is the same site reconnecting before the old link was noticed dead);
+    /// the caller sends the older one GOAWAY(CONNECTION_REPLACED).
+    func connected(
+        _ negotiated: Negotiated, at now: Date, writer: NIOAsyncChannelOutboundWriter<WireCommand>? = nil
+    ) -> (generation: Int, replaced: NIOAsyncChannelOutboundWriter<WireCommand>?) {
         self.revoked.remove(negotiated.peerIdentity)
+        let replaced = self.writers[negotiated.peerIdentity]
         self.writers[negotiated.peerIdentity] = writer
         self.nextGeneration += 1
         self.generations[negotiated.peerIdentity] = self.nextGeneration
@@ -38,7 +43,7 @@ public actor LiveFleet {
             name: negotiated.peerIdentity, software: negotiated.peerSoftware, version: negotiated.version, connectedAt: now
         )
         self.lastHeard[negotiated.peerIdentity] = now
-        return self.nextGeneration
+        return (self.nextGeneration, replaced)
     }
 
     func heard(_ name: String, at now: Date, heartbeat: Bool) {

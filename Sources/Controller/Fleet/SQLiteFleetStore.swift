@@ -79,6 +79,7 @@ public final class SQLiteFleetStore: FleetStore {
                 """)
         }
         Self.registerContentMigration(&migrator)
+        Self.registerPKIMigration(&migrator)
         return migrator
     }
 
@@ -134,11 +135,11 @@ public final class SQLiteFleetStore: FleetStore {
             guard current.management == .unmanaged else {
                 throw FleetStoreError.refused("\(name) is managed: unmanage it before deleting it")
             }
-            if let serial = current.certificateSerial {
-                try db.execute(sql: "INSERT OR IGNORE INTO revokedCertificate VALUES (?, ?, ?)", arguments: [serial, name, at.timeIntervalSince1970])
-            }
+            // Every certificate ever issued to it, not only the current one: a name can be
+            // added again later and must not let an old certificate back in.
+            let revoked = try Self.revokeCertificates(db, of: name, at: at, except: nil)
             try db.execute(sql: "DELETE FROM subcloud WHERE name = ?", arguments: [name])
-            try Self.event(db, subcloud: name, kind: "deleted", detail: "subcloud deleted; certificate \(current.certificateSerial ?? "none") revoked", at: at)
+            try Self.event(db, subcloud: name, kind: "deleted", detail: "subcloud deleted; \(revoked) certificate(s) revoked", at: at)
         }
     }
 
@@ -149,43 +150,6 @@ public final class SQLiteFleetStore: FleetStore {
             try db.execute(sql: "INSERT INTO bootstrapToken (hash, subcloud, expiresAt) VALUES (?, ?, ?)",
                            arguments: [token.hash, name, token.expiresAt.timeIntervalSince1970])
             try Self.event(db, subcloud: name, kind: "token-issued", detail: "a new bootstrap token was issued", at: at)
-        }
-    }
-
-    // MARK: Enrolment
-
-    public func consumeToken(hash: String, at: Date) async throws -> Subcloud {
-        try await self.database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bootstrapToken WHERE hash = ?", arguments: [hash]) else {
-                throw EnrolmentRefusal.unknown
-            }
-            guard (row["usedAt"] as Double?) == nil else { throw EnrolmentRefusal.used }
-            guard (row["expiresAt"] as Double) > at.timeIntervalSince1970 else { throw EnrolmentRefusal.expired }
-            try db.execute(sql: "UPDATE bootstrapToken SET usedAt = ? WHERE hash = ?", arguments: [at.timeIntervalSince1970, hash])
-            return try Self.fetchSubcloud(db, row["subcloud"])!
-        }
-    }
-
-    public func recordCertificate(for name: String, serial: String, notAfter: Date, enrolment: Bool, at: Date) async throws {
-        try await self.database.write { db in
-            guard let current = try Self.fetchSubcloud(db, name) else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
-            if let old = current.certificateSerial, old != serial, enrolment {
-                // Re-enrolment with a fresh token: the previous certificate is no longer valid.
-                try db.execute(sql: "INSERT OR IGNORE INTO revokedCertificate VALUES (?, ?, ?)", arguments: [old, name, at.timeIntervalSince1970])
-            }
-            try db.execute(sql: """
-                UPDATE subcloud SET certificateSerial = ?, certificateNotAfter = ?, deployStatus = 'enrolled',
-                    enrolledAt = COALESCE(CASE WHEN ? THEN ? END, enrolledAt)
-                WHERE name = ?
-                """, arguments: [serial, notAfter.timeIntervalSince1970, enrolment, at.timeIntervalSince1970, name])
-            try Self.event(db, subcloud: name, kind: enrolment ? "enrolled" : "certificate-renewed",
-                           detail: "certificate \(serial) valid until \(ISO8601DateFormatter().string(from: notAfter))", at: at)
-        }
-    }
-
-    public func isRevoked(serial: String) async throws -> Bool {
-        try await self.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT 1 FROM revokedCertificate WHERE serial = ?", arguments: [serial]) != nil
         }
     }
 
@@ -316,7 +280,7 @@ public final class SQLiteFleetStore: FleetStore {
 
     // MARK: Rows
 
-    private static func event(_ db: Database, subcloud: String?, kind: String, detail: String, at: Date) throws {
+    static func event(_ db: Database, subcloud: String?, kind: String, detail: String, at: Date) throws {
         try db.execute(sql: "INSERT INTO event (at, subcloud, kind, detail) VALUES (?, ?, ?, ?)",
                        arguments: [at.timeIntervalSince1970, subcloud, kind, detail])
     }

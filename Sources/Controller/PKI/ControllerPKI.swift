@@ -50,6 +50,17 @@ public struct ControllerPKI: Sendable {
         )
     }
 
+    /// The API over TLS (`--api-tls`): the server certificate, TLS 1.3, no client
+    /// certificate (the bearer token authenticates each request).
+    public func apiTLS() throws -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: [.certificate(try NIOSSLCertificate(bytes: Array(self.serverCertificatePEM.utf8), format: .pem))],
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(self.serverKeyPEM.utf8), format: .pem))
+        )
+        configuration.minimumTLSVersion = .tlsv13
+        return configuration
+    }
+
     /// The TLS configuration of the enrolment port: the CA certificate rides in the
     /// chain so that an agent can check it against the fingerprint it was given.
     public func enrolmentTLS() throws -> TLSConfiguration {
@@ -79,4 +90,8 @@ public struct ControllerPKI: Sendable {
         try AtomicFile.write(controller + "\n", to: stateDirectory + "/controller")
         return certificate
     }
+}
+
+extension ControllerPKI: KeyMaterialRedacting {
+    public var redactedDescription: String { "ControllerPKI(keys redacted)" }
 }

@@ -17,8 +17,10 @@ public enum ConfigFile {
         listen = 127.0.0.1:7447
         # Enrolment listener: TLS without client certificates, one-time tokens only.
         enrol_listen = 127.0.0.1:7448
-        # Operator REST API, /metrics and the dashboard.
+        # Operator REST API and /metrics. Bound beyond loopback, set api_tls = true:
+        # the bearer token would otherwise travel in the clear.
         api_listen = 127.0.0.1:7480
+        api_tls = false
         # Names and IPv4 addresses agents use to reach the controller (comma-separated);
         # they go into the server certificate when it is first created.
         server_names = localhost
@@ -32,6 +34,16 @@ public enum ConfigFile {
         certificate_validity_days = 30
         # On SIGTERM, wait this long for agents to leave after GOAWAY.
         drain_timeout = 10
+        # Unauthenticated peers: seconds from accept to a finished TLS handshake; how many
+        # such connections each port holds at once (more are closed at accept); and
+        # seconds an enrolment connection may last.
+        tls_handshake_timeout = 10
+        max_unauthenticated_connections = 256
+        enrolment_lifetime = 30
+        # API: seconds an idle keep-alive connection stays open, and seconds a request
+        # has to arrive in full.
+        api_idle_timeout = 60
+        api_request_timeout = 30
 
         """
 
@@ -65,6 +77,14 @@ public enum ConfigFile {
             case "token_lifetime_hours": configuration.tokenLifetime = .hours(try seconds())
             case "certificate_validity_days": configuration.certificateValidity = .hours(try seconds() * 24)
             case "drain_timeout": configuration.drainTimeout = .seconds(try seconds())
+            case "tls_handshake_timeout": configuration.tlsHandshakeTimeout = .seconds(try seconds())
+            case "max_unauthenticated_connections": configuration.maxUnauthenticatedConnections = Int(try seconds())
+            case "enrolment_lifetime": configuration.enrolmentLifetime = .seconds(try seconds())
+            case "api_idle_timeout": configuration.apiIdleTimeout = .seconds(try seconds())
+            case "api_request_timeout": configuration.apiRequestTimeout = .seconds(try seconds())
+            case "api_tls":
+                guard let flag = Bool(value) else { throw Invalid(description: "line \(number + 1): api_tls must be true or false") }
+                configuration.apiTLS = flag
             default: throw Invalid(description: "line \(number + 1): unknown setting \"\(key)\"")
             }
         }

@@ -16,6 +16,8 @@ struct AgentSession {
         var generation: Int
         /// Whether it accepts zlib blocks (negotiated).
         var compress: Bool
+        /// Serial of the certificate this connection presented.
+        var serial: String?
     }
 
     /// Runs until the agent leaves, the connection fails, or shutdown has drained it.
@@ -72,7 +74,7 @@ struct AgentSession {
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
                 try await self.serve(request, on: stream, compress: admitted!.compress, commands: commands)
             } else {
-                try await self.record(message, from: name, commands: commands, now: now)
+                try await self.record(message, from: name, serial: admitted?.serial, commands: commands, now: now)
             }
         case .roundTrip(let value):
             if let name = admitted?.name { await self.context.live.roundTrip(name, value) }
@@ -88,11 +90,11 @@ struct AgentSession {
     private func admit(_ negotiated: Negotiated, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws -> Admission? {
         let name = negotiated.peerIdentity
         let store = self.context.store
-        var refusal: String?
-        if let serial = negotiated.peerCertificateSerial, try await store.isRevoked(serial: serial) {
-            refusal = "certificate \(serial) of \(name) is revoked"
-        } else if try await store.subcloud(named: name) == nil {
-            refusal = "no subcloud named \(name) is registered"
+        // Fail closed: no serial (no usable client certificate) is no admission.
+        let refusal: String? = if let serial = negotiated.peerCertificateSerial {
+            try await store.admit(serial: serial, name: name, at: now)
+        } else {
+            "the connection presented no usable client certificate"
         }
         if let refusal {
             self.context.metrics.handshakeFailures.increment()
@@ -100,7 +102,11 @@ struct AgentSession {
             try await commands.write(.goAway(.unauthorized, reason: refusal))
             throw CancellationError()
         }
-        let generation = await self.context.live.connected(negotiated, at: now, writer: commands)
+        let (generation, replaced) = await self.context.live.connected(negotiated, at: now, writer: commands)
+        if let replaced {
+            self.context.logger.notice("a newer connection replaces the current one", metadata: ["subcloud": "\(name)"])
+            try? await replaced.write(.goAway(.connectionReplaced, reason: "replaced by a newer connection of \(name)"))
+        }
         self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
         try await store.markOnline(name, software: negotiated.peerSoftware, at: now)
         try await store.clear(subcloud: name, alarmID: FleetAlarms.offlineID, entity: FleetAlarms.offlineEntity(name), at: now)
@@ -113,7 +119,7 @@ struct AgentSession {
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
         ])
-        return Admission(name: name, generation: generation, compress: negotiated.features.contains(WireFeature.zlib))
+        return Admission(name: name, generation: generation, compress: negotiated.features.contains(WireFeature.zlib), serial: negotiated.peerCertificateSerial)
     }
 
     /// PROTOCOL.md §7.4: stream the requested blocks from the object store, or say why not.
@@ -130,7 +136,7 @@ struct AgentSession {
         try await commands.write(.serve(stream, source: source, firstBlock: request.firstBlock, end: end))
     }
 
-    private func record(_ message: Message, from name: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+    private func record(_ message: Message, from name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
         let store = self.context.store
         switch message {
         case .heartbeat(let heartbeat):
@@ -158,24 +164,43 @@ struct AgentSession {
         case .deployStatus(let status):
             try await self.context.content.received(status, from: name, at: now)
         case .renewRequest(let request):
-            try await self.renew(request, for: name, commands: commands, now: now)
+            try await self.renew(request, for: name, serial: serial, commands: commands, now: now)
         default:
             break
         }
     }
 
-    /// Certificate renewal over the mutual-TLS channel (PROTOCOL.md §10.18).
-    private func renew(_ request: RenewRequest, for name: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+    /// Certificate renewal over the mutual-TLS channel (PROTOCOL.md §10.18): honoured
+    /// only for the certificate this connection presented, in the last third of its
+    /// validity. A refusal is answered with its reason, so the agent can say why.
+    private func renew(_ request: RenewRequest, for name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+        let store = self.context.store
+        let refusal: String?
+        if let serial, let current = try await store.issuedCertificate(serial: serial) {
+            refusal = current.renewable(at: now) ? nil
+                : "renewal opens at \(ISO8601DateFormatter().string(from: current.notBefore.addingTimeInterval(current.notAfter.timeIntervalSince(current.notBefore) * 2 / 3))), the last third of certificate \(serial)'s validity"
+        } else {
+            refusal = "the connection's certificate is not on record"
+        }
+        if let refusal {
+            self.context.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
+            try await store.recordEvent(subcloud: name, kind: "renewal-refused", detail: refusal, at: now)
+            try await commands.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: refusal))))
+            return
+        }
         let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
         do {
             let (certificate, der) = try self.context.pki.authority.sign(csr: request.csr, name: name, now: now, validity: validity)
-            try await self.context.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: false, at: now)
+            try await store.recordCertificate(IssuedCertificate(
+                serial: certificate.serialHex, subcloud: name, notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter
+            ), enrolment: false, at: now)
             try await commands.write(.message(.renewResponse(RenewResponse(
                 certificate: der, notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000)
             ))))
             self.context.logger.info("certificate renewed", metadata: ["subcloud": "\(name)", "serial": "\(certificate.serialHex)"])
-        } catch {
-            self.context.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "error": "\(error)"])
+        } catch let rejected as CertificateRequest.Rejected {
+            self.context.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(rejected)"])
+            try await commands.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: rejected.description))))
         }
     }
 }

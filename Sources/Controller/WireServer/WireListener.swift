@@ -12,6 +12,8 @@ enum WireListener {
 
     static func bind(
         host: String, port: Int, tls: TLSConfiguration, alpn: String, session: SessionConfiguration,
+        unauthenticated: UnauthenticatedConnections, release: PreAuthenticationGuard.Release,
+        tlsDeadline: TimeAmount, lifetime: TimeAmount? = nil,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> NIOAsyncChannel<Connection, Never> {
         let context = try NIOSSLContext(configuration: tls)
@@ -22,6 +24,9 @@ enum WireListener {
             .bind(host: host, port: port) { child in
                 child.eventLoop.makeCompletedFuture {
                     try child.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try child.pipeline.syncOperations.addHandler(PreAuthenticationGuard(
+                        connections: unauthenticated, release: release, tlsDeadline: tlsDeadline, lifetime: lifetime
+                    ))
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "peer"] = "\(child.remoteAddress?.description ?? "?")"
                     try child.pipeline.syncOperations.addHandler(

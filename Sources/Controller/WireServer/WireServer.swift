@@ -19,7 +19,9 @@ public struct WireServer: Service {
         let configuration = context.configuration
         let channel = try await WireListener.bind(
             host: configuration.listenHost, port: configuration.listenPort, tls: try context.pki.serverTLS(),
-            alpn: TLSPolicy.protocolALPN, session: configuration.session, logger: context.logger
+            alpn: TLSPolicy.protocolALPN, session: configuration.session,
+            unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
+            release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout, logger: context.logger
         )
         return WireServer(serverChannel: channel, context: context)
     }

@@ -23,6 +23,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var pumping = false
     private var timer: RepeatedTask?
     private let overTLS: Bool
+    private let role: SessionStateMachine.Role
     private let alpn: String
     private let logger: Logger
 
@@ -36,6 +37,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     ) {
         self.machine = SessionStateMachine(role: role, configuration: configuration)
         self.overTLS = overTLS
+        self.role = role
         self.alpn = alpn
         self.logger = logger
     }
@@ -64,21 +66,46 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                 context.close(promise: nil)
                 return
             }
-            if let (identity, serial) = Self.peerIdentity(context: context) {
+            // The protocol port's server side needs the client certificate's name and serial
+            // for every later check: one it cannot read closes the connection (fail closed).
+            switch Self.peerIdentity(context: context) {
+            case .success(let (identity, serial)):
                 self.machine.peerCertificateVerified(identity: identity, serial: serial)
+            case .failure(let reason) where self.role == .server && self.alpn == TLSPolicy.protocolALPN:
+                self.logger.warning("closing connection: unusable client certificate", metadata: ["reason": "\(reason)"])
+                context.close(promise: nil)
+                return
+            case .failure:
+                break
             }
             self.start(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Why a peer certificate gave no identity.
+    struct UnusableCertificate: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// The verified client certificate's common name and serial (server side).
-    private static func peerIdentity(context: ChannelHandlerContext) -> (String, String)? {
-        guard let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate(),
-              let der = try? certificate.toDERBytes(),
-              let parsed = try? Certificate(derEncoded: der),
-              let name = parsed.subjectCommonName else { return nil }
-        return (name, parsed.serialHex)
+    private static func peerIdentity(context: ChannelHandlerContext) -> Result<(String, String), UnusableCertificate> {
+        let certificate: NIOSSLCertificate
+        do {
+            guard let peer = try context.pipeline.syncOperations.nioSSL_peerCertificate() else {
+                return .failure(UnusableCertificate(description: "no client certificate"))
+            }
+            certificate = peer
+        } catch {
+            return .failure(UnusableCertificate(description: "the TLS layer gave no peer certificate"))
+        }
+        guard let der = try? certificate.toDERBytes(), let parsed = try? Certificate(derEncoded: der) else {
+            return .failure(UnusableCertificate(description: "the client certificate cannot be parsed"))
+        }
+        guard let name = parsed.subjectCommonName, !name.isEmpty else {
+            return .failure(UnusableCertificate(description: "the client certificate names no subcloud"))
+        }
+        return .success((name, parsed.serialHex))
     }
 
     private func start(context: ChannelHandlerContext) {
@@ -128,6 +155,14 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         } catch {
             self.handle(self.machine.fail(WireError(.internalError, "\(error)")), context: context)
         }
+        self.closeIfDoneAfterPeerGoAway(context: context)
+    }
+
+    /// PROTOCOL.md §5.6: after the peer's GOAWAY(NO_ERROR), the open streams finish
+    /// and then the connection closes; it is not left open with nothing to do.
+    private func closeIfDoneAfterPeerGoAway(context: ChannelHandlerContext) {
+        guard !self.isClosed, self.machine.isDoneAfterPeerGoAway, self.queue.streams.isEmpty, !self.bulkFrameInFlight else { return }
+        self.closeNow(context: context)
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -165,10 +200,11 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             }
         case .pong(let roundTrip):
             context.fireChannelRead(self.wrapInboundOut(.roundTrip(roundTrip)))
-        case .resetStream(let stream, let error, let frame):
+        case .resetStream(let stream, let error, let frame, let credit):
             self.logger.debug("stream error", metadata: ["stream": "\(stream)", "error": "\(error)"])
             self.queue.remove(stream)
             self.writeControl(frame, context: context)
+            if let credit { self.writeControl(credit, context: context) }
             context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, error.code)))
         case .closeConnection(let error, let goAway):
             self.logger.warning("connection error", metadata: ["error": "\(error)"])
@@ -195,6 +231,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         } catch {
             promise?.fail(error)
         }
+        self.closeIfDoneAfterPeerGoAway(context: context)
     }
 
     private func perform(_ command: WireCommand, context: ChannelHandlerContext) throws {
@@ -212,6 +249,11 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             }
             self.writeControl(try self.machine.send(message, on: id, endStream: true), context: context)
             context.fireChannelRead(self.wrapInboundOut(.streamOpened(id, message)))
+        case .data(let stream, _, _) where !self.machine.isOpenForSending(stream),
+             .serve(let stream, _, _, _) where !self.machine.isOpenForSending(stream):
+            // PROTOCOL.md §6.1: nothing more goes out on a stream after RESET (ours or the
+            // peer's). The application learnt of the reset from `.streamReset`.
+            self.logger.debug("dropping output for a closed stream", metadata: ["stream": "\(stream)"])
         case .data(let stream, let bytes, let endStream):
             self.queue.enqueue(stream) { pending in
                 pending.append(bytes)
@@ -263,6 +305,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         self.pumping = true
         defer { self.pumping = false }
         while !self.bulkFrameInFlight, !self.isClosed, context.channel.isActive, self.writeNextBulkFrame(context: context) {}
+        self.closeIfDoneAfterPeerGoAway(context: context)
     }
 
     /// Writes one bulk frame, taking streams in turn; false when none can go now.

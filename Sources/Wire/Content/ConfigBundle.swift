@@ -40,13 +40,20 @@ public struct ConfigBundle: Codable, Sendable, Equatable {
     }
 
     /// The problem with a path, or nil when it may be written: absolute, no `.` or
-    /// `..` components, no empty components.
+    /// `..` components, no empty components, no control characters (a NUL would make
+    /// the file system write a different path than the one shown), within PATH_MAX.
     public static func problem(with path: String) -> String? {
+        let shown = path.unicodeScalars.map { $0.properties.generalCategory == .control ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+        if let control = path.unicodeScalars.first(where: { $0.properties.generalCategory == .control }) {
+            return "\(shown): control character U+\(String(format: "%04X", control.value)) in a path is not allowed"
+        }
+        guard path.utf8.count < 4096 else { return "\(shown.prefix(64))...: longer than 4095 bytes" }
         guard path.hasPrefix("/") else { return "\(path): not an absolute path" }
         let components = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         guard !components.isEmpty, !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
             return "\(path): empty, '.' or '..' components are not allowed"
         }
+        guard !components.contains(where: { $0.utf8.count > 255 }) else { return "\(path): a component is longer than 255 bytes" }
         return nil
     }
 }

@@ -95,14 +95,17 @@ public struct RenewRequest: Hashable, Sendable, FieldCoded {
 
 /// RENEW_RESPONSE: the renewed certificate (PROTOCOL.md §10.19).
 public struct RenewResponse: Hashable, Sendable, FieldCoded {
-    /// Field 1.
+    /// Field 1. Empty when refused.
     public var certificate: [UInt8]
     /// Field 2.
     public var notAfterMillis: UInt64
+    /// Field 3: why the renewal was refused (PROTOCOL.md §10.19); empty when granted.
+    public var refusal: String
 
-    public init(certificate: [UInt8], notAfterMillis: UInt64) {
+    public init(certificate: [UInt8], notAfterMillis: UInt64, refusal: String = "") {
         self.certificate = certificate
         self.notAfterMillis = notAfterMillis
+        self.refusal = refusal
     }
 
     init(fields: FieldReader, depth: Int) throws {
@@ -112,6 +115,7 @@ public struct RenewResponse: Hashable, Sendable, FieldCoded {
             switch field.number {
             case 1: self.certificate = try field.byteArray(max: WireLimits.maxCertificateBytes)
             case 2: self.notAfterMillis = try field.uint64()
+            case 3: self.refusal = try field.string(max: 1024)
             default: break
             }
         }
@@ -120,5 +124,6 @@ public struct RenewResponse: Hashable, Sendable, FieldCoded {
     func write(fields: inout FieldWriter) {
         fields.bytes(1, self.certificate)
         fields.varint(2, self.notAfterMillis)
+        fields.string(3, self.refusal)
     }
 }

@@ -21,8 +21,9 @@ extension SessionStateMachine {
         case goAway(GoAway)
         /// A PING we sent was answered.
         case pong(roundTrip: TimeAmount)
-        /// A stream error: write the RESET and tell the application the stream failed.
-        case resetStream(StreamID, WireError, Frame)
+        /// A stream error: write the RESET (and, for DATA that arrived on a closed
+        /// stream, the connection credit it returns) and tell the application the stream failed.
+        case resetStream(StreamID, WireError, Frame, credit: Frame? = nil)
         /// A connection error: write the GOAWAY, if any, then close.
         case closeConnection(WireError, Frame?)
     }
@@ -59,6 +60,7 @@ extension SessionStateMachine {
     private mutating func receivedData(_ bytes: ByteBuffer, on id: StreamID, endStream: Bool) -> ReceiveAction {
         let length = bytes.readableBytes
         let role = self.role
+        let connectionWindow = self.configuration.connectionWindow
         return self.modifyEstablished { established in
             if let failure = established.checkNotIdle(id, role: role) { return failure }
             // PROTOCOL.md §6.2: DATA counts against the connection window even on a closed stream.
@@ -67,9 +69,12 @@ extension SessionStateMachine {
             }
             established.inboundConnectionWindow -= length
             guard var stream = established.streams[id], stream.remoteOpen else {
-                // Bytes for a stream that is gone are returned to the connection window at once.
-                established.connectionUnacknowledged += length
-                return .resetStream(id, WireError(.streamClosed, "DATA on closed stream \(id)"), Frame(streamID: id, payload: .reset(.streamClosed)))
+                // PROTOCOL.md §6.2: bytes for a closed stream are returned to the connection
+                // window at once (they will never be consumed), or the peer's window drains.
+                let credit = established.returnConnectionCredit(length, window: connectionWindow)
+                // After our RESET the stream is closed both ways: nothing more goes out on it.
+                established.streams.removeValue(forKey: id)
+                return .resetStream(id, WireError(.streamClosed, "DATA on closed stream \(id)"), Frame(streamID: id, payload: .reset(.streamClosed)), credit: credit)
             }
             guard length <= stream.inboundWindow else {
                 return .closeConnection(WireError(.flowControlError, "DATA of \(length) bytes exceeds the window of stream \(id) (\(stream.inboundWindow))"), nil)
@@ -104,6 +109,8 @@ extension SessionStateMachine {
             }
             if let failure = established.checkNotIdle(id, role: role) { return failure }
             guard var stream = established.streams[id], stream.remoteOpen else {
+                // After our RESET the stream is closed both ways: nothing more goes out on it.
+                established.streams.removeValue(forKey: id)
                 return .resetStream(id, WireError(.streamClosed, "MESSAGE on closed stream \(id)"), Frame(streamID: id, payload: .reset(.streamClosed)))
             }
             if endStream { stream.remoteOpen = false }
@@ -172,6 +179,17 @@ extension SessionStateMachine.Established {
         let last = self.isPeerParity(id, role: role) ? self.lastRemoteStreamID : self.lastLocalStreamID
         guard id > last else { return nil }
         return .closeConnection(WireError(.streamNotOpen, "frame on stream \(id), which was never opened"), nil)
+    }
+
+    /// Counts `count` received bytes as done with and returns the connection
+    /// WINDOW_UPDATE once half the window is outstanding (never one per frame).
+    mutating func returnConnectionCredit(_ count: Int, window: Int) -> Frame? {
+        self.connectionUnacknowledged += count
+        guard self.connectionUnacknowledged >= window / 2 else { return nil }
+        let frame = Frame(streamID: 0, payload: .windowUpdate(increment: UInt32(self.connectionUnacknowledged)))
+        self.inboundConnectionWindow += self.connectionUnacknowledged
+        self.connectionUnacknowledged = 0
+        return frame
     }
 
     mutating func store(_ stream: StreamState, _ id: StreamID) {

@@ -57,6 +57,12 @@ extension SessionStateMachine {
         return result
     }
 
+    /// Whether we may still send on stream `id` (it is open and not ended or reset).
+    public func isOpenForSending(_ id: StreamID) -> Bool {
+        guard case .established(let established) = self.state, let stream = established.streams[id] else { return false }
+        return stream.localOpen
+    }
+
     /// DATA bytes that may go on `id` now: the smaller window, capped at the peer's frame size.
     public func sendableBytes(on id: StreamID) -> Int {
         guard case .established(let established) = self.state, let stream = established.streams[id], stream.localOpen else { return 0 }
@@ -100,12 +106,7 @@ extension SessionStateMachine {
         let streamWindow = self.configuration.streamWindow
         return self.withEstablished { established in
             var frames: [Frame] = []
-            established.connectionUnacknowledged += count
-            if established.connectionUnacknowledged >= connectionWindow / 2 {
-                frames.append(Frame(streamID: 0, payload: .windowUpdate(increment: UInt32(established.connectionUnacknowledged))))
-                established.inboundConnectionWindow += established.connectionUnacknowledged
-                established.connectionUnacknowledged = 0
-            }
+            if let credit = established.returnConnectionCredit(count, window: connectionWindow) { frames.append(credit) }
             if var stream = established.streams[id], stream.remoteOpen {
                 stream.unacknowledged += count
                 if stream.unacknowledged >= streamWindow / 2 {

@@ -85,6 +85,13 @@ public struct SessionStateMachine {
         self.isEstablished ? self.configuration.maxFrameSize : WireLimits.handshakeMaxFrameSize
     }
 
+    /// PROTOCOL.md §5.6: the peer sent GOAWAY(NO_ERROR) and no stream is open any
+    /// more, so the connection has nothing left to do and is closed.
+    public var isDoneAfterPeerGoAway: Bool {
+        guard case .established(let established) = self.state, let goAway = established.goAwayReceived, goAway.code == .noError else { return false }
+        return established.streams.isEmpty
+    }
+
     /// Number of open streams, for metrics and tests.
     public var openStreamCount: Int {
         if case .established(let established) = self.state { return established.streams.count }

@@ -35,7 +35,15 @@ extension CertificateAuthority {
         do {
             csr = try CertificateSigningRequest(derEncoded: der)
         } catch {
-            throw CertificateRequest.Rejected(description: "the CSR is not valid DER PKCS#10: \(error)")
+            throw CertificateRequest.Rejected(description: "the CSR is not valid DER PKCS#10")
+        }
+        // PROTOCOL.md §5.4: only keys the protocol port verifies end to end. An Ed25519 or
+        // RSA certificate could be issued but its agent could never connect with it.
+        guard P256.Signing.PublicKey(csr.publicKey) != nil || P384.Signing.PublicKey(csr.publicKey) != nil else {
+            throw CertificateRequest.Rejected(description: "the CSR's key is not ECDSA P-256 or P-384 (the only key types the protocol port accepts)")
+        }
+        guard [.ecdsaWithSHA256, .ecdsaWithSHA384].contains(csr.signatureAlgorithm) else {
+            throw CertificateRequest.Rejected(description: "the CSR is signed with \(csr.signatureAlgorithm), not ECDSA with SHA-256 or SHA-384")
         }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
             throw CertificateRequest.Rejected(description: "the CSR's signature does not match its key")
