@@ -123,6 +123,20 @@ struct ContentSiteTests {
         #expect(throws: DeployFailure.self) { try site.apply(bad, digest: Digest(of: try bad.encoded())) }
         #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a2\n")
         #expect(site.applied()?.generation == 2)
+
+        // A NUL or another control character: the file system would write another path
+        // than the one shown ("/etc/motd\0.d" is "/etc/motd"). Refused, nothing written.
+        for path in ["/etc/motd\u{0}.d/x", "/etc/a\nb.conf", "/etc/a\u{1b}[2J.conf", "/etc/\u{85}x"] {
+            let control = ConfigBundle(generation: 4, files: [
+                .init(path: "/etc/a.conf", mode: 0o644, content: Data("a4\n".utf8)), .init(path: path, mode: 0o644, content: Data("x".utf8)),
+            ], reload: nil)
+            #expect(throws: DeployFailure.self, "\(path.debugDescription)") { try site.apply(control, digest: Digest(of: try control.encoded())) }
+            #expect(ConfigBundle.problem(with: path)?.contains("control character") == true)
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("root/etc/motd")))
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a2\n")
+        #expect(site.applied()?.generation == 2)
+        #expect(ConfigBundle.problem(with: "/etc/ok-ünïcode.conf") == nil)
     }
 }
 

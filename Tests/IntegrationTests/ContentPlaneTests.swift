@@ -272,6 +272,7 @@ extension ContentPlaneTests {
             let cases: [(arguments: [String], says: String)] = [
                 (["config", "set", "--subcloud", "edge-01", "\(file):/etc/../shadow"], "'..' components"),
                 (["config", "set", "--subcloud", "edge-01", "\(file):relative/path"], "give the target path"),
+                (["config", "set", "--subcloud", "edge-01", "\(file):/etc/mo\ntd"], "control character U+000A"),
                 (["config", "set", "--subcloud", "edge-01", "\(file):/etc/motd:999"], "not an octal mode"),
                 (["config", "set", "--subcloud", "nowhere", "\(file):/etc/motd"], "no subcloud named"),
                 (["config", "set", "--group", "no-such-group", "\(file):/etc/motd"], "no subcloud group"),

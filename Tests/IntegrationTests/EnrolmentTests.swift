@@ -2,7 +2,10 @@ import Agent
 import Controller
 import Crypto
 import Foundation
+import NIOCore
+import NIOPosix
 import NIOSSL
+import SwiftASN1
 import TernTestSupport
 import Testing
 import Wire
@@ -90,6 +93,80 @@ import X509
         // The leaf alone (the CA not presented) is not enough.
         #expect(throws: EnrolmentTrust.Refusal.self) {
             try EnrolmentTrust(caFingerprint: fingerprint, host: "127.0.0.1").verify(chain: [try leaf.derBytes])
+        }
+    }
+}
+
+extension EnrolmentTests {
+    /// Sends one ENROL_REQUEST with `csr` and returns the GOAWAY that answered it (nil: a certificate came back).
+    func enrolRaw(port: Int, token: String, csr: [UInt8]) async throws -> GoAway? {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv13
+        tls.applicationProtocols = [TLSPolicy.enrolmentALPN]
+        tls.certificateVerification = .none
+        let context = try NIOSSLContext(configuration: tls)
+        let session = SessionConfiguration(identity: "", software: "raw-enrol-test")
+        let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                    try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: session, alpn: TLSPolicy.enrolmentALPN, logger: quiet("raw")))
+                    return try NIOAsyncChannel<WireEvent, WireCommand>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await connection.executeThenClose { events, commands in
+            for try await event in events {
+                switch event {
+                case .established: try await commands.write(.message(.enrolRequest(EnrolRequest(token: token, csr: csr))))
+                case .message(0, .enrolResponse, _): return nil
+                case .goAway(let goAway): return goAway
+                default: break
+                }
+            }
+            return GoAway(lastStreamID: 0, code: .internalError, reason: "closed without an answer")
+        }
+    }
+
+    static func ed25519CSR() throws -> [UInt8] {
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: try DistinguishedName { CommonName("edge") }, privateKey: .init(Curve25519.Signing.PrivateKey()),
+            attributes: .init(), signatureAlgorithm: .ed25519
+        )
+        var serializer = DER.Serializer()
+        try serializer.serialize(csr)
+        return serializer.serializedBytes
+    }
+
+    @Test("an Ed25519 or malformed CSR is refused with the reason and leaves the token usable; five failures lock it")
+    func badRequestsAndLocking() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory)
+        try await withServices(controller.services) {
+            let port = controller.enrolmentServer.localAddress!.port!
+            let fingerprint = try controller.pki.authority.fingerprint
+            let (token, record) = BootstrapToken.make(validFor: 600)
+            _ = try await controller.store.createSubcloud(name: "edge-01", group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
+            let ed25519 = try await self.enrolRaw(port: port, token: token, csr: try Self.ed25519CSR())
+            #expect(ed25519?.code == .enrolmentRefused)
+            #expect(ed25519?.reason.contains("P-256 or P-384") == true, "\(String(describing: ed25519))")
+            let garbage = try await self.enrolRaw(port: port, token: token, csr: [0x30, 0x03, 0x02, 0x01, 0x00])
+            #expect(garbage?.reason.contains("not valid DER PKCS#10") == true, "\(String(describing: garbage))")
+            // The token survived both: a P-256 key enrols with it.
+            let name = try await self.enroller(port: port, token: token, fingerprint: fingerprint, state: directory.appending("agent-1")).enrol()
+            #expect(name == "edge-01")
+
+            // A second subcloud's token, five bad attempts: locked, even for a good request.
+            let (token2, record2) = BootstrapToken.make(validFor: 600)
+            _ = try await controller.store.createSubcloud(name: "edge-02", group: SubcloudGroup.defaultName, description: "", token: record2, at: Date())
+            for _ in 0..<5 { _ = try await self.enrolRaw(port: port, token: token2, csr: try Self.ed25519CSR()) }
+            do {
+                _ = try await self.enroller(port: port, token: token2, fingerprint: fingerprint, state: directory.appending("agent-2")).enrol()
+                Issue.record("a locked token enrolled")
+            } catch let failure as Enroller.Failure {
+                #expect(failure.description.contains("locked"), "\(failure)")
+            }
+            #expect(try await controller.store.subcloud(named: "edge-02")?.deployStatus == .awaitingEnrolment)
         }
     }
 }

@@ -28,7 +28,10 @@ func withServices<R: Sendable>(_ services: [any Service], _ body: () async throw
 }
 
 /// A controller on 127.0.0.1 with OS-chosen ports and fast heartbeats.
-func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .milliseconds(200), certificateValidity: TimeAmount = .hours(720)) async throws -> ControllerApp {
+func makeController(
+    _ directory: TemporaryDirectory, heartbeat: TimeAmount = .milliseconds(200), certificateValidity: TimeAmount = .hours(720),
+    configure: (inout ControllerConfiguration) -> Void = { _ in }
+) async throws -> ControllerApp {
     var configuration = ControllerConfiguration(dataDirectory: directory.appending("controller"))
     configuration.certificateValidity = certificateValidity
     configuration.listenPort = 0
@@ -36,6 +39,7 @@ func makeController(_ directory: TemporaryDirectory, heartbeat: TimeAmount = .mi
     configuration.apiPort = 0
     configuration.heartbeatInterval = heartbeat
     configuration.drainTimeout = .seconds(2)
+    configure(&configuration)
     return try await ControllerApp.build(configuration: configuration, logger: quiet("test.controller"))
 }
 

@@ -32,12 +32,12 @@ final class ProcessFleet: @unchecked Sendable {
     }
 
     /// Starts `tern-controller serve`; ports stay the same across restarts.
-    func startController(heartbeat: Int = 1, missed: Int = 2, environment: [String: String] = [:]) async throws {
+    func startController(heartbeat: Int = 1, missed: Int = 2, environment: [String: String] = [:], extra: [String] = []) async throws {
         self.controllerRuns += 1
         let process = try ChildProcess("tern-controller", [
             "serve", "--data", self.data, "--listen", "127.0.0.1:\(self.wirePort)", "--enrol-listen", "127.0.0.1:\(self.enrolPort)",
             "--api-listen", "127.0.0.1:\(self.apiPort)", "--heartbeat-interval", "\(heartbeat)", "--missed-heartbeats", "\(missed)",
-        ], outputPath: self.directory.appending("controller-\(self.controllerRuns).log"), environment: environment)
+        ] + extra, outputPath: self.directory.appending("controller-\(self.controllerRuns).log"), environment: environment)
         self.controller = process
         let up = await eventually(timeout: .seconds(20)) {
             Self.port(in: process.output, of: "wire server listening") != nil
@@ -77,11 +77,11 @@ final class ProcessFleet: @unchecked Sendable {
     }
 
     /// `tern-agent enroll` for `name` with `token`.
-    func enrol(_ name: String, token: String, fingerprint: String) async throws -> (status: Int32, output: String) {
+    func enrol(_ name: String, token: String, fingerprint: String, extra: [String] = []) async throws -> (status: Int32, output: String) {
         try await run(ChildProcess.productsDirectory + "/tern-agent", [
             "enroll", "--controller", "127.0.0.1:\(self.enrolPort)", "--token=\(token)", "--ca-fingerprint", fingerprint,
             "--state", self.directory.appending("agent-\(name)"),
-        ])
+        ] + extra)
     }
 
     /// A DMI fixture tree (real sysfs file names) for one agent.
