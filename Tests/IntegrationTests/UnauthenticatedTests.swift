@@ -92,7 +92,8 @@ import Wire
             // Closed by the request deadline (3 s): the trickle kept the idle rule (1 s) from firing.
             #expect(ContinuousClock.now - slowStart >= .seconds(2.5))
             // The API still answers.
-            #expect(try httpGet(port: port, path: "/healthz").status == 200)
+            let health = try await APIClient(host: "127.0.0.1", port: port, token: token).send(.GET, "/healthz")
+            #expect(String(decoding: health, as: UTF8.self) == "ok\n")
         }
     }
 

@@ -71,6 +71,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "An OSTree sysroot: deltas go to its repository and each commit is deployed.") var ostreeSysroot: String?
     @Option(help: "The stateroot for OSTree deployments.") var ostreeOs: String = "tern"
     @Option(help: "Program that installs a firmware image, run as PROGRAM COMPONENT VERSION IMAGE.") var firmwareCommand: String?
+    @Option(help: "Seconds after which a transfer that carries nothing (a stalled link, or a full disk) is asked for again.") var transferStallTimeout: Int = 30
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func run() async throws {
@@ -105,6 +106,8 @@ struct Run: AsyncParsableCommand {
         configuration.ostreeSysroot = self.ostreeSysroot
         configuration.ostreeOS = self.ostreeOs
         configuration.firmwareCommand = self.firmwareCommand
+        guard self.transferStallTimeout > 0 else { throw ValidationError("--transfer-stall-timeout must be at least 1") }
+        configuration.transferStallTimeout = .seconds(self.transferStallTimeout)
         let link = ControllerLink(configuration: configuration, logger: logger)
         let notifier = SystemdNotifier()
         let group = ServiceGroup(configuration: .init(services: [.init(service: link)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -20,6 +20,8 @@ actor Deployer {
     /// Deployments being worked on, and the last word on finished ones (kept on disk:
     /// a repeat after a restart must not flash firmware twice).
     private var running: Set<UInt64> = []
+    /// The deployments being worked on, for progress detail.
+    private var active: [UInt64: Deploy] = [:]
     private var finished: [UInt64: DeployStatus] = [:]
     private let finishedPath: String
     /// The config generation being applied, if any, and the newest one offered.
@@ -158,8 +160,20 @@ actor Deployer {
         }
         guard !self.running.contains(deploy.deploymentID) else { return }
         self.running.insert(deploy.deploymentID)
+        self.active[deploy.deploymentID] = deploy
         await self.outbox.send(.deployStatus(DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: "", status: .fetching)))
         Task { await self.complete(deploy) }
+    }
+
+    /// An object could not be stored (say, no space left): the deployments waiting for
+    /// it stay `fetching` and say why; the transfer is asked for again by itself.
+    func storageFailed(_ digest: Wire.Digest, detail: String) async {
+        for deploy in self.active.values where deploy.objects.contains(where: { $0.digest == digest }) {
+            await self.outbox.send(.deployStatus(DeployStatus(
+                deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: "", status: .fetching,
+                detail: detail + "; retried automatically"
+            )))
+        }
     }
 
     private func holds(_ reference: Deploy.ObjectRef, kind: String) -> Bool {
@@ -297,6 +311,7 @@ actor Deployer {
     private func finish(_ deploy: Deploy, _ status: DeployStatus.Status, version: String, detail: String) async {
         let report = DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: version, status: status, detail: detail)
         self.running.remove(deploy.deploymentID)
+        self.active[deploy.deploymentID] = nil
         self.finished[deploy.deploymentID] = report
         if status == .prestaged { self.prestagedObjects[deploy.deploymentID] = deploy.objects.compactMap { $0.digest?.hex } }
         self.saveFinished()

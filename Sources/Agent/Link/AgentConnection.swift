@@ -59,11 +59,22 @@ struct AgentConnection {
                             // Waits for the bundle's transfer: off the reader.
                             Task { await self.deployer.offered(offer) }
                         case .message(0, .transferOffer(let offer), _):
-                            if let request = try await self.transfers.offered(offer) {
-                                try await commands.write(.openStream(.transferRequest(request)))
+                            do {
+                                if let request = try await self.transfers.offered(offer) {
+                                    try await commands.write(.openStream(.transferRequest(request)))
+                                }
+                            } catch let error as AtomicFile.Failure {
+                                // A local file could not be made: this offer waits for the next one.
+                                self.logger.error("cannot prepare transfer", metadata: ["error": "\(error)"])
                             }
                         case .streamOpened(let stream, .transferRequest(let request)):
-                            try await self.transfers.opened(stream, request)
+                            do {
+                                try await self.transfers.opened(stream, request)
+                            } catch let error as AtomicFile.Failure {
+                                self.logger.error("cannot prepare transfer", metadata: ["error": "\(error)"])
+                                await self.transfers.abandoned(stream)
+                                try await commands.write(.reset(stream, .cancel))
+                            }
                         case .data(let stream, let bytes, _):
                             do {
                                 let consumed = try await self.transfers.received(bytes, on: stream)
@@ -73,10 +84,19 @@ struct AgentConnection {
                                 self.logger.warning("transfer failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
                                 await self.transfers.abandoned(stream)
                                 try await commands.write(.reset(stream, error.code.isConnectionError ? .internalError : error.code))
+                            } catch let failure as Transfers.StorageFailure {
+                                // The site's disk, not the link: this transfer stops, the connection stays.
+                                self.logger.error("transfer cannot be stored", metadata: ["stream": "\(stream)", "error": "\(failure)"])
+                                await self.transfers.abandoned(stream)
+                                try await commands.write(.reset(stream, .cancel))
+                                await self.outbox.send(.alarmRaise(StorageAlarm.raise(failure, host: self.identity.name)))
+                                await self.deployer.storageFailed(failure.digest, detail: failure.description)
                             }
                         case .message(let stream, .transferEnd, _) where stream != 0:
                             do {
-                                _ = try await self.transfers.ended(stream)
+                                if try await self.transfers.ended(stream) != nil, let recovered = await self.transfers.storageRecovered() {
+                                    await self.outbox.send(.alarmClear(StorageAlarm.clear(recovered, host: self.identity.name)))
+                                }
                             } catch {
                                 self.logger.error("transfer rejected", metadata: ["error": "\(error)"])
                             }

@@ -134,16 +134,43 @@ actor Transfers {
         return (stalled, retry)
     }
 
+    /// This site could not write an object (no space left, an I/O error): a fault of
+    /// the site, not of the link or the sender. Only that transfer stops; housekeeping
+    /// asks for it again, so it resumes by itself once the write can succeed.
+    struct StorageFailure: Error, CustomStringConvertible {
+        var digest: Wire.Digest
+        var underlying: AtomicFile.Failure
+        var description: String { "cannot store object \(self.digest): \(String(cString: strerror(self.underlying.errno)))" }
+        /// The file system that failed, for the alarm.
+        var path: String { self.underlying.path }
+    }
+
+    /// The storage failure reported last and not yet followed by a stored object.
+    private(set) var storageFailure: StorageFailure?
+
     /// Writes stream bytes; returns how many were consumed (for flow-control credit).
+    /// Throws `WireError` for what the sender got wrong, `StorageFailure` for what this site could not write.
     func received(_ bytes: ByteBuffer, on stream: StreamID) throws -> Int {
         guard var receiving = self.streams[stream] else { return bytes.readableBytes }
         self.pending[receiving.object.digest]?.lastActivity = .now
         receiving.parser.append(bytes)
-        while let piece = try receiving.parser.next() {
-            try receiving.object.write(piece)
+        do {
+            while let piece = try receiving.parser.next() {
+                try receiving.object.write(piece)
+            }
+        } catch let failure as AtomicFile.Failure {
+            let storage = StorageFailure(digest: receiving.object.digest, underlying: failure)
+            self.storageFailure = storage
+            throw storage
         }
         self.streams[stream] = receiving
         return bytes.readableBytes
+    }
+
+    /// Clears the storage failure once an object was stored again; returns it, for the alarm clear.
+    func storageRecovered() -> StorageFailure? {
+        defer { self.storageFailure = nil }
+        return self.storageFailure
     }
 
     /// The sender says it is done: verify and publish.
