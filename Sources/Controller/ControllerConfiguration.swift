@@ -23,6 +23,11 @@ public struct ControllerConfiguration: Sendable {
     public var heartbeatInterval: TimeAmount = .seconds(30)
     /// Heartbeats missed before a subcloud is offline.
     public var missedHeartbeats = 3
+    /// A subcloud whose connection closed is offline after this long without a new one.
+    public var disconnectGrace: TimeAmount = .seconds(10)
+    /// After the controller starts, subclouds get this long to reconnect before they can
+    /// be offline: at least the agents' reconnect backoff cap (60 s) plus a connect timeout.
+    public var startupGrace: TimeAmount = .seconds(75)
     /// How long a graceful shutdown waits for agents to leave after GOAWAY.
     public var drainTimeout: TimeAmount = .seconds(10)
     /// Lifetime of a bootstrap token from `subcloud add`.

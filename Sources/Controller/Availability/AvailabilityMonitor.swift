@@ -3,18 +3,24 @@ import Logging
 import ServiceLifecycle
 import Wire
 
-/// Marks subclouds offline after `missedHeartbeats` heartbeat intervals of silence,
-/// raising a critical alarm; `AgentSession` marks them online and clears it.
+/// Marks subclouds offline by `OfflineRule`, raising a critical alarm;
+/// `AgentSession` marks them online and clears it.
 struct AvailabilityMonitor: Service {
     let context: ControllerContext
 
     func run() async throws {
-        let subclouds = try await self.context.store.subclouds()
-        await self.context.live.graceAll(subclouds.map(\.name), at: Date())
-        let period = Duration.nanoseconds(max(self.context.configuration.heartbeatInterval.nanoseconds / 4, 50_000_000))
+        let configuration = self.context.configuration
+        let rule = OfflineRule(
+            offlineAfter: Double(configuration.offlineAfter.nanoseconds) / 1e9,
+            disconnectGrace: Double(configuration.disconnectGrace.nanoseconds) / 1e9,
+            startupGrace: Double(configuration.startupGrace.nanoseconds) / 1e9,
+            startedAt: Date()
+        )
+        // Often enough that the disconnect grace is kept to within a quarter of itself.
+        let period = Duration.nanoseconds(max(min(configuration.heartbeatInterval.nanoseconds, configuration.disconnectGrace.nanoseconds) / 4, 50_000_000))
         while !Task.isShuttingDownGracefully {
             do {
-                try await self.check(now: Date())
+                try await self.check(rule, now: Date())
             } catch {
                 self.context.logger.error("availability check failed", metadata: ["error": "\(error)"])
             }
@@ -22,9 +28,8 @@ struct AvailabilityMonitor: Service {
         }
     }
 
-    func check(now: Date) async throws {
-        let threshold = Double(self.context.configuration.offlineAfter.nanoseconds) / 1e9
-        let lastHeard = await self.context.live.lastHeard
+    func check(_ rule: OfflineRule, now: Date) async throws {
+        let live = self.context.live
         var online = 0
         var offline = 0
         for subcloud in try await self.context.store.subclouds() {
@@ -32,21 +37,15 @@ struct AvailabilityMonitor: Service {
                 offline += 1
                 continue
             }
-            let heard = lastHeard[subcloud.name] ?? subcloud.lastSeenAt ?? subcloud.createdAt
-            let silence = now.timeIntervalSince(heard)
-            guard silence > threshold else {
-                online += 1
-                continue
-            }
-            // The agent may have come back since the snapshot: look again right before acting.
-            if let latest = await self.context.live.lastHeard[subcloud.name], now.timeIntervalSince(latest) <= threshold {
+            let verdict = await live.availability(of: subcloud.name, rule: rule, now: now)
+            guard case .offline(let reason, let silentFor) = verdict else {
                 online += 1
                 continue
             }
             offline += 1
             try await self.context.store.markOffline(subcloud.name, at: now)
-            try await self.context.store.raise(FleetAlarms.offline(subcloud.name, silentFor: Int(silence), at: now))
-            self.context.logger.warning("subcloud offline", metadata: ["subcloud": "\(subcloud.name)", "silent_s": "\(Int(silence))"])
+            try await self.context.store.raise(FleetAlarms.offline(subcloud.name, reason: reason, at: now))
+            self.context.logger.warning("subcloud offline", metadata: ["subcloud": "\(subcloud.name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
         }
         self.context.metrics.subcloudsOnline.set(Double(online))
         self.context.metrics.subcloudsOffline.set(Double(offline))

@@ -31,6 +31,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "REST API and /metrics listener, HOST:PORT.") var apiListen: String?
     @Option(help: "Seconds between agent heartbeats.") var heartbeatInterval: Int?
     @Option(help: "Heartbeats missed before a subcloud is offline.") var missedHeartbeats: Int?
+    @Option(help: "Seconds after a subcloud's connection closed before it is offline.") var disconnectGrace: Int?
+    @Option(help: "Seconds subclouds have to reconnect after the controller starts (keep above the agents' reconnect cap).") var startupGrace: Int?
     @Option(name: .customLong("server-name"), help: "A name or IPv4 address agents use to reach the controller (repeatable).")
     var serverNames: [String] = []
     @Flag(help: "Serve the API over TLS 1.3 with a certificate from the controller's CA (api_tls in controller.conf).") var apiTls = false
@@ -51,6 +53,8 @@ struct Serve: AsyncParsableCommand {
         if let apiListen { (configuration.apiHost, configuration.apiPort) = try HostPort.parse(apiListen) }
         if let heartbeatInterval { configuration.heartbeatInterval = .seconds(Int64(heartbeatInterval)) }
         if let missedHeartbeats { configuration.missedHeartbeats = missedHeartbeats }
+        if let disconnectGrace { configuration.disconnectGrace = .seconds(Int64(disconnectGrace)) }
+        if let startupGrace { configuration.startupGrace = .seconds(Int64(startupGrace)) }
         if !self.serverNames.isEmpty { configuration.serverNames = self.serverNames }
         if self.apiTls { configuration.apiTLS = true }
         let app = try await ControllerApp.build(configuration: configuration, logger: logger)

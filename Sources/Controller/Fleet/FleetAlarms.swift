@@ -5,10 +5,10 @@ public enum FleetAlarms {
 
     public static func offlineEntity(_ subcloud: String) -> String { "subcloud=\(subcloud)" }
 
-    static func offline(_ subcloud: String, silentFor seconds: Int, at date: Date) -> Alarm {
+    static func offline(_ subcloud: String, reason: String, at date: Date) -> Alarm {
         Alarm(
             subcloud: subcloud, alarmID: offlineID, entity: offlineEntity(subcloud), severity: "critical",
-            reason: "\(subcloud) is offline: no heartbeat for \(seconds) s",
+            reason: "\(subcloud) is offline: \(reason)",
             probableCause: "loss-of-signal",
             repairAction: "Check the site's power, network link and the tern-agent service",
             serviceAffecting: true, raisedAt: date

@@ -43,6 +43,7 @@ public actor LiveFleet {
             name: negotiated.peerIdentity, software: negotiated.peerSoftware, version: negotiated.version, connectedAt: now
         )
         self.lastHeard[negotiated.peerIdentity] = now
+        self.disconnectedAt[negotiated.peerIdentity] = nil
         return (self.nextGeneration, replaced)
     }
 
@@ -63,11 +64,20 @@ public actor LiveFleet {
         self.generations[name] == generation
     }
 
-    func disconnected(_ name: String, generation: Int) {
+    func disconnected(_ name: String, generation: Int, at now: Date = Date()) {
         guard self.generations[name] == generation else { return }
         self.generations[name] = nil
         self.connections[name] = nil
         self.writers[name] = nil
+        self.disconnectedAt[name] = now
+    }
+
+    /// When each subcloud's connection last closed, while it has none.
+    private var disconnectedAt: [String: Date] = [:]
+
+    /// What `rule` says of `name` now, from what this process has seen of it.
+    func availability(of name: String, rule: OfflineRule, now: Date) -> OfflineRule.Verdict {
+        rule.verdict(connected: self.connections[name] != nil, lastHeard: self.lastHeard[name], disconnectedAt: self.disconnectedAt[name], now: now)
     }
 
     /// Objects each subcloud should hold: offered again on every connection until the
@@ -100,18 +110,13 @@ public actor LiveFleet {
     /// Forget a deleted subcloud and end its connection.
     func forget(_ name: String) {
         self.lastHeard[name] = nil
+        self.disconnectedAt[name] = nil
         if self.connections[name] != nil { self.revoked.insert(name) }
     }
 
     /// Whether the connection of `name` must end because the subcloud was deleted.
     func isRevoked(_ name: String) -> Bool {
         self.revoked.contains(name)
-    }
-
-    /// Treat every subcloud as just heard from (at controller start), so that agents get
-    /// a full offline threshold to reconnect before they are declared offline.
-    func graceAll(_ names: [String], at now: Date) {
-        for name in names where self.lastHeard[name] == nil { self.lastHeard[name] = now }
     }
 
     /// The agents connected now, by name.

@@ -28,6 +28,11 @@ public enum ConfigFile {
         heartbeat_interval = 30
         # A subcloud is offline after this many missed heartbeats.
         missed_heartbeats = 3
+        # ... or this many seconds after its connection closed without a new one.
+        disconnect_grace = 10
+        # After a controller start, subclouds have this many seconds to reconnect before
+        # they can be offline: keep it above the agents' reconnect cap (60) plus 10.
+        startup_grace = 75
         # Bootstrap tokens from `subcloud add` expire after this many hours.
         token_lifetime_hours = 24
         # Agent certificates are valid this many days; agents renew at two thirds.
@@ -77,6 +82,8 @@ public enum ConfigFile {
             case "token_lifetime_hours": configuration.tokenLifetime = .hours(try seconds())
             case "certificate_validity_days": configuration.certificateValidity = .hours(try seconds() * 24)
             case "drain_timeout": configuration.drainTimeout = .seconds(try seconds())
+            case "disconnect_grace": configuration.disconnectGrace = .seconds(try seconds())
+            case "startup_grace": configuration.startupGrace = .seconds(try seconds())
             case "tls_handshake_timeout": configuration.tlsHandshakeTimeout = .seconds(try seconds())
             case "max_unauthenticated_connections": configuration.maxUnauthenticatedConnections = Int(try seconds())
             case "enrolment_lifetime": configuration.enrolmentLifetime = .seconds(try seconds())
