@@ -140,6 +140,40 @@ struct ContentSiteTests {
     }
 }
 
+extension ContentSiteTests {
+    @Test("config: staged files of a generation killed while staging are removed at the next start, and a newer generation leaves none")
+    func stagedLeftovers() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = AgentConfiguration(stateDirectory: directory.appending("state"), controllerHost: "127.0.0.1", controllerPort: 1)
+        configuration.configRoot = directory.appending("root")
+        let site = ConfigSite(configuration: configuration)
+        let one = ConfigBundle(generation: 1, files: [.init(path: "/etc/a.conf", mode: 0o644, content: Data("a1\n".utf8))], reload: nil)
+        try site.apply(one, digest: Digest(of: try one.encoded()))
+        // Generation 2 staged in two directories, then the process dies before its journal.
+        let two = ConfigBundle(generation: 2, files: [
+            .init(path: "/etc/a.conf", mode: 0o644, content: Data("a2\n".utf8)), .init(path: "/opt/app/b.conf", mode: 0o600, content: Data("b2\n".utf8)),
+        ], reload: nil)
+        let staged = try site.stage(two)
+        #expect(staged.allSatisfy { FileManager.default.fileExists(atPath: $0.from) })
+        // The next start: old files, and no staged file left.
+        try ConfigSite(configuration: configuration).recover()
+        #expect(staged.allSatisfy { !FileManager.default.fileExists(atPath: $0.from) })
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a1\n")
+        // Killed while staging again, and this time a newer generation arrives before any restart.
+        _ = try site.stage(two)
+        let three = ConfigBundle(generation: 3, files: [.init(path: "/etc/a.conf", mode: 0o644, content: Data("a3\n".utf8))], reload: nil)
+        try site.apply(three, digest: Digest(of: try three.encoded()))
+        let leftovers = try Self.stagedFiles(under: directory.appending("root"))
+        #expect(leftovers.isEmpty, "\(leftovers)")
+        #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a3\n")
+    }
+
+    static func stagedFiles(under root: String) throws -> [String] {
+        (FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []).filter { ($0 as NSString).lastPathComponent.hasPrefix(".tern-") }
+    }
+}
+
 /// Puts a config directory back into the state a kill between the journal write and the renames leaves.
 struct ConfigJournalFixture {
     let root: String

@@ -47,21 +47,58 @@ struct ConfigSite: Sendable {
         }
     }
 
+    /// The staged files of a generation being written, recorded before the first of
+    /// them is made: a process killed while staging leaves no `.tern-N-*` file behind
+    /// once the next start has read this.
+    private struct Staging: Codable {
+        var paths: [String]
+    }
+
     private var appliedPath: String { self.directory + "/applied.json" }
     private var journalPath: String { self.directory + "/journal.json" }
+    private var stagingPath: String { self.directory + "/staging.json" }
 
     func applied() -> Applied? {
         FileManager.default.contents(atPath: self.appliedPath).flatMap { try? JSONDecoder().decode(Applied.self, from: $0) }
     }
 
-    /// Finishes a generation a killed process had committed to. Call at start.
+    /// Finishes a generation a killed process had committed to, and removes the staged
+    /// files of one it had not. Call at start.
     func recover() throws {
-        guard let data = FileManager.default.contents(atPath: self.journalPath) else { return }
-        let journal = try JSONDecoder().decode(Journal.self, from: data)
-        for rename in journal.renames where FileManager.default.fileExists(atPath: rename.from) {
-            guard Glibc.rename(rename.from, rename.to) == 0 else { throw AtomicFile.Failure(path: rename.to, operation: "rename", errno: errno) }
+        if let data = FileManager.default.contents(atPath: self.journalPath) {
+            let journal = try JSONDecoder().decode(Journal.self, from: data)
+            for rename in journal.renames where FileManager.default.fileExists(atPath: rename.from) {
+                guard Glibc.rename(rename.from, rename.to) == 0 else { throw AtomicFile.Failure(path: rename.to, operation: "rename", errno: errno) }
+            }
+            try self.finish(journal.applied)
         }
-        try self.finish(journal.applied)
+        // Whatever staging.json still lists was never committed (or was renamed already).
+        if let data = FileManager.default.contents(atPath: self.stagingPath) {
+            for path in (try? JSONDecoder().decode(Staging.self, from: data))?.paths ?? [] { unlink(path) }
+            unlink(self.stagingPath)
+        }
+    }
+
+    /// Writes every file of `bundle` beside its target under its staged name; returns
+    /// the renames that would put them in place. Nothing is in place yet.
+    func stage(_ bundle: ConfigBundle) throws -> [(from: String, to: String)] {
+        let renames = bundle.files.map { file -> (from: String, to: String) in
+            let target = self.root == "/" ? file.path : self.root + file.path
+            let parent = (target as NSString).deletingLastPathComponent
+            return (parent + "/.tern-\(bundle.generation)-" + (target as NSString).lastPathComponent, target)
+        }
+        try AtomicFile.write(Array(try JSONEncoder().encode(Staging(paths: renames.map(\.from)))), to: self.stagingPath, mode: 0o600)
+        do {
+            for (file, rename) in zip(bundle.files, renames) {
+                try FileManager.default.createDirectory(atPath: (rename.to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try Self.writeSynced(Array(file.content), to: rename.from, mode: mode_t(file.mode))
+            }
+        } catch {
+            for rename in renames { unlink(rename.from) }
+            unlink(self.stagingPath)
+            throw error
+        }
+        return renames
     }
 
     /// Applies a bundle. Throws before anything changed when a path or the reload action is refused.
@@ -73,20 +110,9 @@ struct ConfigSite: Sendable {
             throw DeployFailure("reload action \"\(reload)\" is not on this agent's allow-list (--reload-action)")
         }
         try AtomicFile.makeDirectory(self.directory, mode: 0o700)
-        var renames: [Journal.Rename] = []
-        do {
-            for file in bundle.files {
-                let target = self.root == "/" ? file.path : self.root + file.path
-                let parent = (target as NSString).deletingLastPathComponent
-                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-                let staged = parent + "/.tern-\(bundle.generation)-" + (target as NSString).lastPathComponent
-                try Self.writeSynced(Array(file.content), to: staged, mode: mode_t(file.mode))
-                renames.append(.init(from: staged, to: target))
-            }
-        } catch {
-            for rename in renames { unlink(rename.from) }
-            throw error
-        }
+        // Leftovers of an attempt killed while staging go first.
+        try self.recover()
+        let renames = try self.stage(bundle).map { Journal.Rename(from: $0.from, to: $0.to) }
         let applied = Applied(
             generation: bundle.generation, bundle: digest.hex,
             files: bundle.files.map { .init(path: $0.path, sha256: Digest(of: Array($0.content)).hex) }
