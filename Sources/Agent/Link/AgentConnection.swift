@@ -77,9 +77,11 @@ struct AgentConnection {
                             }
                         case .data(let stream, let bytes, _):
                             do {
-                                let consumed = try await self.transfers.received(bytes, on: stream)
-                                await self.status.received(transferBytes: bytes.readableBytes)
-                                try await commands.write(.consumed(stream, count: consumed))
+                                let (consumed, resent) = try await self.transfers.received(bytes, on: stream)
+                                await self.status.received(transferBytes: bytes.readableBytes, resent: resent)
+                                // Credit for a connection that is closing is moot; the events still
+                                // buffered behind this one carry data that must be written all the same.
+                                try? await commands.write(.consumed(stream, count: consumed))
                             } catch let error as WireError {
                                 self.logger.warning("transfer failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
                                 await self.transfers.abandoned(stream)

@@ -31,8 +31,15 @@ public actor LinkStatus {
         self.lastRefusal = goAway
     }
 
-    func received(transferBytes count: Int) {
+    /// Bytes received that this site held already, per connection (index = connection number - 1):
+    /// what each cut link cost.
+    public private(set) var resentPerConnection: [Int] = []
+
+    func received(transferBytes count: Int, resent: Int = 0) {
         self.transferBytes += count
+        guard resent > 0 else { return }
+        while self.resentPerConnection.count < self.connections { self.resentPerConnection.append(0) }
+        self.resentPerConnection[max(0, self.connections - 1)] += resent
     }
 
     func renewed() {

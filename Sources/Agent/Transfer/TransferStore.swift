@@ -9,8 +9,11 @@ import Glibc
 
 /// Where the agent keeps transfer objects: complete ones under `objects/<sha256>`,
 /// incomplete ones under `partial/<sha256>` with a record of the blocks held
-/// (`partial/<sha256>.blocks`, one byte per block). Nothing in `partial/` is ever
-/// used; an object moves to `objects/` only after its whole digest was verified.
+/// (`partial/<sha256>.blocks`, one byte per block) and of the block in progress
+/// (`partial/<sha256>.block`, its header and how much of it is held, plus for a zlib
+/// block its encoded bytes so far in `partial/<sha256>.zlib`), so that a cut link or
+/// a restart resumes inside the block (PROTOCOL.md §7.5). Nothing in `partial/` is
+/// ever used; an object moves to `objects/` only after its whole digest was verified.
 public struct TransferStore: Sendable {
     public let root: String
 
@@ -23,6 +26,8 @@ public struct TransferStore: Sendable {
     public func objectPath(_ digest: Wire.Digest) -> String { self.root + "/objects/" + digest.hex }
     func partialPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex }
     func recordPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex + ".blocks" }
+    func blockRecordPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex + ".block" }
+    func prefixPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex + ".zlib" }
 
     /// Whether a verified copy of the object is here.
     public func has(_ digest: Wire.Digest) -> Bool {
@@ -50,8 +55,12 @@ public final class IncomingObject {
     private let recordFD: Int32
     /// One byte per block: 1 when the block is on disk.
     private var held: [UInt8]
-    /// Bytes written per block not yet complete, to know when it is.
+    /// Bytes held of each block not yet complete, to know when it is.
     private var progress: [UInt32: Int] = [:]
+    /// The block in progress as held on disk, and for a zlib block how many of its
+    /// encoded bytes the prefix file holds.
+    private var partial: (index: UInt32, resume: BlockResume)?
+    private var prefixSaved = 0
 
     public var blockCount: Int { self.held.count }
 
@@ -77,6 +86,94 @@ public final class IncomingObject {
         }
         ftruncate(recordFD, off_t(blocks))
         self.held = Array(record.prefix(blocks))
+        self.partial = self.loadPartial()
+    }
+
+    /// The block-in-progress record, if it is whole and consistent with what is on disk.
+    private func loadPartial() -> (index: UInt32, resume: BlockResume)? {
+        guard let data = FileManager.default.contents(atPath: self.store.blockRecordPath(self.digest)), data.count == 13 else { return nil }
+        var buffer = ByteBuffer(bytes: data)
+        let index = buffer.readInteger(as: UInt32.self)!
+        let encoding = EncodedBlock.Encoding(rawValue: buffer.readInteger(as: UInt8.self)!)
+        let encodedLength = Int(buffer.readInteger(as: UInt32.self)!)
+        let offset = Int(buffer.readInteger(as: UInt32.self)!)
+        guard let encoding, Int(index) < self.held.count, self.held[Int(index)] == 0, offset > 0, offset < encodedLength,
+              encodedLength <= WireLimits.maxBlockSize else { return nil }
+        if encoding == .zlib {
+            let size = (try? FileManager.default.attributesOfItem(atPath: self.store.prefixPath(self.digest))[.size] as? Int) ?? nil
+            guard let size, size >= offset else { return nil }
+            self.prefixSaved = offset
+        }
+        return (index, BlockResume(offset: offset, encoding: encoding, encodedLength: encodedLength))
+    }
+
+    /// Where a request resumes: the first block not held, and when its start is held
+    /// (PROTOCOL.md §7.5), the offset to continue from, with a zlib block's bytes so far.
+    public func resumePoint() -> (firstBlock: UInt64, resume: BlockResume?, prefix: ByteBuffer) {
+        let first = self.firstMissingBlock
+        guard let partial = self.partial, UInt64(partial.index) == first else { return (first, nil, ByteBuffer()) }
+        guard partial.resume.encoding == .zlib else { return (first, partial.resume, ByteBuffer()) }
+        guard let data = FileManager.default.contents(atPath: self.store.prefixPath(self.digest)), data.count >= partial.resume.offset else {
+            return (first, nil, ByteBuffer())
+        }
+        return (first, partial.resume, ByteBuffer(bytes: data.prefix(partial.resume.offset)))
+    }
+
+    /// Records the block in progress after bytes were written (`BlockParser.partialBlock`):
+    /// its header and how much is held, and a zlib block's new encoded bytes. Nil keeps
+    /// the record until its block is held (a stream may not have reached it yet).
+    /// Returns how many encoded bytes held of a zlib block were received again (a sender
+    /// that sent the block whole rather than continue it).
+    @discardableResult
+    public func keepPartial(_ block: (index: UInt32, resume: BlockResume, compressed: ByteBuffer?)?) throws -> Int {
+        guard let block else {
+            if let partial = self.partial, self.held[Int(partial.index)] == 1 { self.dropPartial() }
+            return 0
+        }
+        guard Int(block.index) < self.held.count, self.held[Int(block.index)] == 0 else { return 0 }
+        var resent = 0
+        let sameBlock = self.partial.map { $0.index == block.index && $0.resume.encoding == block.resume.encoding && $0.resume.encodedLength == block.resume.encodedLength } ?? false
+        if block.resume.encoding == .zlib, let compressed = block.compressed {
+            // Append what is new; start the file again for another block or a block sent afresh.
+            if !sameBlock || compressed.readableBytes < self.prefixSaved {
+                if self.partial?.index == block.index { resent = min(self.prefixSaved, compressed.readableBytes) }
+                try AtomicFile.write([], to: self.store.prefixPath(self.digest), mode: 0o600)
+                self.prefixSaved = 0
+            }
+            if compressed.readableBytes > self.prefixSaved {
+                let fresh = compressed.getSlice(at: compressed.readerIndex + self.prefixSaved, length: compressed.readableBytes - self.prefixSaved)!
+                let fd = open(self.store.prefixPath(self.digest), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+                guard fd >= 0 else { throw AtomicFile.Failure(path: self.store.prefixPath(self.digest), operation: "open", errno: errno) }
+                defer { close(fd) }
+                var rest = fresh
+                while rest.readableBytes > 0 {
+                    let written = rest.withUnsafeReadableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                    guard written > 0 else { throw AtomicFile.Failure(path: self.store.prefixPath(self.digest), operation: "write", errno: errno) }
+                    rest.moveReaderIndex(forwardBy: written)
+                }
+                self.prefixSaved = compressed.readableBytes
+            }
+        }
+        // The record follows the bytes it describes: a crash leaves it behind them, never ahead.
+        var record = ByteBuffer()
+        record.writeInteger(block.index)
+        record.writeInteger(block.resume.encoding.rawValue)
+        record.writeInteger(UInt32(block.resume.encodedLength))
+        record.writeInteger(UInt32(block.resume.encoding == .zlib ? self.prefixSaved : block.resume.offset))
+        let fd = open(self.store.blockRecordPath(self.digest), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AtomicFile.Failure(path: self.store.blockRecordPath(self.digest), operation: "open", errno: errno) }
+        defer { close(fd) }
+        let written = record.withUnsafeReadableBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == 13 else { throw AtomicFile.Failure(path: self.store.blockRecordPath(self.digest), operation: "write", errno: errno) }
+        self.partial = (block.index, block.resume)
+        return resent
+    }
+
+    private func dropPartial() {
+        unlink(self.store.blockRecordPath(self.digest))
+        unlink(self.store.prefixPath(self.digest))
+        self.partial = nil
+        self.prefixSaved = 0
     }
 
     deinit {
@@ -95,11 +192,21 @@ public final class IncomingObject {
     public var blocksHeld: Int { self.held.reduce(0) { $0 + Int($1) } }
 
     /// Writes a piece at its place; marks its block held once the block is whole.
-    public func write(_ piece: BlockPiece) throws {
+    /// Returns how many of its bytes were held already (what a cut cost: sent twice).
+    @discardableResult
+    public func write(_ piece: BlockPiece) throws -> Int {
         let index = Int(piece.index)
         guard index < self.held.count else { throw WireError(.protocolError, "block \(index) beyond the object's \(self.held.count) blocks") }
         let expected = index == self.held.count - 1 ? Int(self.size - UInt64(index) * UInt64(self.blockSize)) : self.blockSize
         guard piece.rawLength == expected else { throw WireError(.protocolError, "block \(index) is \(piece.rawLength) bytes, expected \(expected)") }
+        let already: Int
+        if self.held[index] == 1 {
+            already = piece.bytes.readableBytes
+        } else if let partial = self.partial, Int(partial.index) == index, partial.resume.encoding == .raw {
+            already = max(0, min(partial.resume.offset, piece.offset + piece.bytes.readableBytes) - piece.offset)
+        } else {
+            already = 0
+        }
         var offset = off_t(index) * off_t(self.blockSize) + off_t(piece.offset)
         var bytes = piece.bytes
         while bytes.readableBytes > 0 {
@@ -108,16 +215,20 @@ public final class IncomingObject {
             bytes.moveReaderIndex(forwardBy: written)
             offset += off_t(written)
         }
-        let done = (self.progress[piece.index] ?? 0) + piece.bytes.readableBytes
+        // Pieces of a block come in order within a stream (from 0, or from where a
+        // continuation starts), so where the last one ends is how much is held.
+        let done = piece.offset + piece.bytes.readableBytes
         if piece.completesBlock || done >= expected {
             self.progress[piece.index] = nil
             self.held[index] = 1
             // Page cache is enough across a process crash; a power cut is caught by the digest check.
             var one: UInt8 = 1
             _ = pwrite(self.recordFD, &one, 1, off_t(index))
+            if let partial = self.partial, Int(partial.index) == index { self.dropPartial() }
         } else {
             self.progress[piece.index] = done
         }
+        return already
     }
 
     /// Verifies the whole object and publishes it under `objects/`, or discards it.
@@ -138,6 +249,7 @@ public final class IncomingObject {
         guard UInt64(offset) == self.size, actual == self.digest.bytes else {
             unlink(self.store.partialPath(self.digest))
             unlink(self.store.recordPath(self.digest))
+            self.dropPartial()
             self.held = [UInt8](repeating: 0, count: self.held.count)
             throw WireError(.digestMismatch, "object \(self.digest) hashed to \(Wire.Digest(bytes: actual).map(\.hex) ?? "?") over \(offset) bytes")
         }
@@ -146,6 +258,7 @@ public final class IncomingObject {
             throw AtomicFile.Failure(path: target, operation: "rename", errno: errno)
         }
         unlink(self.store.recordPath(self.digest))
+        self.dropPartial()
         return target
     }
 }

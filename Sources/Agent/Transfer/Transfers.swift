@@ -58,12 +58,19 @@ actor Transfers {
         }
         self.pending[digest] = Pending(offer: offer, lastActivity: .now, stream: nil, requested: true)
         let object = try self.store.begin(offer)
-        if object.isComplete { return TransferRequest(digest: digest, firstBlock: object.firstMissingBlock) }
+        let request = Self.request(for: object)
+        if object.isComplete { return request }
         self.logger.info("transfer starting", metadata: [
             "object": "\(digest)", "kind": "\(offer.kind)", "name": "\(offer.name)",
-            "blocks": "\(object.blockCount)", "resume_at": "\(object.firstMissingBlock)",
+            "blocks": "\(object.blockCount)", "resume_at": "\(request.firstBlock)", "resume_offset": "\(request.resume?.offset ?? 0)",
         ])
-        return TransferRequest(digest: digest, firstBlock: object.firstMissingBlock)
+        return request
+    }
+
+    /// The request that picks up where `object` stopped, inside a block when its start is held.
+    private static func request(for object: IncomingObject) -> TransferRequest {
+        let point = object.resumePoint()
+        return TransferRequest(digest: object.digest, firstBlock: point.firstBlock, resume: point.resume)
     }
 
     /// The request for an object a deployment or config generation needs, or nil
@@ -107,7 +114,13 @@ actor Transfers {
     func opened(_ stream: StreamID, _ request: TransferRequest) throws {
         guard let digest = request.digest, var pending = self.pending[digest] else { return }
         let object = try self.store.begin(pending.offer)
-        self.streams[stream] = Receiving(object: object, parser: BlockParser(blockSize: object.blockSize))
+        var parser = BlockParser(blockSize: object.blockSize)
+        // Asked to continue inside a block: the parser takes the continuation, with a zlib block's bytes so far.
+        let point = object.resumePoint()
+        if let resume = request.resume, resume == point.resume, request.firstBlock == point.firstBlock {
+            parser = BlockParser(blockSize: object.blockSize, resuming: UInt32(request.firstBlock), at: resume, prefix: point.prefix)
+        }
+        self.streams[stream] = Receiving(object: object, parser: parser)
         pending.stream = stream
         pending.lastActivity = .now
         self.pending[digest] = pending
@@ -129,7 +142,7 @@ actor Transfers {
             pending.requested = true
             pending.lastActivity = now
             self.pending[digest] = pending
-            retry.append(TransferRequest(digest: digest, firstBlock: try self.store.begin(pending.offer).firstMissingBlock))
+            retry.append(Self.request(for: try self.store.begin(pending.offer)))
         }
         return (stalled, retry)
     }
@@ -148,23 +161,27 @@ actor Transfers {
     /// The storage failure reported last and not yet followed by a stored object.
     private(set) var storageFailure: StorageFailure?
 
-    /// Writes stream bytes; returns how many were consumed (for flow-control credit).
-    /// Throws `WireError` for what the sender got wrong, `StorageFailure` for what this site could not write.
-    func received(_ bytes: ByteBuffer, on stream: StreamID) throws -> Int {
-        guard var receiving = self.streams[stream] else { return bytes.readableBytes }
+    /// Writes stream bytes and records the block in progress; returns how many were
+    /// consumed (for flow-control credit) and how many of them this site held already
+    /// (what cuts cost). Throws `WireError` for what the sender got wrong,
+    /// `StorageFailure` for what this site could not write.
+    func received(_ bytes: ByteBuffer, on stream: StreamID) throws -> (consumed: Int, resent: Int) {
+        guard var receiving = self.streams[stream] else { return (bytes.readableBytes, 0) }
         self.pending[receiving.object.digest]?.lastActivity = .now
         receiving.parser.append(bytes)
+        var resent = 0
         do {
             while let piece = try receiving.parser.next() {
-                try receiving.object.write(piece)
+                resent += try receiving.object.write(piece)
             }
+            resent += try receiving.object.keepPartial(receiving.parser.partialBlock)
         } catch let failure as AtomicFile.Failure {
             let storage = StorageFailure(digest: receiving.object.digest, underlying: failure)
             self.storageFailure = storage
             throw storage
         }
         self.streams[stream] = receiving
-        return bytes.readableBytes
+        return (bytes.readableBytes, resent)
     }
 
     /// Clears the storage failure once an object was stored again; returns it, for the alarm clear.

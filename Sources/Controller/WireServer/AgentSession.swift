@@ -133,7 +133,7 @@ struct AgentSession {
             return
         }
         let end = Message.transferEnd(TransferEnd(digest: digest, blocksSent: source.blockCount - request.firstBlock))
-        try await commands.write(.serve(stream, source: source, firstBlock: request.firstBlock, end: end))
+        try await commands.write(.serve(stream, source: source, firstBlock: request.firstBlock, end: end, resume: request.resume))
     }
 
     private func record(_ message: Message, from name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {

@@ -20,6 +20,8 @@ struct OutboundQueue {
         var fetching = false
         /// Sent with END_STREAM after everything else.
         var finalMessage: Message?
+        /// How the first block goes when the receiver holds its start (PROTOCOL.md §7.5).
+        var resume: (index: UInt64, BlockResume)?
 
         var isEmpty: Bool {
             self.byteCount == 0 && !self.endStreamAfterBytes && self.source == nil && self.finalMessage == nil

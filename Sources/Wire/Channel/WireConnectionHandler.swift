@@ -250,7 +250,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             self.writeControl(try self.machine.send(message, on: id, endStream: true), context: context)
             context.fireChannelRead(self.wrapInboundOut(.streamOpened(id, message)))
         case .data(let stream, _, _) where !self.machine.isOpenForSending(stream),
-             .serve(let stream, _, _, _) where !self.machine.isOpenForSending(stream):
+             .serve(let stream, _, _, _, _) where !self.machine.isOpenForSending(stream):
             // PROTOCOL.md §6.1: nothing more goes out on a stream after RESET (ours or the
             // peer's). The application learnt of the reset from `.streamReset`.
             self.logger.debug("dropping output for a closed stream", metadata: ["stream": "\(stream)"])
@@ -260,11 +260,12 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                 pending.endStreamAfterBytes = pending.endStreamAfterBytes || endStream
             }
             self.pumpBulk(context: context)
-        case .serve(let stream, let source, let firstBlock, let end):
+        case .serve(let stream, let source, let firstBlock, let end, let resume):
             self.queue.enqueue(stream) { pending in
                 pending.source = source
                 pending.nextBlock = firstBlock
                 pending.finalMessage = end
+                pending.resume = resume.map { (firstBlock, $0) }
             }
             self.pumpBulk(context: context)
         case .consumed(let stream, let count):
@@ -373,6 +374,14 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             // Nil when the stream was reset meanwhile: the block is dropped.
             self.queue.modify(id) { pending in
                 pending.fetching = false
+                if let (index, resume) = pending.resume, index == UInt64(block.index) {
+                    pending.resume = nil
+                    if let (header, rest) = block.continuation(for: resume) {
+                        pending.append(header)
+                        pending.append(rest)
+                        return
+                    }
+                }
                 var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize)
                 block.writeHeader(to: &header)
                 pending.append(header)

@@ -30,8 +30,9 @@ public enum WireCommand: Sendable {
     case openStream(Message)
     /// Queue stream bytes; they go out as the peer's windows allow.
     case data(StreamID, ByteBuffer, endStream: Bool)
-    /// Stream the blocks `firstBlock..<source.blockCount` of `source`, then `end` with END_STREAM.
-    case serve(StreamID, source: any TransferSource, firstBlock: UInt64, end: Message)
+    /// Stream the blocks `firstBlock..<source.blockCount` of `source`, then `end` with END_STREAM;
+    /// with `resume`, block `firstBlock` goes as a continuation when it encodes as the receiver's copy did (PROTOCOL.md §7.5).
+    case serve(StreamID, source: any TransferSource, firstBlock: UInt64, end: Message, resume: BlockResume? = nil)
     /// The application processed `count` DATA bytes of a stream: return flow-control credit.
     case consumed(StreamID, count: Int)
     /// End a stream at once.

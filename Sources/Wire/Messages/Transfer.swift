@@ -57,23 +57,40 @@ public struct TransferRequest: Hashable, Sendable, FieldCoded {
     public var firstBlock: UInt64
     /// How many blocks; 0 means through the last (field 3).
     public var blockCount: UInt64
+    /// The receiver holds the start of block `firstBlock` as it was encoded when last
+    /// sent, and asks for the rest only (fields 4–6, PROTOCOL.md §7.5). Nil: from its start.
+    public var resume: BlockResume?
 
-    public init(digest: Digest?, firstBlock: UInt64, blockCount: UInt64 = 0) {
+    public init(digest: Digest?, firstBlock: UInt64, blockCount: UInt64 = 0, resume: BlockResume? = nil) {
         self.digest = digest
         self.firstBlock = firstBlock
         self.blockCount = blockCount
+        self.resume = resume
     }
 
     init(fields: FieldReader, depth: Int) throws {
         self.init(digest: nil, firstBlock: 0)
         var fields = fields
+        var offset: UInt64 = 0
+        var encoding: UInt64 = 0
+        var encodedLength: UInt64 = 0
         while let field = try fields.next() {
             switch field.number {
             case 1: self.digest = try field.digest()
             case 2: self.firstBlock = try field.uint64()
             case 3: self.blockCount = try field.uint64()
+            case 4: offset = try field.uint64()
+            case 5: encoding = try field.uint64()
+            case 6: encodedLength = try field.uint64()
             default: break
             }
+        }
+        if offset > 0 {
+            // PROTOCOL.md §7.5: an offset inside the block, of an encoding this version knows.
+            guard let known = EncodedBlock.Encoding(rawValue: UInt8(clamping: encoding)), encodedLength <= UInt64(WireLimits.maxBlockSize), offset < encodedLength else {
+                throw WireError.malformed("TRANSFER_REQUEST resume at \(offset) of \(encodedLength) encoded bytes (encoding \(encoding))")
+            }
+            self.resume = BlockResume(offset: Int(offset), encoding: known, encodedLength: Int(encodedLength))
         }
     }
 
@@ -81,6 +98,25 @@ public struct TransferRequest: Hashable, Sendable, FieldCoded {
         fields.digest(1, self.digest)
         fields.varint(2, self.firstBlock)
         fields.varint(3, self.blockCount)
+        if let resume = self.resume {
+            fields.varint(4, UInt64(resume.offset))
+            fields.varint(5, UInt64(resume.encoding.rawValue))
+            fields.varint(6, UInt64(resume.encodedLength))
+        }
+    }
+}
+
+/// Where a receiver stopped inside a block (PROTOCOL.md §7.5): it holds the first
+/// `offset` bytes of the block as encoded (`encoding`, `encodedLength` bytes long).
+public struct BlockResume: Hashable, Sendable {
+    public var offset: Int
+    public var encoding: EncodedBlock.Encoding
+    public var encodedLength: Int
+
+    public init(offset: Int, encoding: EncodedBlock.Encoding, encodedLength: Int) {
+        self.offset = offset
+        self.encoding = encoding
+        self.encodedLength = encodedLength
     }
 }
 

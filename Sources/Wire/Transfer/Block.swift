@@ -38,6 +38,25 @@ public struct EncodedBlock: Sendable {
         buffer.writeInteger(UInt32(self.rawLength))
         buffer.writeInteger(UInt32(self.bytes.readableBytes))
     }
+
+    /// PROTOCOL.md §7.5: set on the encoding byte of a continuation, the rest of a
+    /// block whose first bytes the receiver already holds.
+    public static let continuationFlag: UInt8 = 0x80
+
+    /// The rest of this block for a receiver that holds `resume.offset` of its
+    /// encoded bytes: the header with the continuation flag, then the bytes from that
+    /// offset. Nil when this block is not encoded as the receiver's copy was (say,
+    /// compressed otherwise): then the whole block goes, as usual.
+    public func continuation(for resume: BlockResume) -> (header: ByteBuffer, bytes: ByteBuffer)? {
+        guard resume.encoding == self.encoding, resume.encodedLength == self.bytes.readableBytes, resume.offset < resume.encodedLength else { return nil }
+        var header = ByteBuffer()
+        header.reserveCapacity(WireLimits.blockHeaderSize)
+        header.writeInteger(self.encoding.rawValue | Self.continuationFlag)
+        header.writeInteger(self.index)
+        header.writeInteger(UInt32(self.rawLength))
+        header.writeInteger(UInt32(self.bytes.readableBytes))
+        return (header, self.bytes.getSlice(at: self.bytes.readerIndex + resume.offset, length: resume.encodedLength - resume.offset)!)
+    }
 }
 
 /// Compresses and inflates transfer blocks with zlib (PROTOCOL.md §7.2).

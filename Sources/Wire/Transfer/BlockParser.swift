@@ -49,10 +49,31 @@ public struct BlockParser {
         var consumed = 0
     }
 
+    /// A continuation this stream may start with (PROTOCOL.md §7.5), and for a zlib
+    /// block the encoded bytes held already.
+    private var expectedContinuation: (index: UInt32, resume: BlockResume, prefix: ByteBuffer)?
+
     public init(blockSize: Int, codec: BlockCodec = BlockCodec()) {
         precondition(blockSize > 0 && blockSize <= WireLimits.maxBlockSize)
         self.blockSize = blockSize
         self.codec = codec
+    }
+
+    /// A parser for a stream requested with `resume` for block `index`: its first block
+    /// may be a continuation. For a zlib block, `prefix` holds the `resume.offset`
+    /// encoded bytes already received; a raw block's are on disk and need not be given.
+    public init(blockSize: Int, codec: BlockCodec = BlockCodec(), resuming index: UInt32, at resume: BlockResume, prefix: ByteBuffer) {
+        self.init(blockSize: blockSize, codec: codec)
+        precondition(resume.encoding == .raw || prefix.readableBytes == resume.offset)
+        self.expectedContinuation = (index, resume, prefix)
+    }
+
+    /// The block in progress, for a receiver that keeps partial blocks across cuts:
+    /// its header, the encoded bytes received so far, and for a zlib block those bytes.
+    public var partialBlock: (index: UInt32, resume: BlockResume, compressed: ByteBuffer?)? {
+        guard let current = self.current, current.consumed > 0, current.consumed < current.encodedLength else { return nil }
+        let resume = BlockResume(offset: current.consumed, encoding: current.encoding, encodedLength: current.encodedLength)
+        return (current.index, resume, current.encoding == .zlib ? self.compressed : nil)
     }
 
     public mutating func append(_ bytes: ByteBuffer) {
@@ -113,11 +134,22 @@ public struct BlockParser {
             self.header.writeBuffer(&bytes)
         }
         guard self.header.readableBytes == WireLimits.blockHeaderSize else { return false }
-        let encodingByte = self.header.readInteger(as: UInt8.self)!
+        let flaggedEncoding = self.header.readInteger(as: UInt8.self)!
         let index = self.header.readInteger(as: UInt32.self)!
         let rawLength = Int(self.header.readInteger(as: UInt32.self)!)
         let encodedLength = Int(self.header.readInteger(as: UInt32.self)!)
         self.header.clear()
+        // Only the first block of a stream may be a continuation, and only of what was asked.
+        let expected = self.expectedContinuation
+        self.expectedContinuation = nil
+        let isContinuation = flaggedEncoding & EncodedBlock.continuationFlag != 0
+        let encodingByte = flaggedEncoding & ~EncodedBlock.continuationFlag
+        if isContinuation {
+            // PROTOCOL.md §7.5: a continuation repeats the header the receiver holds.
+            guard let expected, expected.index == index, expected.resume.encoding.rawValue == encodingByte, expected.resume.encodedLength == encodedLength else {
+                throw WireError(.protocolError, "block \(index): a continuation that was not asked for")
+            }
+        }
         guard let encoding = EncodedBlock.Encoding(rawValue: encodingByte) else {
             throw WireError(.compressionError, "block \(index): unknown encoding \(encodingByte)")
         }
@@ -137,6 +169,14 @@ public struct BlockParser {
             break
         }
         self.current = Current(index: index, encoding: encoding, rawLength: rawLength, encodedLength: encodedLength)
+        if isContinuation, let expected {
+            self.current!.consumed = expected.resume.offset
+            if encoding == .zlib {
+                var prefix = expected.prefix
+                self.compressed.clear()
+                self.compressed.writeBuffer(&prefix)
+            }
+        }
         return true
     }
 }
