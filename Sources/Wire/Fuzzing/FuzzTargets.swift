@@ -54,10 +54,20 @@ public enum FuzzTargets {
         }
     }
 
-    /// Feeds bytes to a transfer stream's block parser and decodes every block.
+    /// Feeds bytes to a transfer stream's block parser and decodes every block. An odd
+    /// first byte makes it a resumed stream (PROTOCOL.md §7.5) that may start with a
+    /// continuation of block 0, raw or zlib, with a prefix taken from the input.
     public static func blocks(_ input: ByteBuffer) {
-        var parser = BlockParser(blockSize: 1 << 16)
         var remaining = input
+        var parser = BlockParser(blockSize: 1 << 16)
+        if let mode = remaining.readInteger(as: UInt8.self), mode & 1 == 1, let length = remaining.readInteger(as: UInt16.self) {
+            let encodedLength = max(2, Int(length))
+            let offset = 1 + Int(mode >> 1) % (encodedLength - 1)
+            let encoding: EncodedBlock.Encoding = mode & 2 == 0 ? .raw : .zlib
+            let prefix = encoding == .zlib ? (remaining.readSlice(length: min(offset, remaining.readableBytes)) ?? ByteBuffer()) : ByteBuffer()
+            guard encoding == .raw || prefix.readableBytes == offset else { return }
+            parser = BlockParser(blockSize: 1 << 16, resuming: 0, at: BlockResume(offset: offset, encoding: encoding, encodedLength: encodedLength), prefix: prefix)
+        }
         var expectedOffset: [UInt32: Int] = [:]
         do {
             while remaining.readableBytes > 0 {
