@@ -169,7 +169,7 @@ import Testing
         var pair = SessionPair()
         _ = try pair.establish()
         for id: StreamID in [1, 3, 5] {
-            let frame = Frame(streamID: id, payload: .message(.transferRequest(TransferRequest(digest: nil, firstBlock: 0))))
+            let frame = Frame(streamID: id, payload: .message(.transferRequest(TransferRequest(digest: nil, firstBlock: 0))), flags: .endStream)
             let action = pair.controller.received(frame, now: pair.now)
             if id == 5 {
                 #expect(action.streamErrorCode == .refusedStream)

@@ -144,3 +144,37 @@ import Testing
         #expect(!pair.controller.isActive, "the controller kept an idle connection open after GOAWAY(NO_ERROR)")
     }
 }
+
+/// Rules PROTOCOL.md makes explicit (issue 7, item 12).
+@Suite struct SpecRuleTests {
+    @Test("TRANSFER_REQUEST without END_STREAM is a stream error PROTOCOL_ERROR; the connection goes on")
+    func requestWithoutEndStream() throws {
+        var pair = SessionPair()
+        _ = try pair.establish()
+        let frame = Frame(streamID: 1, payload: .message(.transferRequest(TransferRequest(digest: nil, firstBlock: 0))))
+        #expect(pair.controller.received(frame, now: pair.now).streamErrorCode == .protocolError)
+        #expect(pair.controller.isEstablished)
+        #expect(!pair.controller.isOpenForSending(1))
+    }
+
+    @Test("blocks out of order, repeated or skipped are a stream error once the first block is known")
+    func blockOrder() throws {
+        func stream(_ indices: [UInt32]) throws -> ByteBuffer {
+            var all = ByteBuffer()
+            for index in indices {
+                let block = try BlockCodec().encode(ByteBuffer(bytes: [1, 2, 3, 4]), index: index, compress: false)
+                block.writeHeader(to: &all)
+                var bytes = block.bytes
+                all.writeBuffer(&bytes)
+            }
+            return all
+        }
+        for (indices, ok) in [([2, 3, 4], true), ([2, 2], false), ([2, 4], false), ([3], false), ([2, 1], false)] as [([UInt32], Bool)] {
+            var parser = BlockParser(blockSize: 4, firstIndex: 2)
+            parser.append(try stream(indices))
+            let outcome = Result { while try parser.next() != nil {} }
+            let passed = (try? outcome.get()) != nil
+            #expect(passed == ok, "\(indices)")
+        }
+    }
+}

@@ -114,7 +114,7 @@ actor Transfers {
     func opened(_ stream: StreamID, _ request: TransferRequest) throws {
         guard let digest = request.digest, var pending = self.pending[digest] else { return }
         let object = try self.store.begin(pending.offer)
-        var parser = BlockParser(blockSize: object.blockSize)
+        var parser = BlockParser(blockSize: object.blockSize, firstIndex: UInt32(clamping: request.firstBlock))
         // Asked to continue inside a block: the parser takes the continuation, with a zlib block's bytes so far.
         let point = object.resumePoint()
         if let resume = request.resume, resume == point.resume, request.firstBlock == point.firstBlock {

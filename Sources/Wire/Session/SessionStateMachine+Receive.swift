@@ -217,6 +217,10 @@ extension SessionStateMachine.Established {
         guard peerOpened < maxStreams else {
             return .resetStream(id, WireError(.refusedStream, "more than \(maxStreams) concurrent streams"), Frame(streamID: id, payload: .reset(.refusedStream)))
         }
+        // PROTOCOL.md §10.11: a request is all the opener says on its stream.
+        guard endStream else {
+            return .resetStream(id, WireError(.protocolError, "TRANSFER_REQUEST on stream \(id) without END_STREAM"), Frame(streamID: id, payload: .reset(.protocolError)))
+        }
         var stream = StreamState(outboundWindow: self.initialOutboundStreamWindow, inboundWindow: self.initialInboundStreamWindow, openedByPeer: true)
         if endStream { stream.remoteOpen = false }
         self.streams[id] = stream

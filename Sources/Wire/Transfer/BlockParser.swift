@@ -53,17 +53,24 @@ public struct BlockParser {
     /// block the encoded bytes held already.
     private var expectedContinuation: (index: UInt32, resume: BlockResume, prefix: ByteBuffer)?
 
-    public init(blockSize: Int, codec: BlockCodec = BlockCodec()) {
+    /// The index the next block must have, when the stream's first block is known
+    /// (PROTOCOL.md §7.4: `first_block`, then each next one, no gap, no repeat).
+    private var nextIndex: UInt32?
+
+    /// - Parameter firstIndex: the `first_block` the stream was requested from; blocks
+    ///   out of order are then a stream error. Nil accepts any order (tests, fuzzing).
+    public init(blockSize: Int, codec: BlockCodec = BlockCodec(), firstIndex: UInt32? = nil) {
         precondition(blockSize > 0 && blockSize <= WireLimits.maxBlockSize)
         self.blockSize = blockSize
         self.codec = codec
+        self.nextIndex = firstIndex
     }
 
     /// A parser for a stream requested with `resume` for block `index`: its first block
     /// may be a continuation. For a zlib block, `prefix` holds the `resume.offset`
     /// encoded bytes already received; a raw block's are on disk and need not be given.
     public init(blockSize: Int, codec: BlockCodec = BlockCodec(), resuming index: UInt32, at resume: BlockResume, prefix: ByteBuffer) {
-        self.init(blockSize: blockSize, codec: codec)
+        self.init(blockSize: blockSize, codec: codec, firstIndex: index)
         precondition(resume.encoding == .raw || prefix.readableBytes == resume.offset)
         self.expectedContinuation = (index, resume, prefix)
     }
@@ -149,6 +156,12 @@ public struct BlockParser {
             guard let expected, expected.index == index, expected.resume.encoding.rawValue == encodingByte, expected.resume.encodedLength == encodedLength else {
                 throw WireError(.protocolError, "block \(index): a continuation that was not asked for")
             }
+        }
+        if let expectedIndex = self.nextIndex {
+            guard index == expectedIndex else {
+                throw WireError(.protocolError, "block \(index) where block \(expectedIndex) was due")
+            }
+            self.nextIndex = index &+ 1
         }
         guard let encoding = EncodedBlock.Encoding(rawValue: encodingByte) else {
             throw WireError(.compressionError, "block \(index): unknown encoding \(encodingByte)")
