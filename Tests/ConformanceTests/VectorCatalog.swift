@@ -46,6 +46,9 @@ enum VectorCatalog {
         ("message-config-result", message(.configResult(ConfigResult(generation: 7, status: .applied, applied: digest, detail: "")))),
         ("message-transfer-offer", message(.transferOffer(TransferOffer(digest: digest, size: 3_145_728, blockSize: 1_048_576, kind: "ostree-delta", name: "v1-v2/0")))),
         ("message-transfer-request", Frame(streamID: 1, payload: .message(.transferRequest(TransferRequest(digest: digest, firstBlock: 2))), flags: .endStream)),
+        ("message-transfer-request-resume", Frame(streamID: 3, payload: .message(.transferRequest(TransferRequest(
+            digest: digest, firstBlock: 2, resume: BlockResume(offset: 300_000, encoding: .zlib, encodedLength: 412_345)
+        ))), flags: .endStream)),
         ("message-transfer-end", Frame(streamID: 1, payload: .message(.transferEnd(TransferEnd(digest: digest, blocksSent: 1))), flags: .endStream)),
         ("message-transfer-abort", Frame(streamID: 1, payload: .message(.transferAbort(TransferAbort(digest: digest, code: .notFound, reason: "unknown object"))), flags: .endStream)),
         ("message-command", message(.command(Command(commandID: 9, action: "reload-config", arguments: [.init(name: "unit", value: "nginx.service")])))),
@@ -54,6 +57,7 @@ enum VectorCatalog {
         ("message-enrol-response", message(.enrolResponse(EnrolResponse(certificate: [0x30, 0x82], caCertificate: [0x30, 0x81], subcloud: "edge-01", notAfterMillis: 1_797_592_000_000, wirePort: 7447)))),
         ("message-renew-request", message(.renewRequest(RenewRequest(csr: [0x30, 0x82, 0x01, 0x0a])))),
         ("message-renew-response", message(.renewResponse(RenewResponse(certificate: [0x30, 0x82], notAfterMillis: 1_797_592_000_000)))),
+        ("message-renew-response-refused", message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: "renewal opens in the last third")))),
         ("message-deploy", message(.deploy(Deploy(
             deploymentID: 12, kind: "ostree", name: "tern/x86_64/os", version: "c2",
             objects: [Deploy.ObjectRef(digest: digest, size: 4_096, blockSize: 1_048_576, role: "superblock")],

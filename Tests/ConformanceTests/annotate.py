@@ -24,7 +24,7 @@ ERROR_CODES = {
     0x07: "VERSION_MISMATCH", 0x08: "HANDSHAKE_TIMEOUT", 0x09: "IDLE_TIMEOUT",
     0x0A: "FLOW_CONTROL_ERROR", 0x0B: "STREAM_NOT_OPEN", 0x0C: "STREAM_CLOSED",
     0x0D: "REFUSED_STREAM", 0x0E: "CANCEL", 0x0F: "COMPRESSION_ERROR", 0x10: "DIGEST_MISMATCH",
-    0x11: "NOT_FOUND", 0x12: "UNAUTHORIZED", 0x13: "ENROLMENT_REFUSED",
+    0x11: "NOT_FOUND", 0x12: "UNAUTHORIZED", 0x13: "ENROLMENT_REFUSED", 0x14: "CONNECTION_REPLACED",
 }
 
 # Field schemas from PROTOCOL.md §10: number -> (name, kind). Kinds: uint, sint, bool,
@@ -53,7 +53,8 @@ SCHEMAS = {
     "CONFIG_RESULT": {1: ("generation", "uint"), 2: ("status", "uint"), 3: ("applied", "digest"), 4: ("detail", "string")},
     "TRANSFER_OFFER": {1: ("digest", "digest"), 2: ("size", "uint"), 3: ("block_size", "uint"),
                        4: ("kind", "string"), 5: ("name", "string")},
-    "TRANSFER_REQUEST": {1: ("digest", "digest"), 2: ("first_block", "uint"), 3: ("block_count", "uint")},
+    "TRANSFER_REQUEST": {1: ("digest", "digest"), 2: ("first_block", "uint"), 3: ("block_count", "uint"),
+                         4: ("resume_offset", "uint"), 5: ("resume_encoding", "uint"), 6: ("resume_encoded_length", "uint")},
     "TRANSFER_END": {1: ("digest", "digest"), 2: ("blocks_sent", "uint")},
     "TRANSFER_ABORT": {1: ("digest", "digest"), 2: ("code", "uint"), 3: ("reason", "string")},
     "COMMAND": {1: ("command_id", "uint"), 2: ("action", "string"), 3: ("arguments", ("message", "ARGUMENT"))},
@@ -63,7 +64,7 @@ SCHEMAS = {
     "ENROL_RESPONSE": {1: ("certificate", "bytes"), 2: ("ca_certificate", "bytes"), 3: ("subcloud", "string"),
                        4: ("not_after_ms", "uint"), 5: ("wire_port", "uint")},
     "RENEW_REQUEST": {1: ("csr", "bytes")},
-    "RENEW_RESPONSE": {1: ("certificate", "bytes"), 2: ("not_after_ms", "uint")},
+    "RENEW_RESPONSE": {1: ("certificate", "bytes"), 2: ("not_after_ms", "uint"), 3: ("refusal", "string")},
     "DEPLOY": {1: ("deployment_id", "uint"), 2: ("kind", "string"), 3: ("name", "string"), 4: ("version", "string"),
                5: ("objects", ("message", "OBJECT_REF")), 6: ("activate", "bool"), 7: ("from", "string")},
     "OBJECT_REF": {1: ("digest", "digest"), 2: ("size", "uint"), 3: ("block_size", "uint"), 4: ("role", "string")},
