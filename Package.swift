@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "tern-controller", targets: ["tern-controller"]),
         .executable(name: "tern-agent", targets: ["tern-agent"]),
         .executable(name: "tern-bench", targets: ["tern-bench"]),
+        .executable(name: "tern-idle-baseline", targets: ["tern-idle-baseline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -110,6 +111,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/TernBench"
+        ),
+        // The idle-agent baseline: NIO and NIOSSL only, nothing of Tern linked in.
+        .executableTarget(
+            name: "tern-idle-baseline",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Benchmarks/IdleBaseline"
         ),
         .target(
             name: "TernTestSupport",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Control-plane figures for BENCHMARKS.md, release builds, one run:
-#  1. agent idle RSS and CPU over 60 s, against a plain swift-nio-ssl mutual-TLS
-#     client idling on the same controller (the baseline);
+#  1. agent idle RSS and CPU over 60 s, against tern-idle-baseline: a plain
+#     swift-nio-ssl mutual-TLS client linked with nothing else, idling on the same
+#     controller with the same identity (the baseline);
 #  2. controller memory per connected agent with N agents (default 1000), run by
 #     `tern-bench fleet` in one process.
 # Usage: scripts/bench-fleet.sh [AGENTS] [IDLE_SECONDS]
@@ -12,6 +13,7 @@ idle=${2:-60}
 swift build -c release --product tern-controller >/dev/null
 swift build -c release --product tern-agent >/dev/null
 swift build -c release --product tern-bench >/dev/null
+swift build -c release --product tern-idle-baseline >/dev/null
 bin=$(swift build -c release --show-bin-path)
 # TERN_AGENT_BIN measures another agent build, e.g. one linked with --static-swift-stdlib.
 agent_bin=${TERN_AGENT_BIN:-$bin/tern-agent}
@@ -35,7 +37,13 @@ fp=$(python3 -c 'import json,sys; print("sha256:" + json.load(sys.stdin)["caFing
 "$agent_bin" enroll --controller 127.0.0.1:17448 --token "$token" --ca-fingerprint "$fp" --state "$work/a" 2>/dev/null
 "$agent_bin" run --state "$work/a" --no-fwupd --log-level warning 2> "$work/agent.log" &
 agent=$!; pids+=($agent)
-"$bin/tern-bench" idle-tls --state "$work/a" --controller 127.0.0.1:17447 > /dev/null &
+# The baseline links NIO and NIOSSL only: it speaks just enough of the protocol (HELLO,
+# HEARTBEAT, PING ACK) by hand to be kept by the controller.
+# It has an identity of its own: one connection per identity (PROTOCOL.md §5.1).
+added=$("$bin/tern-controller" subcloud add idle-baseline --data "$work/c" --json)
+token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bootstrapToken"])' <<< "$added")
+"$agent_bin" enroll --controller 127.0.0.1:17448 --token "$token" --ca-fingerprint "$fp" --state "$work/b" 2>/dev/null
+"$bin/tern-idle-baseline" "$work/b" 127.0.0.1 17447 idle-baseline > /dev/null &
 baseline=$!; pids+=($baseline)
 sleep 5
 a0=$(cpu_ticks $agent); b0=$(cpu_ticks $baseline)

@@ -11,8 +11,8 @@ import Wire
 /// `tern-bench fleet`: registers N subclouds in a running controller's data directory
 /// and runs N real agent links in this process against it, until they are all
 /// connected; then holds them for the caller to measure the controller.
-/// `tern-bench idle-tls`: the baseline — one mutual-TLS connection made with plain
-/// swift-nio-ssl that does nothing.
+/// (The idle-agent baseline is `tern-idle-baseline`, a program of its own that links
+/// NIO and NIOSSL only.)
 enum FleetBench {
     static func run(arguments: [String]) async throws {
         func value(_ flag: String) -> String? {
@@ -64,7 +64,7 @@ enum FleetBench {
             }
             print("connected \(count) agents in \(ContinuousClock.now - start)")
             if let file = value("--deliver") {
-                try await Self.deliver(file, data: data, work: work, count: count)
+                try await Self.deliver(file, data: data, work: work, count: count, controllerPID: value("--controller-pid").flatMap { Int32($0) })
             }
             print("READY")
             try await Task.sleep(for: .seconds(hold))
@@ -73,14 +73,27 @@ enum FleetBench {
         }
     }
 
-    /// Imports `file` through the API, delivers it to every bench agent and waits until each holds it.
-    static func deliver(_ file: String, data: String, work: String, count: Int) async throws {
+    /// CPU seconds (user + system) the process has used, from /proc.
+    static func cpuSeconds(_ pid: Int32?) -> Double? {
+        guard let pid, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Imports `file` through the API, delivers it to every bench agent and waits until
+    /// each holds it. With the controller's pid, prints its CPU for the import and for
+    /// the delivery apart, so a fan-out figure never mixes the two.
+    static func deliver(_ file: String, data: String, work: String, count: Int, controllerPID: Int32?) async throws {
         let address = try String(contentsOfFile: data + "/api-address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let token = try String(contentsOfFile: data + "/api-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let (host, port) = try HostPort.parse(address.replacingOccurrences(of: "http://", with: ""))
         let client = APIClient(host: host, port: port, token: token)
+        let beforeImport = Self.cpuSeconds(controllerPID)
         let imported = try JSONSerialization.jsonObject(with: try await client.send(.POST, "/v1/objects", body: try JSONSerialization.data(withJSONObject: ["path": file]))) as! [String: Any]
         let digest = imported["digest"] as! String
+        let afterImport = Self.cpuSeconds(controllerPID)
         let start = ContinuousClock.now
         for index in 0..<count {
             let body = try JSONSerialization.data(withJSONObject: ["digest": digest, "kind": "firmware", "name": "bench-object"])
@@ -104,34 +117,8 @@ enum FleetBench {
             try await Task.sleep(for: .milliseconds(100))
         }
         print("delivered \(digest.prefix(12)) to \(count) agents in \(ContinuousClock.now - start)")
-    }
-
-    /// Baseline: a plain swift-nio-ssl mutual-TLS client that connects and idles.
-    static func idleTLS(arguments: [String]) async throws {
-        func value(_ flag: String) -> String? {
-            guard let index = arguments.firstIndex(of: flag), index + 1 < arguments.count else { return nil }
-            return arguments[index + 1]
+        if let beforeImport, let afterImport, let afterDelivery = Self.cpuSeconds(controllerPID) {
+            print(String(format: "CONTROLLER_CPU import=%.2f delivery=%.2f", afterImport - beforeImport, afterDelivery - afterImport))
         }
-        let state = value("--state") ?? "."
-        let wire = try HostPort.parse(value("--controller") ?? "127.0.0.1:7447")
-        let identity = try AgentIdentity.load(stateDirectory: state)
-        let context = try NIOSSLContext(configuration: try identity.tls())
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
-                }
-            }
-            .connect(host: wire.host, port: wire.port).get()
-        // A HELLO, so the controller does not close the connection at its handshake timeout.
-        let hello = Frame(streamID: 0, payload: .message(.hello(Hello(
-            versions: [1], agentID: identity.name, software: "idle-tls", features: [], maxFrameSize: 16_384,
-            streamWindow: 65_535, connectionWindow: 65_535, maxStreams: 1
-        ))))
-        try await channel.writeAndFlush(hello.encoded())
-        print("READY")
-        try? await channel.closeFuture.get()
-        // Stay alive even if the controller lets go, so the process can still be measured.
-        try await Task.sleep(for: .seconds(3600))
     }
 }

@@ -8,13 +8,34 @@ import Wire
 ///
 ///     swift run -c release tern-bench [--size-mib N] [--repeat N] [--only codec|goodput]
 ///     tern-bench fleet --data DIR --controller HOST:PORT --agents N   (scripts/bench-fleet.sh drives it)
-///     tern-bench idle-tls --state DIR --controller HOST:PORT          (the idle-agent baseline)
 @main
 struct TernBench {
+    static let usage = """
+        usage: tern-bench [--size-mib N] [--repeat N] [--only codec|goodput]
+               tern-bench fleet --data DIR --controller HOST:PORT --agents N [--hold S] [--work DIR]
+                                [--deliver FILE [--controller-pid PID]]
+          (no arguments)   wire codec rates and TLS goodput, Tern against raw swift-nio-ssl in the same run
+          --size-mib N     goodput object size (default 512)
+          --repeat N       goodput runs per variant; the median is reported (default 3)
+          --only X         codec or goodput only
+          fleet            N in-process agents against a running controller (scripts/bench-fleet.sh,
+                           scripts/bench-fanout.sh); --deliver imports FILE and sends it to every agent,
+                           --controller-pid reports the controller's CPU for import and delivery apart
+        The idle-agent baseline is tern-idle-baseline (NIO and NIOSSL only).
+        """
+
     static func main() async throws {
         let arguments = CommandLine.arguments
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(Self.usage)
+            return
+        }
         if arguments.count > 1, arguments[1] == "fleet" { return try await FleetBench.run(arguments: arguments) }
-        if arguments.count > 1, arguments[1] == "idle-tls" { return try await FleetBench.idleTLS(arguments: arguments) }
+        let known: Set<String> = ["--size-mib", "--repeat", "--only"]
+        for (index, argument) in arguments.enumerated().dropFirst() where argument.hasPrefix("-") && !known.contains(argument) {
+            print("unknown option \(argument) (argument \(index))\n\(Self.usage)")
+            exit(2)
+        }
         func value(_ flag: String) -> String? {
             guard let index = arguments.firstIndex(of: flag), index + 1 < arguments.count else { return nil }
             return arguments[index + 1]
