@@ -12,7 +12,7 @@ public struct ControllerConfiguration: Sendable {
     /// The enrolment listener (TLS, no client certificate; PROTOCOL.md §2.2).
     public var enrolHost = "127.0.0.1"
     public var enrolPort = 7448
-    /// The operator REST API, dashboard and /metrics.
+    /// The operator REST API and /metrics.
     public var apiHost = "127.0.0.1"
     public var apiPort = 7480
     /// The name the controller states in WELCOME.

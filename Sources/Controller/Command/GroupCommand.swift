@@ -5,7 +5,7 @@ import Foundation
 struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subcloud-group",
-        abstract: "Groups of subclouds that update strategies walk together.",
+        abstract: "Groups of subclouds (their update settings are stored; strategies that use them come later).",
         subcommands: [Add.self, List.self, Show.self, Delete.self]
     )
 

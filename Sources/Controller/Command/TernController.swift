@@ -8,7 +8,7 @@ import Wire
 struct TernController: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tern-controller",
-        abstract: "The Tern central controller: fleet registry, enrolment, content and orchestration for edge sites.",
+        abstract: "The Tern central controller: fleet registry, enrolment and content delivery for edge sites.",
         version: TernVersion.current,
         subcommands: [
             Serve.self, SubcloudCommand.self, GroupCommand.self, ConfigCommand.self, SoftwareCommand.self, ImagesCommand.self,
