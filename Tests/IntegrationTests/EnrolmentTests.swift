@@ -100,6 +100,11 @@ import X509
 extension EnrolmentTests {
     /// Sends one ENROL_REQUEST with `csr` and returns the GOAWAY that answered it (nil: a certificate came back).
     func enrolRaw(port: Int, token: String, csr: [UInt8]) async throws -> GoAway? {
+        try await self.enrolPort(port, send: .message(.enrolRequest(EnrolRequest(token: token, csr: csr))))
+    }
+
+    /// Sends `command` once the handshake is done; returns the GOAWAY that answered it (nil: a certificate came back).
+    func enrolPort(_ port: Int, send command: WireCommand) async throws -> GoAway? {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         tls.applicationProtocols = [TLSPolicy.enrolmentALPN]
@@ -117,7 +122,7 @@ extension EnrolmentTests {
         return try await connection.executeThenClose { events, commands in
             for try await event in events {
                 switch event {
-                case .established: try await commands.write(.message(.enrolRequest(EnrolRequest(token: token, csr: csr))))
+                case .established: try await commands.write(command)
                 case .message(0, .enrolResponse, _): return nil
                 case .goAway(let goAway): return goAway
                 default: break
@@ -167,6 +172,12 @@ extension EnrolmentTests {
                 #expect(failure.description.contains("locked"), "\(failure)")
             }
             #expect(try await controller.store.subcloud(named: "edge-02")?.deployStatus == .awaitingEnrolment)
+
+            // PROTOCOL.md §2.2: no streams and nothing but the exchange on the enrolment port.
+            let stream = try await self.enrolPort(port, send: .openStream(.transferRequest(TransferRequest(digest: nil, firstBlock: 0))))
+            #expect(stream?.code == .protocolError, "\(String(describing: stream))")
+            let heartbeat = try await self.enrolPort(port, send: .message(.heartbeat(Heartbeat(sequence: 1, sentAtMillis: 1))))
+            #expect(heartbeat?.code == .protocolError, "\(String(describing: heartbeat))")
         }
     }
 }
