@@ -59,8 +59,9 @@ printf 'baseline: dd of the same bytes with fsync on the same filesystem: %s s; 
     "$disk_seconds" "$(python3 -c "print(f'{$seconds / $disk_seconds:.2f}')")"
 if [ "$tmpfs" = 1 ]; then
     # Same run: raw swift-nio-ssl goodput (and Tern's library-level goodput) for the same size.
-    "$bin/tern-bench" --only goodput --size-mib "$size" --repeat 3 | tee "$work/goodput.out" | grep -E "random data|zlib off" | head -2
-    raw=$(sed -n 's/.*random data: raw swift-nio-ssl \([0-9.]*\) MB\/s.*/\1/p' "$work/goodput.out" | head -1)
+    "$bin/tern-bench" --only goodput --size-mib "$size" --repeat 3 > "$work/goodput.out"
+    grep -A1 "(random) data" "$work/goodput.out"
+    raw=$(sed -n 's/.*(random) data: raw swift-nio-ssl \([0-9.]*\) MB\/s.*/\1/p' "$work/goodput.out" | head -1)
     printf 'receive path to tmpfs / raw TLS goodput: %s\n' "$(python3 -c "print(f'{($size * 1048576 / $seconds / 1e6) / $raw:.2f}')")"
 fi
 printf '%-11s %14s %14s %8s\n' "process" "RSS before" "peak (VmHWM)" "ratio"

@@ -160,25 +160,35 @@ public final class IncomingObject {
         record.writeInteger(block.resume.encoding.rawValue)
         record.writeInteger(UInt32(block.resume.encodedLength))
         record.writeInteger(UInt32(block.resume.encoding == .zlib ? self.prefixSaved : block.resume.offset))
-        let fd = open(self.store.blockRecordPath(self.digest), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AtomicFile.Failure(path: self.store.blockRecordPath(self.digest), operation: "open", errno: errno) }
-        defer { close(fd) }
-        let written = record.withUnsafeReadableBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        if self.blockRecordFD < 0 {
+            self.blockRecordFD = open(self.store.blockRecordPath(self.digest), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+            guard self.blockRecordFD >= 0 else { throw AtomicFile.Failure(path: self.store.blockRecordPath(self.digest), operation: "open", errno: errno) }
+        }
+        let written = record.withUnsafeReadableBytes { pwrite(self.blockRecordFD, $0.baseAddress, $0.count, 0) }
         guard written == 13 else { throw AtomicFile.Failure(path: self.store.blockRecordPath(self.digest), operation: "write", errno: errno) }
         self.partial = (block.index, block.resume)
         return resent
     }
 
     private func dropPartial() {
+        if self.blockRecordFD >= 0 {
+            close(self.blockRecordFD)
+            self.blockRecordFD = -1
+        }
         unlink(self.store.blockRecordPath(self.digest))
         unlink(self.store.prefixPath(self.digest))
         self.partial = nil
         self.prefixSaved = 0
     }
 
+    /// The block-in-progress record, opened on first use and kept open: it is
+    /// rewritten after every DATA read.
+    private var blockRecordFD: Int32 = -1
+
     deinit {
         close(self.fd)
         close(self.recordFD)
+        if self.blockRecordFD >= 0 { close(self.blockRecordFD) }
     }
 
     /// The first block not yet held: where a request resumes.
