@@ -12,12 +12,17 @@ import Testing
         IssuedCertificate(serial: serial, subcloud: name, notBefore: issued, notAfter: issued.addingTimeInterval(days * 86_400))
     }
 
+    /// edge-01 created with token "t1", enrolled with certificate c1 and connected with it once.
+    static func enrolled(_ store: SQLiteFleetStore) async throws {
+        _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: FleetStoreTests.token("t1"), at: Self.t0)
+        _ = try await store.enrol(tokenHash: "t1", certificate: Self.certificate("c1"), at: Self.t0)
+        #expect(try await store.admit(serial: "c1", name: "edge-01", at: Self.t0) == nil)
+    }
+
     @Test("every certificate ever issued to a deleted subcloud is refused, also after the name is added again")
     func deleteRevokesAll() async throws {
         try await FleetStoreTests.withStore { store, _ in
-            _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: FleetStoreTests.token("t1"), at: Self.t0)
-            _ = try await store.enrol(tokenHash: "t1", certificate: Self.certificate("c1"), at: Self.t0)
-            #expect(try await store.admit(serial: "c1", name: "edge-01", at: Self.t0) == nil)
+            try await Self.enrolled(store)
             // Renewed (in the last third), but the new one not used yet: both still work.
             let late = Self.t0.addingTimeInterval(21 * 86_400)
             try await store.recordCertificate(Self.certificate("c2", issued: late), enrolment: false, at: late)
@@ -39,9 +44,7 @@ import Testing
     @Test("the previous certificate stops working once the renewed one has been used; an unused renewal is replaced by the next")
     func renewalRetires() async throws {
         try await FleetStoreTests.withStore { store, _ in
-            _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: FleetStoreTests.token("t1"), at: Self.t0)
-            _ = try await store.enrol(tokenHash: "t1", certificate: Self.certificate("c1"), at: Self.t0)
-            #expect(try await store.admit(serial: "c1", name: "edge-01", at: Self.t0) == nil)
+            try await Self.enrolled(store)
             let late = Self.t0.addingTimeInterval(21 * 86_400)
             // Two renewals whose answers were lost: only the newest stays valid.
             try await store.recordCertificate(Self.certificate("c2", issued: late), enrolment: false, at: late)

@@ -8,15 +8,7 @@ import Testing
     func deadSiteNoticedFast() async throws {
         try await ProcessFleet.with { fleet in
             try await fleet.startController(heartbeat: 30, missed: 3)
-            for name in ["edge-01", "edge-02"] {
-                let (token, fingerprint) = try await fleet.add(name)
-                #expect(try await fleet.enrol(name, token: token, fingerprint: fingerprint).status == 0)
-                try fleet.startAgent(name)
-            }
-            let online = await eventually(timeout: .seconds(20)) {
-                (try? await fleet.subclouds())?.values.allSatisfy { $0["availability"] as? String == "online" } == true
-            }
-            #expect(online)
+            #expect(try await fleet.enrolAndStart(["edge-01", "edge-02"]))
             // edge-02 restarts at once: back long before the 10 s grace.
             fleet.agents["edge-02"]!.signal(SIGKILL)
             try fleet.startAgent("edge-02")
@@ -42,15 +34,7 @@ import Testing
             // Agents back off up to 4 s here (60 s in production); the startup grace covers it.
             try await fleet.startController(heartbeat: 1, missed: 2, extra: ["--startup-grace", "8"])
             let names = (1...8).map { String(format: "edge-%02d", $0) }
-            for name in names {
-                let (token, fingerprint) = try await fleet.add(name)
-                #expect(try await fleet.enrol(name, token: token, fingerprint: fingerprint).status == 0)
-                try fleet.startAgent(name, extra: ["--reconnect-cap", "4"])
-            }
-            let online = await eventually(timeout: .seconds(30)) {
-                (try? await fleet.subclouds())?.values.filter { $0["availability"] as? String == "online" }.count == names.count
-            }
-            #expect(online)
+            #expect(try await fleet.enrolAndStart(names, extra: ["--reconnect-cap", "4"]))
             fleet.controller!.signal(SIGKILL)
             _ = await fleet.controller!.wait(timeout: .seconds(10))
             // Down for longer than the cap: every agent is at its longest backoff.

@@ -73,15 +73,7 @@ import Testing
     func offlineAndRestarts() async throws {
         try await ProcessFleet.with { fleet in
             try await fleet.startController(heartbeat: 1, missed: 2)
-            for name in ["edge-01", "edge-02"] {
-                let (token, fingerprint) = try await fleet.add(name)
-                #expect(try await fleet.enrol(name, token: token, fingerprint: fingerprint).status == 0)
-                try fleet.startAgent(name)
-            }
-            let online = await eventually(timeout: .seconds(20)) {
-                (try? await fleet.subclouds())?.values.allSatisfy { $0["availability"] as? String == "online" } == true
-            }
-            #expect(online)
+            #expect(try await fleet.enrolAndStart(["edge-01", "edge-02"]))
 
             fleet.agents["edge-02"]!.signal(SIGKILL)
             let killedAt = ContinuousClock.now

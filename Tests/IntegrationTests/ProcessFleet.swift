@@ -109,6 +109,19 @@ final class ProcessFleet: @unchecked Sendable {
         return agent
     }
 
+    /// Adds, enrols and starts an agent for each name; true once all are online.
+    func enrolAndStart(_ names: [String], extra: [String] = []) async throws -> Bool {
+        for name in names {
+            let (token, fingerprint) = try await self.add(name)
+            let enrolled = try await self.enrol(name, token: token, fingerprint: fingerprint)
+            try #require(enrolled.status == 0, "\(enrolled.output)")
+            try self.startAgent(name, extra: extra)
+        }
+        return await eventually(timeout: .seconds(30)) {
+            (try? await self.subclouds())?.values.filter { $0["availability"] as? String == "online" }.count == names.count
+        }
+    }
+
     /// The subclouds as `subcloud list --json` shows them, by name.
     func subclouds() async throws -> [String: [String: Any]] {
         let list = try await self.json(["subcloud", "list"]) as! [[String: Any]]
