@@ -60,6 +60,7 @@ public enum FuzzTargets {
     public static func blocks(_ input: ByteBuffer) {
         var remaining = input
         var parser = BlockParser(blockSize: 1 << 16)
+        var expectedOffset: [UInt32: Int] = [:]
         if let mode = remaining.readInteger(as: UInt8.self), mode & 1 == 1, let length = remaining.readInteger(as: UInt16.self) {
             let encodedLength = max(2, Int(length))
             let offset = 1 + Int(mode >> 1) % (encodedLength - 1)
@@ -67,8 +68,9 @@ public enum FuzzTargets {
             let prefix = encoding == .zlib ? (remaining.readSlice(length: min(offset, remaining.readableBytes)) ?? ByteBuffer()) : ByteBuffer()
             guard encoding == .raw || prefix.readableBytes == offset else { return }
             parser = BlockParser(blockSize: 1 << 16, resuming: 0, at: BlockResume(offset: offset, encoding: encoding, encodedLength: encodedLength), prefix: prefix)
+            // A raw continuation's first piece starts where the held bytes end.
+            if encoding == .raw { expectedOffset[0] = offset }
         }
-        var expectedOffset: [UInt32: Int] = [:]
         do {
             while remaining.readableBytes > 0 {
                 parser.append(remaining.readSlice(length: min(remaining.readableBytes, 1 + remaining.readableBytes % 61))!)
