@@ -1,6 +1,7 @@
 # Sourced by the content benchmarks: a release controller and enrolled agents on
 # 127.0.0.1, each agent reaching the wire port through scripts/count-proxy.py so
 # the bytes it receives are counted. Needs: bin, work, pids (array) set by the caller.
+# TERN_AGENT_BIN runs another agent build (say, an earlier commit's) against this controller.
 
 bench_now() { date +%s.%N; }
 bench_since() { python3 -c "print(f'{$(bench_now) - $1:.2f}')"; }
@@ -32,8 +33,8 @@ bench_agent() {
     added=$(cli subcloud add "$name" --json)
     token=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["bootstrapToken"])' <<< "$added")
     fingerprint=$(python3 -c 'import json,sys; print("sha256:" + json.load(sys.stdin)["caFingerprint"])' <<< "$added")
-    "$bin/tern-agent" enroll --controller "127.0.0.1:$((bench_port + 1))" --token="$token" --ca-fingerprint "$fingerprint" --state "$work/$name" 2>/dev/null >/dev/null
-    "$bin/tern-agent" run --state "$work/$name" --controller "127.0.0.1:$proxy" --no-fwupd "$@" 2> "$work/$name.log" &
+    "${TERN_AGENT_BIN:-$bin/tern-agent}" enroll --controller "127.0.0.1:$((bench_port + 1))" --token="$token" --ca-fingerprint "$fingerprint" --state "$work/$name" 2>/dev/null >/dev/null
+    "${TERN_AGENT_BIN:-$bin/tern-agent}" run --state "$work/$name" --controller "127.0.0.1:$proxy" --no-fwupd "$@" 2> "$work/$name.log" &
     pids+=($!)
     for _ in $(seq 100); do
         cli subcloud show "$name" --json | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["availability"] == "online" else 1)' && return 0
