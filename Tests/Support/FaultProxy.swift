@@ -33,8 +33,9 @@ public final class FaultProxy: Sendable {
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
-                        let toServer = Forwarder(peer: outbound, limit: nil, state: state)
-                        let toClient = Forwarder(peer: inbound, limit: limit, state: state)
+                        let forwarded: @Sendable (Int) -> Void = { count in state.withLockedValue { $0.bytesForwarded += count } }
+                        let toServer = Relay(peer: outbound, onForward: forwarded)
+                        let toClient = Relay(peer: inbound, limit: limit, onCut: { state.withLockedValue { $0.cutsDone += 1 } }, onForward: forwarded)
                         return inbound.pipeline.addHandler(toServer).flatMap { outbound.pipeline.addHandler(toClient) }
                     }
             }
@@ -48,45 +49,5 @@ public final class FaultProxy: Sendable {
 
     public func close() async throws {
         try await self.server.close()
-    }
-
-    private final class Forwarder: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        let peer: Channel
-        var remaining: Int?
-        let state: NIOLockedValueBox<State>
-
-        init(peer: Channel, limit: Int?, state: NIOLockedValueBox<State>) {
-            self.peer = peer
-            self.remaining = limit
-            self.state = state
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var bytes = self.unwrapInboundIn(data)
-            if let remaining = self.remaining {
-                if bytes.readableBytes >= remaining {
-                    // The link breaks here: deliver what fits, then drop both sides.
-                    let head = bytes.readSlice(length: remaining)!
-                    self.state.withLockedValue { $0.cutsDone += 1 }
-                    self.peer.writeAndFlush(head).whenComplete { _ in self.peer.close(promise: nil) }
-                    context.close(promise: nil)
-                    self.remaining = 0
-                    return
-                }
-                self.remaining = remaining - bytes.readableBytes
-            }
-            self.state.withLockedValue { $0.bytesForwarded += bytes.readableBytes }
-            self.peer.writeAndFlush(bytes, promise: nil)
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            self.peer.close(promise: nil)
-            context.fireChannelInactive()
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: Error) {
-            context.close(promise: nil)
-        }
     }
 }

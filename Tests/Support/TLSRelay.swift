@@ -44,8 +44,8 @@ public final class TLSRelay: Sendable {
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMapThrowing { outbound in
                         try inbound.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverContext))
-                        try inbound.pipeline.syncOperations.addHandler(Relay(peer: outbound, counted: state))
-                        try outbound.pipeline.syncOperations.addHandler(Relay(peer: inbound, counted: nil))
+                        try inbound.pipeline.syncOperations.addHandler(Relay(peer: outbound, onForward: { count in state.withLockedValue { $0.plaintextFromClients += count } }))
+                        try outbound.pipeline.syncOperations.addHandler(Relay(peer: inbound))
                     }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -53,31 +53,5 @@ public final class TLSRelay: Sendable {
 
     public func close() async throws {
         try await self.server.close()
-    }
-
-    private final class Relay: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        let peer: Channel
-        let counted: NIOLockedValueBox<State>?
-
-        init(peer: Channel, counted: NIOLockedValueBox<State>?) {
-            self.peer = peer
-            self.counted = counted
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let bytes = self.unwrapInboundIn(data)
-            self.counted?.withLockedValue { $0.plaintextFromClients += bytes.readableBytes }
-            self.peer.writeAndFlush(bytes, promise: nil)
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            self.peer.close(promise: nil)
-            context.fireChannelInactive()
-        }
-
-        func errorCaught(context: ChannelHandlerContext, error: Error) {
-            context.close(promise: nil)
-        }
     }
 }
