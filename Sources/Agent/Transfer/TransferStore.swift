@@ -55,8 +55,6 @@ public final class IncomingObject {
     private let recordFD: Int32
     /// One byte per block: 1 when the block is on disk.
     private var held: [UInt8]
-    /// Bytes held of each block not yet complete, to know when it is.
-    private var progress: [UInt32: Int] = [:]
     /// The block in progress as held on disk, and for a zlib block how many of its
     /// encoded bytes the prefix file holds.
     private var partial: (index: UInt32, resume: BlockResume)?
@@ -108,15 +106,19 @@ public final class IncomingObject {
     }
 
     /// Where a request resumes: the first block not held, and when its start is held
-    /// (PROTOCOL.md §7.5), the offset to continue from, with a zlib block's bytes so far.
-    public func resumePoint() -> (firstBlock: UInt64, resume: BlockResume?, prefix: ByteBuffer) {
+    /// (PROTOCOL.md §7.5), the offset to continue from.
+    public func resumePoint() -> (firstBlock: UInt64, resume: BlockResume?) {
         let first = self.firstMissingBlock
-        guard let partial = self.partial, UInt64(partial.index) == first else { return (first, nil, ByteBuffer()) }
-        guard partial.resume.encoding == .zlib else { return (first, partial.resume, ByteBuffer()) }
-        guard let data = FileManager.default.contents(atPath: self.store.prefixPath(self.digest)), data.count >= partial.resume.offset else {
-            return (first, nil, ByteBuffer())
-        }
-        return (first, partial.resume, ByteBuffer(bytes: data.prefix(partial.resume.offset)))
+        guard let partial = self.partial, UInt64(partial.index) == first else { return (first, nil) }
+        return (first, partial.resume)
+    }
+
+    /// The encoded bytes held of the zlib block in progress, which a continuation of it
+    /// is joined to; nil when they are not all on disk (then the block is asked for whole).
+    public func heldPrefix(for resume: BlockResume) -> ByteBuffer? {
+        guard resume.encoding == .zlib else { return ByteBuffer() }
+        guard let data = FileManager.default.contents(atPath: self.store.prefixPath(self.digest)), data.count >= resume.offset else { return nil }
+        return ByteBuffer(bytes: data.prefix(resume.offset))
     }
 
     /// Records the block in progress after bytes were written (`BlockParser.partialBlock`):
@@ -135,19 +137,21 @@ public final class IncomingObject {
         let sameBlock = self.partial.map { $0.index == block.index && $0.resume.encoding == block.resume.encoding && $0.resume.encodedLength == block.resume.encodedLength } ?? false
         if block.resume.encoding == .zlib, let compressed = block.compressed {
             // Append what is new; start the file again for another block or a block sent afresh.
+            if self.prefixFD < 0 {
+                self.prefixFD = open(self.store.prefixPath(self.digest), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+                guard self.prefixFD >= 0 else { throw AtomicFile.Failure(path: self.store.prefixPath(self.digest), operation: "open", errno: errno) }
+            }
             if !sameBlock || compressed.readableBytes < self.prefixSaved {
                 if self.partial?.index == block.index { resent = min(self.prefixSaved, compressed.readableBytes) }
-                try AtomicFile.write([], to: self.store.prefixPath(self.digest), mode: 0o600)
+                guard ftruncate(self.prefixFD, 0) == 0 else { throw AtomicFile.Failure(path: self.store.prefixPath(self.digest), operation: "truncate", errno: errno) }
                 self.prefixSaved = 0
             }
             if compressed.readableBytes > self.prefixSaved {
-                let fresh = compressed.getSlice(at: compressed.readerIndex + self.prefixSaved, length: compressed.readableBytes - self.prefixSaved)!
-                let fd = open(self.store.prefixPath(self.digest), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw AtomicFile.Failure(path: self.store.prefixPath(self.digest), operation: "open", errno: errno) }
-                defer { close(fd) }
-                var rest = fresh
+                var rest = compressed.getSlice(at: compressed.readerIndex + self.prefixSaved, length: compressed.readableBytes - self.prefixSaved)!
                 while rest.readableBytes > 0 {
-                    let written = rest.withUnsafeReadableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                    // At the file offset of the first byte not yet written.
+                    let at = off_t(compressed.readableBytes - rest.readableBytes)
+                    let written = rest.withUnsafeReadableBytes { pwrite(self.prefixFD, $0.baseAddress, $0.count, at) }
                     guard written > 0 else { throw AtomicFile.Failure(path: self.store.prefixPath(self.digest), operation: "write", errno: errno) }
                     rest.moveReaderIndex(forwardBy: written)
                 }
@@ -171,24 +175,24 @@ public final class IncomingObject {
     }
 
     private func dropPartial() {
-        if self.blockRecordFD >= 0 {
-            close(self.blockRecordFD)
-            self.blockRecordFD = -1
-        }
+        for fd in [self.blockRecordFD, self.prefixFD] where fd >= 0 { close(fd) }
+        self.blockRecordFD = -1
+        self.prefixFD = -1
         unlink(self.store.blockRecordPath(self.digest))
         unlink(self.store.prefixPath(self.digest))
         self.partial = nil
         self.prefixSaved = 0
     }
 
-    /// The block-in-progress record, opened on first use and kept open: it is
-    /// rewritten after every DATA read.
+    /// The block-in-progress record and a zlib block's prefix file, opened on first
+    /// use and kept open while the block streams: both are written after every DATA read.
     private var blockRecordFD: Int32 = -1
+    private var prefixFD: Int32 = -1
 
     deinit {
         close(self.fd)
         close(self.recordFD)
-        if self.blockRecordFD >= 0 { close(self.blockRecordFD) }
+        for fd in [self.blockRecordFD, self.prefixFD] where fd >= 0 { close(fd) }
     }
 
     /// The first block not yet held: where a request resumes.
@@ -229,14 +233,11 @@ public final class IncomingObject {
         // continuation starts), so where the last one ends is how much is held.
         let done = piece.offset + piece.bytes.readableBytes
         if piece.completesBlock || done >= expected {
-            self.progress[piece.index] = nil
             self.held[index] = 1
             // Page cache is enough across a process crash; a power cut is caught by the digest check.
             var one: UInt8 = 1
             _ = pwrite(self.recordFD, &one, 1, off_t(index))
             if let partial = self.partial, Int(partial.index) == index { self.dropPartial() }
-        } else {
-            self.progress[piece.index] = done
         }
         return already
     }

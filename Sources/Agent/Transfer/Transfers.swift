@@ -117,8 +117,8 @@ actor Transfers {
         var parser = BlockParser(blockSize: object.blockSize, firstIndex: UInt32(clamping: request.firstBlock))
         // Asked to continue inside a block: the parser takes the continuation, with a zlib block's bytes so far.
         let point = object.resumePoint()
-        if let resume = request.resume, resume == point.resume, request.firstBlock == point.firstBlock {
-            parser = BlockParser(blockSize: object.blockSize, resuming: UInt32(request.firstBlock), at: resume, prefix: point.prefix)
+        if let resume = request.resume, resume == point.resume, request.firstBlock == point.firstBlock, let prefix = object.heldPrefix(for: resume) {
+            parser = BlockParser(blockSize: object.blockSize, resuming: UInt32(request.firstBlock), at: resume, prefix: prefix)
         }
         self.streams[stream] = Receiving(object: object, parser: parser)
         pending.stream = stream

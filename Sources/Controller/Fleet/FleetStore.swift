@@ -104,10 +104,12 @@ public struct IssuedCertificate: Sendable, Equatable {
         self.firstUsedAt = firstUsedAt
     }
 
-    /// PROTOCOL.md §10.18: renewal is honoured only in the last third of the validity.
-    public func renewable(at now: Date) -> Bool {
-        now >= self.notBefore.addingTimeInterval(self.notAfter.timeIntervalSince(self.notBefore) * 2 / 3)
+    /// PROTOCOL.md §5.4: renewal is honoured only in the last third of the validity, from here.
+    public var renewableFrom: Date {
+        self.notBefore.addingTimeInterval(self.notAfter.timeIntervalSince(self.notBefore) * 2 / 3)
     }
+
+    public func renewable(at now: Date) -> Bool { now >= self.renewableFrom }
 }
 
 extension FleetStore {

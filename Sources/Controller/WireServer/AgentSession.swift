@@ -178,7 +178,7 @@ struct AgentSession {
         let refusal: String?
         if let serial, let current = try await store.issuedCertificate(serial: serial) {
             refusal = current.renewable(at: now) ? nil
-                : "renewal opens at \(ISO8601DateFormatter().string(from: current.notBefore.addingTimeInterval(current.notAfter.timeIntervalSince(current.notBefore) * 2 / 3))), the last third of certificate \(serial)'s validity"
+                : "renewal opens at \(ISO8601DateFormatter().string(from: current.renewableFrom)), the last third of certificate \(serial)'s validity"
         } else {
             refusal = "the connection's certificate is not on record"
         }

@@ -56,7 +56,8 @@ public final class PreAuthenticationGuard: ChannelInboundHandler, RemovableChann
     private let tlsDeadline: TimeAmount
     private let lifetime: TimeAmount?
     private var holdsPlace = false
-    private var timers: [Scheduled<Void>] = []
+    private var tlsTimer: Scheduled<Void>?
+    private var lifetimeTimer: Scheduled<Void>?
 
     public init(connections: UnauthenticatedConnections, release: Release, tlsDeadline: TimeAmount, lifetime: TimeAmount? = nil) {
         self.connections = connections
@@ -72,16 +73,14 @@ public final class PreAuthenticationGuard: ChannelInboundHandler, RemovableChann
         }
         self.holdsPlace = true
         let channel = context.channel
-        self.timers.append(context.eventLoop.scheduleTask(in: self.tlsDeadline) { channel.close(promise: nil) })
-        if let lifetime = self.lifetime {
-            self.timers.append(context.eventLoop.scheduleTask(in: lifetime) { channel.close(promise: nil) })
-        }
+        self.tlsTimer = context.eventLoop.scheduleTask(in: self.tlsDeadline) { channel.close(promise: nil) }
+        self.lifetimeTimer = self.lifetime.map { context.eventLoop.scheduleTask(in: $0) { channel.close(promise: nil) } }
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
-            // The first timer is the TLS deadline; a lifetime stays armed.
-            self.timers.first?.cancel()
+            // A lifetime stays armed.
+            self.tlsTimer?.cancel()
             if self.release == .tlsHandshake { self.leave() }
         }
         context.fireUserInboundEventTriggered(event)
@@ -97,8 +96,8 @@ public final class PreAuthenticationGuard: ChannelInboundHandler, RemovableChann
     }
 
     private func finish() {
-        for timer in self.timers { timer.cancel() }
-        self.timers = []
+        self.tlsTimer?.cancel()
+        self.lifetimeTimer?.cancel()
         self.leave()
     }
 
