@@ -29,10 +29,11 @@ public struct ControllerApp: Sendable {
         let token = try APIToken.loadOrCreate(path: configuration.apiTokenPath)
         let live = LiveFleet()
         let objects = try ObjectStore(dataDirectory: configuration.dataDirectory)
+        let work = BackgroundWork(logger: logger)
         let context = ControllerContext(
             configuration: configuration, store: store, live: live, healthBook: HealthBook(),
             pki: pki, metrics: ControllerMetrics(), objects: objects,
-            content: ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, logger: logger),
+            content: ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, work: work, logger: logger),
             logger: logger
         )
         let wireServer = try await WireServer.bind(context: context)
@@ -56,9 +57,10 @@ public struct ControllerApp: Sendable {
 
     /// Every long-running part, in dependency order, for one `ServiceGroup`. Shutdown
     /// runs in reverse: systemd hears STOPPING=1 first, the API stops taking requests,
-    /// then the listeners send GOAWAY and drain, and the monitor stops last.
+    /// then the listeners send GOAWAY and drain, background work they started
+    /// finishes, and the monitor stops last.
     public var services: [any Service] {
-        [self.availability, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+        [self.availability, self.context.content.work, self.wireServer, self.enrolmentServer, self.api, self.systemd]
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and

@@ -84,7 +84,7 @@ struct DeploymentRoutes {
             try await self.context.store.addRelease(release)
             try await self.context.store.recordEvent(subcloud: nil, kind: "software", detail: "imported \(body.ref) \(commit)", at: Date())
             let content = self.context.content
-            Task { await content.prepareDeltas(ref: body.ref, to: commit) }
+            content.work.submit("deltas to \(body.ref) \(commit)") { await content.prepareDeltas(ref: body.ref, to: commit) }
             return EditedResponse(status: .created, response: release)
         }
         group.get("software") { _, _ in try await self.context.store.releases(kind: .ostree) }

@@ -13,9 +13,12 @@ public actor ContentPlane {
     public let ostree: OSTreeRepository
     public let images: ImageLibrary
     let logger: Logger
+    /// Where work that must not hold up a connection's reader or a request runs.
+    public let work: BackgroundWork
 
-    public init(store: any FleetStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, logger: Logger) {
+    public init(store: any FleetStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
         self.store = store
+        self.work = work
         self.live = live
         self.objects = objects
         self.ostree = OSTreeRepository(dataDirectory: dataDirectory, objects: objects)
@@ -191,7 +194,7 @@ public actor ContentPlane {
                 // A pending OSTree deployment's delta depends on what the site runs; making
                 // one may take a while, so the connection's reader does not wait for it.
                 for deployment in try await self.store.deployments(subcloud: name) where deployment.isOpen && deployment.kind == kind && deployment.name == status.name {
-                    Task { await self.send(deployment) }
+                    self.work.submit("send deployment \(deployment.id) to \(name)") { await self.send(deployment) }
                 }
             }
             return

@@ -113,8 +113,9 @@ struct AgentSession {
         for offer in await self.context.live.wantedOffers(for: name) {
             try await commands.write(.message(.transferOffer(offer)))
         }
-        // Desired content goes out in a task: an OSTree delta may take a while to generate.
-        Task { await self.context.content.connected(name) }
+        // Desired content goes out as background work: an OSTree delta may take a while to generate.
+        let content = self.context.content
+        content.work.submit("desired content for \(name)") { await content.connected(name) }
         self.context.logger.info("agent connected", metadata: [
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
