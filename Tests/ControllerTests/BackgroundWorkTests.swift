@@ -1,0 +1,34 @@
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+import Testing
+@testable import Controller
+
+/// Background work runs in the Service's own task group: graceful shutdown waits
+/// for what is running, and one job's failure stops nothing else.
+@Suite struct BackgroundWorkTests {
+    @Test("jobs run, a failing one does not stop the others, and shutdown waits for the one still running")
+    func runsAndDrains() async throws {
+        var logger = Logger(label: "test.work")
+        logger.logLevel = .critical
+        let work = BackgroundWork(logger: logger)
+        let done = NIOLockedValueBox<[String]>([])
+        let group = ServiceGroup(configuration: .init(services: [.init(service: work)], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            struct Failure: Error {}
+            work.submit("fails") { throw Failure() }
+            work.submit("quick") { done.withLockedValue { $0.append("quick") } }
+            work.submit("slow") {
+                try await Task.sleep(for: .milliseconds(300))
+                done.withLockedValue { $0.append("slow") }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(done.withLockedValue { $0 } == ["quick"])
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        // The service returned only after the slow job finished.
+        #expect(done.withLockedValue { $0 }.sorted() == ["quick", "slow"])
+    }
+}
