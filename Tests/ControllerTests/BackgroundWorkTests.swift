@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+import TernTestSupport
 import Testing
 @testable import Controller
 
@@ -20,15 +21,17 @@ import Testing
             work.submit("fails") { throw Failure() }
             work.submit("quick") { done.withLockedValue { $0.append("quick") } }
             work.submit("slow") {
+                done.withLockedValue { $0.append("slow started") }
                 try await Task.sleep(for: .milliseconds(300))
                 done.withLockedValue { $0.append("slow") }
             }
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(done.withLockedValue { $0 } == ["quick"])
+            // The quick job does not wait behind the failed one; the slow one is running.
+            let started = await eventually(timeout: .seconds(10)) { done.withLockedValue { $0 }.contains("quick") && done.withLockedValue { $0 }.contains("slow started") }
+            #expect(started)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
         // The service returned only after the slow job finished.
-        #expect(done.withLockedValue { $0 }.sorted() == ["quick", "slow"])
+        #expect(done.withLockedValue { $0 }.sorted() == ["quick", "slow", "slow started"])
     }
 }
