@@ -27,8 +27,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // The protocol: frames, messages, session state machine, flow control,
-        // block codec and TLS policy. No sockets and no application logic.
+        // Wire — the protocol and nothing else: frames, messages, the session state
+        // machine, flow control, the bulk scheduler, the block codec, the TLS policy
+        // (ALPN, versions, CSR rules) and the NIO handler that runs them. It opens no
+        // sockets, touches no files and knows no application. Imports NIO, NIOSSL,
+        // compress-nio, swift-certificates, swift-crypto and swift-log only.
         .target(
             name: "Wire",
             dependencies: [
@@ -42,12 +45,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/Wire"
         ),
+        // Platform — what both programs need that is not protocol: running host
+        // commands without a shell or a blocked thread, atomic files, sd_notify,
+        // HOST:PORT parsing, the on-disk content formats (OCI layout, config bundle),
+        // key-material redaction and BackgroundWork (the Service that runs work
+        // outliving a request). May import Wire (for digests), never Controller or Agent.
+        .target(
+            name: "Platform",
+            dependencies: [
+                "Wire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Controller — the central site's library: fleet registry and stores, PKI
+        // (the CA issuing certificates lives only here), the wire server, content
+        // plane, REST API. Imports Wire and Platform, never Agent.
         .target(
             name: "Controller",
             dependencies: [
-                "Wire",
+                "Wire", "Platform",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -63,23 +83,24 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            path: "Sources/Controller",
-            exclude: ["Command"]
         ),
+        // The controller's executable: argument parsing and the CLI only.
         .executableTarget(
             name: "tern-controller",
             dependencies: [
-                "Controller", "Wire",
+                "Controller", "Wire", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
-            path: "Sources/Controller/Command"
         ),
+        // Agent — the edge server's library: enrolment, the controller link,
+        // transfers, deployment sites, health, alarms. Imports Wire and Platform,
+        // never Controller.
         .target(
             name: "Agent",
             dependencies: [
-                "Wire",
+                "Wire", "Platform",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -89,22 +110,20 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
-            path: "Sources/Agent",
-            exclude: ["Command"]
         ),
+        // The agent's executable: argument parsing only.
         .executableTarget(
             name: "tern-agent",
             dependencies: [
-                "Agent", "Wire",
+                "Agent", "Wire", "Platform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            path: "Sources/Agent/Command"
         ),
         .executableTarget(
             name: "tern-bench",
             dependencies: [
-                "Wire", "Controller", "Agent",
+                "Wire", "Platform", "Controller", "Agent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -122,10 +141,11 @@ let package = Package(
             ],
             path: "Benchmarks/IdleBaseline"
         ),
+        // Test support: processes, relays, fault proxies. Tests only.
         .target(
             name: "TernTestSupport",
             dependencies: [
-                "Wire", "Controller", "Agent",
+                "Wire", "Platform", "Controller", "Agent",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -144,9 +164,13 @@ let package = Package(
             exclude: ["FuzzRegressions"]
         ),
         .testTarget(
+            name: "PlatformTests",
+            dependencies: ["Platform", "TernTestSupport"]
+        ),
+        .testTarget(
             name: "ControllerTests",
             dependencies: [
-                "Controller", "Wire", "TernTestSupport",
+                "Controller", "Wire", "Platform", "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -155,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Wire", "TernTestSupport",
+                "Agent", "Wire", "Platform", "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
@@ -171,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Wire", "Controller", "Agent", "TernTestSupport",
+                "Wire", "Platform", "Controller", "Agent", "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

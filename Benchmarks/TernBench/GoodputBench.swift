@@ -1,3 +1,4 @@
+import Controller
 import Crypto
 import Logging
 import NIOCore

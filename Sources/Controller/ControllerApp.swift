@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import Platform
 import ServiceLifecycle
 import Wire
 
@@ -66,7 +67,7 @@ public struct ControllerApp: Sendable {
     /// Makes an object from the object store part of a subcloud's desired content and
     /// offers it now if the subcloud is connected (and again on every reconnection).
     /// Returns false when the object is unknown.
-    public func offer(_ digest: Digest, kind: String, name: String, to subcloud: String) async throws -> Bool {
+    public func offer(_ digest: ContentDigest, kind: String, name: String, to subcloud: String) async throws -> Bool {
         try await self.context.deliver(digest, kind: kind, name: name, to: subcloud) != nil
     }
 

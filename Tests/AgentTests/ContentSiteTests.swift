@@ -4,6 +4,7 @@ import Testing
 import Wire
 
 @testable import Agent
+import Platform
 
 @Suite("Applying content on the site")
 struct ContentSiteTests {
@@ -95,7 +96,7 @@ struct ContentSiteTests {
         let one = ConfigBundle(generation: 1, files: [
             .init(path: "/etc/a.conf", mode: 0o644, content: Data("a1\n".utf8)), .init(path: "/etc/b/b.conf", mode: 0o600, content: Data("b1\n".utf8)),
         ], reload: nil)
-        try site.apply(one, digest: Digest(of: try one.encoded()))
+        try site.apply(one, digest: ContentDigest(of: try one.encoded()))
         #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a1\n")
         #expect(site.applied()?.generation == 1 && site.drift().isEmpty)
 
@@ -105,7 +106,7 @@ struct ContentSiteTests {
             .init(path: "/etc/a.conf", mode: 0o644, content: Data("a2\n".utf8)), .init(path: "/etc/b/b.conf", mode: 0o600, content: Data("b2\n".utf8)),
         ], reload: nil)
         let stateBefore = try FileManager.default.contentsOfDirectory(atPath: directory.appending("state/config"))
-        try site.apply(two, digest: Digest(of: try two.encoded()))
+        try site.apply(two, digest: ContentDigest(of: try two.encoded()))
         let journal = ConfigJournalFixture(root: directory.appending("root"), state: directory.appending("state/config"))
         try journal.rewind(to: ["/etc/a.conf": "a1\n", "/etc/b/b.conf": "b1\n"], staged: ["/etc/a.conf": "a2\n", "/etc/b/b.conf": "b2\n"], generation: 2, applied: two, site: site)
         #expect(stateBefore.contains("applied.json"))
@@ -120,7 +121,7 @@ struct ContentSiteTests {
         let bad = ConfigBundle(generation: 3, files: [
             .init(path: "/etc/a.conf", mode: 0o644, content: Data("a3\n".utf8)), .init(path: "/etc/../../escape", mode: 0o644, content: Data()),
         ], reload: nil)
-        #expect(throws: DeployFailure.self) { try site.apply(bad, digest: Digest(of: try bad.encoded())) }
+        #expect(throws: DeployFailure.self) { try site.apply(bad, digest: ContentDigest(of: try bad.encoded())) }
         #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a2\n")
         #expect(site.applied()?.generation == 2)
 
@@ -130,7 +131,7 @@ struct ContentSiteTests {
             let control = ConfigBundle(generation: 4, files: [
                 .init(path: "/etc/a.conf", mode: 0o644, content: Data("a4\n".utf8)), .init(path: path, mode: 0o644, content: Data("x".utf8)),
             ], reload: nil)
-            #expect(throws: DeployFailure.self, "\(path.debugDescription)") { try site.apply(control, digest: Digest(of: try control.encoded())) }
+            #expect(throws: DeployFailure.self, "\(path.debugDescription)") { try site.apply(control, digest: ContentDigest(of: try control.encoded())) }
             #expect(ConfigBundle.problem(with: path)?.contains("control character") == true)
         }
         #expect(!FileManager.default.fileExists(atPath: directory.appending("root/etc/motd")))
@@ -149,7 +150,7 @@ extension ContentSiteTests {
         configuration.configRoot = directory.appending("root")
         let site = ConfigSite(configuration: configuration)
         let one = ConfigBundle(generation: 1, files: [.init(path: "/etc/a.conf", mode: 0o644, content: Data("a1\n".utf8))], reload: nil)
-        try site.apply(one, digest: Digest(of: try one.encoded()))
+        try site.apply(one, digest: ContentDigest(of: try one.encoded()))
         // Generation 2 staged in two directories, then the process dies before its journal.
         let two = ConfigBundle(generation: 2, files: [
             .init(path: "/etc/a.conf", mode: 0o644, content: Data("a2\n".utf8)), .init(path: "/opt/app/b.conf", mode: 0o600, content: Data("b2\n".utf8)),
@@ -163,7 +164,7 @@ extension ContentSiteTests {
         // Killed while staging again, and this time a newer generation arrives before any restart.
         _ = try site.stage(two)
         let three = ConfigBundle(generation: 3, files: [.init(path: "/etc/a.conf", mode: 0o644, content: Data("a3\n".utf8))], reload: nil)
-        try site.apply(three, digest: Digest(of: try three.encoded()))
+        try site.apply(three, digest: ContentDigest(of: try three.encoded()))
         let leftovers = try Self.stagedFiles(under: directory.appending("root"))
         #expect(leftovers.isEmpty, "\(leftovers)")
         #expect(try String(contentsOfFile: directory.appending("root/etc/a.conf"), encoding: .utf8) == "a3\n")
@@ -190,8 +191,8 @@ struct ConfigJournalFixture {
             renames.append(["from": temporary, "to": target])
         }
         let appliedRecord: [String: Any] = [
-            "generation": generation, "bundle": Digest(of: try applied.encoded()).hex,
-            "files": applied.files.map { ["path": $0.path, "sha256": Digest(of: Array($0.content)).hex] },
+            "generation": generation, "bundle": ContentDigest(of: try applied.encoded()).hex,
+            "files": applied.files.map { ["path": $0.path, "sha256": ContentDigest(of: Array($0.content)).hex] },
         ]
         let journal: [String: Any] = ["applied": appliedRecord, "renames": renames]
         try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: self.state + "/journal.json"))

@@ -5,21 +5,22 @@ import Testing
 import Wire
 
 @testable import Agent
+import Platform
 
 @Suite("Deployer")
 struct DeployerTests {
     /// A minimal OCI image: config and one layer, with its manifest.
     struct Image {
         var blobs: [(role: String, bytes: [UInt8])]
-        var manifestDigest: String { "sha256:" + Digest(of: self.blobs[0].bytes).hex }
+        var manifestDigest: String { "sha256:" + ContentDigest(of: self.blobs[0].bytes).hex }
 
         init(layer: String) {
             let config = Array(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
             let layerBytes = Array(layer.utf8)
             let manifest = """
             {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
-            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:\(Digest(of: config).hex)","size":\(config.count)},\
-            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:\(Digest(of: layerBytes).hex)","size":\(layerBytes.count)}]}
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:\(ContentDigest(of: config).hex)","size":\(config.count)},\
+            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:\(ContentDigest(of: layerBytes).hex)","size":\(layerBytes.count)}]}
             """
             self.blobs = [("manifest", Array(manifest.utf8)), ("config", config), ("layer/0", layerBytes)]
         }
@@ -27,7 +28,7 @@ struct DeployerTests {
         func deploy(id: UInt64) -> Deploy {
             Deploy(
                 deploymentID: id, kind: "image", name: "app:latest", version: self.manifestDigest,
-                objects: self.blobs.map { Deploy.ObjectRef(digest: Digest(of: $0.bytes), size: UInt64($0.bytes.count), blockSize: 1 << 20, role: $0.role) },
+                objects: self.blobs.map { Deploy.ObjectRef(digest: ContentDigest(of: $0.bytes), size: UInt64($0.bytes.count), blockSize: 1 << 20, role: $0.role) },
                 activate: true
             )
         }
@@ -54,7 +55,7 @@ struct DeployerTests {
             try Data(bytes).write(to: URL(fileURLWithPath: self.objectPath(bytes)))
         }
 
-        func objectPath(_ bytes: [UInt8]) -> String { self.directory.appending("transfers/objects/" + Digest(of: bytes).hex) }
+        func objectPath(_ bytes: [UInt8]) -> String { self.directory.appending("transfers/objects/" + ContentDigest(of: bytes).hex) }
 
         /// Whether the site reported `status` for deployment `id` (with `version`, and a detail containing `detail`).
         func reported(_ id: UInt64, _ status: DeployStatus.Status, version: String? = nil, detail: String = "") async -> Bool {
@@ -104,7 +105,7 @@ extension DeployerTests {
         // Manifest and config are here; the layer is asked for, and the controller says it has none.
         for blob in image.blobs.prefix(2) { try site.place(blob.bytes) }
         await site.deployer.received(image.deploy(id: 9))
-        await site.transfers.unavailable(Digest(of: image.blobs[2].bytes), reason: "no such object")
+        await site.transfers.unavailable(ContentDigest(of: image.blobs[2].bytes), reason: "no such object")
         #expect(await site.reported(9, .failed, detail: "not available"))
         #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
     }
@@ -130,6 +131,6 @@ extension DeployerTests {
         #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[2].bytes)))  // its layer
         #expect(await site.reported(4, .activated))
         // The config blob both images share was used by the newer one.
-        #expect(OCILayout(root: directory.appending("images")).hasBlob(Digest(of: second.blobs[1].bytes).hex))
+        #expect(OCILayout(root: directory.appending("images")).hasBlob(ContentDigest(of: second.blobs[1].bytes).hex))
     }
 }

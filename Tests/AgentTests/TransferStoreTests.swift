@@ -23,7 +23,7 @@ import Wire
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let bytes = Self.object(10_000)
-        let offer = TransferOffer(digest: Digest(of: bytes), size: 10_000, blockSize: 4096, kind: "firmware", name: "bios.cap")
+        let offer = TransferOffer(digest: ContentDigest(of: bytes), size: 10_000, blockSize: 4096, kind: "firmware", name: "bios.cap")
         let store = try TransferStore(stateDirectory: directory.path)
         do {
             let object = try store.begin(offer)
@@ -52,7 +52,7 @@ import Wire
         let bytes = Self.object(5000)
         var wrong = bytes
         wrong[4999] ^= 0xFF
-        let offer = TransferOffer(digest: Digest(of: bytes), size: 5000, blockSize: 4096, kind: "config", name: "c")
+        let offer = TransferOffer(digest: ContentDigest(of: bytes), size: 5000, blockSize: 4096, kind: "config", name: "c")
         let store = try TransferStore(stateDirectory: directory.path)
         let object = try store.begin(offer)
         try object.write(Self.piece(wrong, index: 0, blockSize: 4096))
@@ -67,7 +67,7 @@ import Wire
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let store = try TransferStore(stateDirectory: directory.path)
-        let object = try store.begin(TransferOffer(digest: Digest(of: [1]), size: 5000, blockSize: 4096, kind: "", name: ""))
+        let object = try store.begin(TransferOffer(digest: ContentDigest(of: [1]), size: 5000, blockSize: 4096, kind: "", name: ""))
         #expect(throws: WireError.self) { try object.write(BlockPiece(index: 2, rawLength: 100, offset: 0, bytes: ByteBuffer(bytes: [1]))) }
         #expect(throws: WireError.self) { try object.write(BlockPiece(index: 1, rawLength: 4096, offset: 0, bytes: ByteBuffer(bytes: [1]))) }
     }

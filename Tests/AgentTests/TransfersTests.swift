@@ -13,7 +13,7 @@ import Wire
         defer { directory.remove() }
         let transfers = try Transfers(stateDirectory: directory.path, stallTimeout: .milliseconds(50), logger: Logger(label: "test"))
         let bytes = [UInt8](repeating: 7, count: 10_000)
-        let offer = TransferOffer(digest: Digest(of: bytes), size: 10_000, blockSize: 4096, kind: "config", name: "c")
+        let offer = TransferOffer(digest: ContentDigest(of: bytes), size: 10_000, blockSize: 4096, kind: "config", name: "c")
         let request = try #require(try await transfers.offered(offer))
         #expect(request.firstBlock == 0)
         // Offered again before the request's stream is even known (the controller

@@ -5,7 +5,7 @@ import Wire
 /// Each has a file `Vectors/<name>.hex` with its bytes commented field by field.
 enum VectorCatalog {
     /// SHA-256 of the ASCII bytes "tern", the digest used in every example.
-    static let digest = Digest(hex: "77d1eefaf7e6e91b0f4d16b77fad6b483e7ba5f66f03ad5a08e64abc783fbc14")!
+    static let digest = ContentDigest(hex: "77d1eefaf7e6e91b0f4d16b77fad6b483e7ba5f66f03ad5a08e64abc783fbc14")!
 
     static let all: [(name: String, frame: Frame)] = [
         ("frame-data", Frame(streamID: 1, payload: .data(ByteBuffer(bytes: [0x74, 0x65, 0x72, 0x6e])), flags: .endStream)),

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import TernTestSupport
 import Testing
 @testable import Controller
+import Platform
 
 /// Background work runs in the Service's own task group: graceful shutdown waits
 /// for what is running, and one job's failure stops nothing else.

@@ -4,6 +4,7 @@ import TernTestSupport
 import Testing
 import Wire
 @testable import Controller
+import Platform
 
 @Suite struct SettingsTests {
     @Test("first start writes the documented defaults, and they parse back to the defaults")

@@ -24,7 +24,7 @@ import Wire
 
             let imported = try JSONSerialization.jsonObject(with: try await client.send(.POST, "/v1/objects", body: try JSONSerialization.data(withJSONObject: ["path": file]))) as! [String: Any]
             let digest = try #require(imported["digest"] as? String)
-            #expect(digest == Digest(of: bytes).hex)
+            #expect(digest == ContentDigest(of: bytes).hex)
             let connected = await eventually { await controller.live.count == 1 }
             #expect(connected)
             let delivered = try JSONSerialization.jsonObject(with: try await client.send(

@@ -27,7 +27,7 @@ import X509
         )
     }
 
-    func enroller(port: Int, token: String, fingerprint: Wire.Digest, state: String) -> Enroller {
+    func enroller(port: Int, token: String, fingerprint: ContentDigest, state: String) -> Enroller {
         Enroller(controllerHost: "127.0.0.1", controllerPort: port, token: token, caFingerprint: fingerprint, stateDirectory: state, logger: quiet("test.enrol"))
     }
 

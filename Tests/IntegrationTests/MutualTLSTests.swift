@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Platform
 import TernTestSupport
 import Testing
 import Wire

@@ -22,7 +22,7 @@ import Wire
         return bytes
     }
 
-    static func importObject(_ bytes: [UInt8], into controller: ControllerApp, directory: TemporaryDirectory) throws -> Digest {
+    static func importObject(_ bytes: [UInt8], into controller: ControllerApp, directory: TemporaryDirectory) throws -> ContentDigest {
         let path = directory.appending("object.bin")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return try controller.context.objects.importFile(path).digest

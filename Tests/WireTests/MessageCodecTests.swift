@@ -5,7 +5,7 @@ import Testing
 /// Every message round-trips through frames, and every frame decodes the same fed
 /// one byte at a time as all at once.
 @Suite struct MessageCodecTests {
-    static let digest = Digest(of: Array("tern".utf8))
+    static let digest = ContentDigest(of: Array("tern".utf8))
 
     static let messages: [Message] = [
         .hello(Hello(versions: [1, 2], agentID: "edge-π", software: "x", features: ["zlib", "future"], maxFrameSize: 1 << 20, streamWindow: 1, connectionWindow: 2, maxStreams: 3)),

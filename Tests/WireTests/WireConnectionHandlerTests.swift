@@ -54,7 +54,7 @@ import Testing
         var object = BlockCodecTests.compressible(20_480)
         var random = BlockCodecTests.random(20_480)
         object.writeBuffer(&random)
-        let digest = Digest(of: object)
+        let digest = ContentDigest(of: object)
         let source = try MemorySource(object: object, blockSize: 4096, compress: true)
         #expect(source.blocks.contains { $0.encoding == .zlib } && source.blocks.contains { $0.encoding == .raw })
 
@@ -86,7 +86,7 @@ import Testing
             }
         }
         #expect(ended)
-        #expect(Digest(of: received) == digest)
+        #expect(ContentDigest(of: received) == digest)
         // The peer's frame limit and windows were respected.
         for frame in pair.framesFromController {
             #expect(frame.flowControlledLength <= 1000)

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Platform
 import Wire
 
 /// The conditions the agent raises alarms for, and the bookkeeping that turns

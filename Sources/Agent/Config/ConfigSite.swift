@@ -3,6 +3,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// Applies config generations to the site: every file of a generation lands, or none.
@@ -102,7 +103,7 @@ struct ConfigSite: Sendable {
     }
 
     /// Applies a bundle. Throws before anything changed when a path or the reload action is refused.
-    func apply(_ bundle: ConfigBundle, digest: Wire.Digest) throws {
+    func apply(_ bundle: ConfigBundle, digest: ContentDigest) throws {
         for file in bundle.files {
             if let problem = ConfigBundle.problem(with: file.path) { throw DeployFailure(problem) }
         }
@@ -115,7 +116,7 @@ struct ConfigSite: Sendable {
         let renames = try self.stage(bundle).map { Journal.Rename(from: $0.from, to: $0.to) }
         let applied = Applied(
             generation: bundle.generation, bundle: digest.hex,
-            files: bundle.files.map { .init(path: $0.path, sha256: Digest(of: Array($0.content)).hex) }
+            files: bundle.files.map { .init(path: $0.path, sha256: ContentDigest(of: Array($0.content)).hex) }
         )
         try AtomicFile.write(Array(try JSONEncoder().encode(Journal(applied: applied, renames: renames))), to: self.journalPath, mode: 0o600)
         try self.recover()
@@ -138,7 +139,7 @@ struct ConfigSite: Sendable {
         return applied.files.compactMap { file in
             let target = self.root == "/" ? file.path : self.root + file.path
             guard let data = FileManager.default.contents(atPath: target) else { return file.path }
-            return Digest(of: Array(data)).hex == file.sha256 ? nil : file.path
+            return ContentDigest(of: Array(data)).hex == file.sha256 ? nil : file.path
         }
     }
 

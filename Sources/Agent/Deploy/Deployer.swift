@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Platform
 import Wire
 
 /// The agent's side of desired content: answers DEPLOY and CONFIG_OFFER by fetching
@@ -90,7 +91,7 @@ actor Deployer {
         let drifted = self.config.drift()
         guard drifted != self.reportedDrift else { return }
         self.reportedDrift = drifted
-        let digest = Digest(hex: applied.bundle)
+        let digest = ContentDigest(hex: applied.bundle)
         if drifted.isEmpty {
             await self.outbox.send(.configResult(ConfigResult(generation: applied.generation, status: .applied, applied: digest, detail: "")))
         } else {
@@ -133,7 +134,7 @@ actor Deployer {
             self.logger.info("config generation applied", metadata: ["generation": "\(offer.generation)", "files": "\(bundle.files.count)"])
         } catch {
             self.logger.error("config generation refused", metadata: ["generation": "\(offer.generation)", "error": "\(error)"])
-            result = ConfigResult(generation: offer.generation, status: .failed, applied: self.config.applied().flatMap { Digest(hex: $0.bundle) }, detail: "\(error)")
+            result = ConfigResult(generation: offer.generation, status: .failed, applied: self.config.applied().flatMap { ContentDigest(hex: $0.bundle) }, detail: "\(error)")
         }
         await self.outbox.send(.configResult(result))
     }
@@ -167,7 +168,7 @@ actor Deployer {
 
     /// An object could not be stored (say, no space left): the deployments waiting for
     /// it stay `fetching` and say why; the transfer is asked for again by itself.
-    func storageFailed(_ digest: Wire.Digest, detail: String) async {
+    func storageFailed(_ digest: ContentDigest, detail: String) async {
         for deploy in self.active.values where deploy.objects.contains(where: { $0.digest == digest }) {
             await self.outbox.send(.deployStatus(DeployStatus(
                 deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: "", status: .fetching,
@@ -285,7 +286,7 @@ actor Deployer {
         for (id, objects) in self.prestagedObjects where id < deploy.deploymentID {
             guard let report = self.finished[id], report.kind == deploy.kind, report.name == deploy.name else { continue }
             for hex in objects where !wanted.contains(hex) {
-                if let digest = Digest(hex: hex) { await self.transfers.discard(digest) }
+                if let digest = ContentDigest(hex: hex) { await self.transfers.discard(digest) }
             }
             self.prestagedObjects[id] = nil
             released = true

@@ -3,6 +3,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// The site's OCI image layout (`images/` in the state directory). Blobs arrive as
@@ -15,7 +16,7 @@ struct ImageSite: Sendable {
         self.layout = OCILayout(root: configuration.stateDirectory + "/images")
     }
 
-    func has(_ digest: Wire.Digest) -> Bool { self.layout.hasBlob(digest.hex) }
+    func has(_ digest: ContentDigest) -> Bool { self.layout.hasBlob(digest.hex) }
 
     /// Every tag and its manifest digest.
     func tags() -> [(tag: String, digest: String)] {

@@ -3,6 +3,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// The site's OSTree repository: applies static deltas offline, moves refs, and

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Platform
 import Wire
 import X509
 
@@ -15,11 +16,11 @@ public struct Enroller {
     public let controllerHost: String
     public let controllerPort: Int
     public let token: String
-    public let caFingerprint: Wire.Digest
+    public let caFingerprint: ContentDigest
     public let stateDirectory: String
     public let logger: Logger
 
-    public init(controllerHost: String, controllerPort: Int, token: String, caFingerprint: Wire.Digest, stateDirectory: String, logger: Logger) {
+    public init(controllerHost: String, controllerPort: Int, token: String, caFingerprint: ContentDigest, stateDirectory: String, logger: Logger) {
         self.controllerHost = controllerHost
         self.controllerPort = controllerPort
         self.token = token
@@ -66,7 +67,7 @@ public struct Enroller {
         }
         let certificate = try Certificate(derEncoded: response.certificate)
         let ca = try Certificate(derEncoded: response.caCertificate)
-        guard Digest(of: response.caCertificate) == self.caFingerprint else {
+        guard ContentDigest(of: response.caCertificate) == self.caFingerprint else {
             throw Failure(description: "the CA certificate in the response does not match the fingerprint")
         }
         guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import SwiftASN1
 import Wire
 import X509
@@ -14,11 +15,11 @@ import Glibc
 /// yet, so this replaces the usual chain building; nothing else is accepted.
 public struct EnrolmentTrust: Sendable {
     /// SHA-256 of the CA certificate's DER, as `subcloud add` prints it.
-    public let caFingerprint: Wire.Digest
+    public let caFingerprint: ContentDigest
     /// The host or IP literal the agent dialled.
     public let host: String
 
-    public init(caFingerprint: Wire.Digest, host: String) {
+    public init(caFingerprint: ContentDigest, host: String) {
         self.caFingerprint = caFingerprint
         self.host = host
     }
@@ -32,7 +33,7 @@ public struct EnrolmentTrust: Sendable {
     /// Checks `chain` (DER, leaf first, as the server presented it); throws a refusal that says why.
     public func verify(chain: [[UInt8]], now: Date = Date()) throws(Refusal) {
         guard let leafDER = chain.first else { throw Refusal(description: "the server presented no certificate") }
-        guard let caDER = chain.dropFirst().first(where: { Digest(of: $0) == self.caFingerprint }) else {
+        guard let caDER = chain.dropFirst().first(where: { ContentDigest(of: $0) == self.caFingerprint }) else {
             throw Refusal(description: "no certificate in the server's chain has the CA fingerprint \(self.caFingerprint)")
         }
         let leaf: Certificate

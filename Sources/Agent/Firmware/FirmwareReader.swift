@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// Firmware inventory from the DMI tables the kernel exposes under

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// Where the agent reads the host from. Real hosts use `/proc` and `/sys`; tests

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOSSL
+import Platform
 import Wire
 import X509
 

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import NIOCore
+import Platform
 import ServiceLifecycle
 import Wire
 import X509

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// What the agent tells the controller about its host: health deltas, alarm

@@ -5,6 +5,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// Where the agent keeps transfer objects: complete ones under `objects/<sha256>`,
@@ -23,14 +24,14 @@ public struct TransferStore: Sendable {
         try AtomicFile.makeDirectory(self.root + "/partial", mode: 0o700)
     }
 
-    public func objectPath(_ digest: Wire.Digest) -> String { self.root + "/objects/" + digest.hex }
-    func partialPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex }
-    func recordPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex + ".blocks" }
-    func blockRecordPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex + ".block" }
-    func prefixPath(_ digest: Wire.Digest) -> String { self.root + "/partial/" + digest.hex + ".zlib" }
+    public func objectPath(_ digest: ContentDigest) -> String { self.root + "/objects/" + digest.hex }
+    func partialPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex }
+    func recordPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".blocks" }
+    func blockRecordPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".block" }
+    func prefixPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".zlib" }
 
     /// Whether a verified copy of the object is here.
-    public func has(_ digest: Wire.Digest) -> Bool {
+    public func has(_ digest: ContentDigest) -> Bool {
         FileManager.default.fileExists(atPath: self.objectPath(digest))
     }
 
@@ -47,7 +48,7 @@ public struct TransferStore: Sendable {
 /// which blocks are complete (surviving an agent restart), and verifies the digest
 /// before the object is published.
 public final class IncomingObject {
-    public let digest: Wire.Digest
+    public let digest: ContentDigest
     public let size: UInt64
     public let blockSize: Int
     private let store: TransferStore
@@ -62,7 +63,7 @@ public final class IncomingObject {
 
     public var blockCount: Int { self.held.count }
 
-    init(store: TransferStore, digest: Wire.Digest, size: UInt64, blockSize: Int) throws {
+    init(store: TransferStore, digest: ContentDigest, size: UInt64, blockSize: Int) throws {
         self.store = store
         self.digest = digest
         self.size = size
@@ -262,7 +263,7 @@ public final class IncomingObject {
             unlink(self.store.recordPath(self.digest))
             self.dropPartial()
             self.held = [UInt8](repeating: 0, count: self.held.count)
-            throw WireError(.digestMismatch, "object \(self.digest) hashed to \(Wire.Digest(bytes: actual).map(\.hex) ?? "?") over \(offset) bytes")
+            throw WireError(.digestMismatch, "object \(self.digest) hashed to \(ContentDigest(bytes: actual).map(\.hex) ?? "?") over \(offset) bytes")
         }
         let target = self.store.objectPath(self.digest)
         guard rename(self.store.partialPath(self.digest), target) == 0 else {

@@ -5,6 +5,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// The agent's side of transfers (PROTOCOL.md §7.4): answers offers with a request
@@ -17,7 +18,7 @@ actor Transfers {
     /// Streams this side opened, by id.
     private var streams: [StreamID: Receiving] = [:]
     /// Offers not yet satisfied: asked for again when their stream fails or stalls.
-    private var pending: [Wire.Digest: Pending] = [:]
+    private var pending: [ContentDigest: Pending] = [:]
     /// A stream with no data for this long is cancelled and asked for again.
     let stallTimeout: Duration
 
@@ -31,7 +32,7 @@ actor Transfers {
         var requested = false
     }
     /// Objects published since start, by digest (for status and tests).
-    private(set) var completed: [Wire.Digest: String] = [:]
+    private(set) var completed: [ContentDigest: String] = [:]
 
     private struct Receiving {
         var object: IncomingObject
@@ -81,14 +82,14 @@ actor Transfers {
     }
 
     /// Forgets a verified object that has been used up (copied into place).
-    func discard(_ digest: Wire.Digest) {
+    func discard(_ digest: ContentDigest) {
         unlink(self.store.objectPath(digest))
         self.completed[digest] = nil
     }
 
     /// Waits until the object is here (verified), across reconnects; throws when the
     /// sender said it does not have it.
-    func arrival(of digest: Wire.Digest) async throws -> String {
+    func arrival(of digest: ContentDigest) async throws -> String {
         if self.store.has(digest) { return self.store.objectPath(digest) }
         if let reason = self.missing[digest] { throw WireError(.notFound, "object \(digest) is not available: \(reason)") }
         return try await withCheckedThrowingContinuation { continuation in
@@ -96,13 +97,13 @@ actor Transfers {
         }
     }
 
-    private var waiting: [Wire.Digest: [CheckedContinuation<String, any Error>]] = [:]
+    private var waiting: [ContentDigest: [CheckedContinuation<String, any Error>]] = [:]
     /// Objects the sender said it does not have, until they are asked for again.
-    private var missing: [Wire.Digest: String] = [:]
+    private var missing: [ContentDigest: String] = [:]
 
     /// The sender does not have the object (TRANSFER_ABORT with NOT_FOUND): stop asking
     /// for it and fail whoever waits for it. A later offer or deployment asks again.
-    func unavailable(_ digest: Wire.Digest, reason: String) {
+    func unavailable(_ digest: ContentDigest, reason: String) {
         self.pending[digest] = nil
         self.missing[digest] = reason
         for waiter in self.waiting.removeValue(forKey: digest) ?? [] {
@@ -151,7 +152,7 @@ actor Transfers {
     /// the site, not of the link or the sender. Only that transfer stops; housekeeping
     /// asks for it again, so it resumes by itself once the write can succeed.
     struct StorageFailure: Error, CustomStringConvertible {
-        var digest: Wire.Digest
+        var digest: ContentDigest
         var underlying: AtomicFile.Failure
         var description: String { "cannot store object \(self.digest): \(String(cString: strerror(self.underlying.errno)))" }
         /// The file system that failed, for the alarm.

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Platform
 import Wire
 
 /// A small HTTP/1.1 client for the operator API: one request per connection.

@@ -5,6 +5,7 @@ import HummingbirdTLS
 import NIOSSL
 import Logging
 import NIOCore
+import Platform
 import Wire
 
 /// The operator surface over HTTP: the REST API under `/v1` (bearer token),

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// The operator API's bearer token: made on first start, kept in the data directory

@@ -1,4 +1,5 @@
 import Hummingbird
+import Platform
 import Wire
 
 /// Requires `Authorization: Bearer <api token>`; anything else is 401.

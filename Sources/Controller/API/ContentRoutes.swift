@@ -56,7 +56,7 @@ struct ContentRoutes {
         group.post("subclouds/{name}/content") { request, context -> Delivery in
             let name = try context.parameters.require("name")
             let body = try await request.decode(as: Deliver.self, context: context)
-            guard let digest = Digest(hex: body.digest) else { throw HTTPError(.badRequest, message: "digest must be 64 hex digits") }
+            guard let digest = ContentDigest(hex: body.digest) else { throw HTTPError(.badRequest, message: "digest must be 64 hex digits") }
             guard try await self.context.store.subcloud(named: name) != nil else { throw HTTPError(.notFound, message: "no subcloud named \"\(name)\"") }
             guard let sent = try await self.context.deliver(digest, kind: body.kind, name: body.name ?? body.kind, to: name) else {
                 throw HTTPError(.notFound, message: "no object \(body.digest) in the object store")
@@ -79,7 +79,7 @@ extension ControllerContext {
     /// Makes an object part of a subcloud's desired content and offers it now if the
     /// subcloud is connected (and again on every reconnection). Returns nil when the
     /// object is unknown, else whether the offer went out now.
-    public func deliver(_ digest: Digest, kind: String, name: String, to subcloud: String) async throws -> Bool? {
+    public func deliver(_ digest: ContentDigest, kind: String, name: String, to subcloud: String) async throws -> Bool? {
         guard let offer = self.objects.offer(digest, kind: kind, name: name) else { return nil }
         await self.live.want(offer, for: subcloud)
         return try await self.live.send(.message(.transferOffer(offer)), to: subcloud)

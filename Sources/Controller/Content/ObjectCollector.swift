@@ -56,7 +56,7 @@ public struct ObjectCollector: Sendable {
         }
 
         let root = self.context.objects.root
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where Digest(hex: name) != nil {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where ContentDigest(hex: name) != nil {
             let attributes = try? FileManager.default.attributesOfItem(atPath: root + "/" + name)
             let modified = attributes?[.modificationDate] as? Date ?? now
             if referenced.contains(name) || now.timeIntervalSince(modified) < self.grace {

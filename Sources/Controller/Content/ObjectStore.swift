@@ -7,6 +7,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// The controller's content-addressed objects (`objects/<sha256>` in the data
@@ -25,7 +26,7 @@ public final class ObjectStore: Sendable {
     }
 
     /// Copies a file in under its digest (written to a temporary name, fsynced, renamed).
-    public func importFile(_ path: String) throws -> (digest: Wire.Digest, size: UInt64) {
+    public func importFile(_ path: String) throws -> (digest: ContentDigest, size: UInt64) {
         guard let input = FileHandle(forReadingAtPath: path) else {
             throw AtomicFile.Failure(path: path, operation: "open", errno: errno)
         }
@@ -42,7 +43,7 @@ public final class ObjectStore: Sendable {
         }
         try output.synchronize()
         try output.close()
-        let digest = Wire.Digest(bytes: Array(hasher.finalize()))!
+        let digest = ContentDigest(bytes: Array(hasher.finalize()))!
         guard rename(temporary, self.root + "/" + digest.hex) == 0 else {
             unlink(temporary)
             throw AtomicFile.Failure(path: self.root + "/" + digest.hex, operation: "rename", errno: errno)
@@ -51,22 +52,22 @@ public final class ObjectStore: Sendable {
     }
 
     /// Stores bytes made on the controller (a config bundle) under their digest.
-    public func importBytes(_ bytes: [UInt8]) throws -> (digest: Wire.Digest, size: UInt64) {
-        let digest = Wire.Digest(of: bytes)
+    public func importBytes(_ bytes: [UInt8]) throws -> (digest: ContentDigest, size: UInt64) {
+        let digest = ContentDigest(of: bytes)
         let path = self.root + "/" + digest.hex
         if !FileManager.default.fileExists(atPath: path) { try AtomicFile.write(bytes, to: path, mode: 0o600) }
         return (digest, UInt64(bytes.count))
     }
 
     /// The offer for an object held here, or nil.
-    public func offer(_ digest: Wire.Digest, kind: String, name: String) -> TransferOffer? {
+    public func offer(_ digest: ContentDigest, kind: String, name: String) -> TransferOffer? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: self.root + "/" + digest.hex),
               let size = attributes[.size] as? UInt64 else { return nil }
         return TransferOffer(digest: digest, size: size, blockSize: UInt32(self.blockSize), kind: kind, name: name)
     }
 
     /// A source serving `digest`'s blocks, compressed where the peer accepts zlib; nil if absent.
-    public func source(for digest: Wire.Digest, compress: Bool) -> ObjectSource? {
+    public func source(for digest: ContentDigest, compress: Bool) -> ObjectSource? {
         guard let offer = self.offer(digest, kind: "", name: "") else { return nil }
         return ObjectSource(path: self.root + "/" + digest.hex, digest: digest, size: offer.size, blockSize: self.blockSize, compress: compress, cache: self.cache)
     }
@@ -80,7 +81,7 @@ public final class ObjectStore: Sendable {
 /// Encoded blocks by (object, index, compression), within a byte budget (oldest out first).
 final class BlockCache: Sendable {
     private struct Key: Hashable {
-        var digest: Wire.Digest
+        var digest: ContentDigest
         var index: UInt64
         var compressed: Bool
     }
@@ -109,11 +110,11 @@ final class BlockCache: Sendable {
     var served: Int { self.state.withLockedValue { $0.served } }
 
     /// The block if it is cached now (counted as served), without waiting for anyone.
-    func cachedBlock(_ digest: Wire.Digest, _ index: UInt64, compressed: Bool) -> EncodedBlock? {
+    func cachedBlock(_ digest: ContentDigest, _ index: UInt64, compressed: Bool) -> EncodedBlock? {
         self.cached(Key(digest: digest, index: index, compressed: compressed))
     }
 
-    func block(_ digest: Wire.Digest, _ index: UInt64, compressed: Bool, make: () throws -> EncodedBlock) rethrows -> EncodedBlock {
+    func block(_ digest: ContentDigest, _ index: UInt64, compressed: Bool, make: () throws -> EncodedBlock) rethrows -> EncodedBlock {
         let key = Key(digest: digest, index: index, compressed: compressed)
         let keyLock = self.state.withLockedValue { state -> NIOLock in
             if let lock = state.making[key] { return lock }
@@ -135,7 +136,7 @@ final class BlockCache: Sendable {
     }
 
     /// Whether the block was found not to shrink.
-    func isIncompressible(_ digest: Wire.Digest, _ index: UInt64) -> Bool {
+    func isIncompressible(_ digest: ContentDigest, _ index: UInt64) -> Bool {
         self.state.withLockedValue { $0.incompressible.contains(Key(digest: digest, index: index, compressed: true)) }
     }
 
@@ -166,7 +167,7 @@ final class BlockCache: Sendable {
 /// One object's blocks, read from its file and encoded through the shared cache.
 public struct ObjectSource: TransferSource {
     let path: String
-    let digest: Wire.Digest
+    let digest: ContentDigest
     let size: UInt64
     let blockSize: Int
     let compress: Bool

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// What kind of content a release or deployment carries.
@@ -22,7 +23,7 @@ public struct ConfigFileSpec: Codable, Sendable, Equatable {
         self.path = path
         self.mode = mode
         self.content = content
-        self.sha256 = Digest(of: Array(content)).hex
+        self.sha256 = ContentDigest(of: Array(content)).hex
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Platform
 import Wire
 
 /// Desired content per subcloud — config generations and deployments of OSTree
@@ -63,7 +64,7 @@ public actor ContentPlane {
     }
 
     private func sendConfig(_ generation: ConfigGeneration) async throws {
-        guard let digest = Digest(hex: generation.bundle), let offer = self.objects.offer(digest, kind: "config", name: "config generation \(generation.generation)") else { return }
+        guard let digest = ContentDigest(hex: generation.bundle), let offer = self.objects.offer(digest, kind: "config", name: "config generation \(generation.generation)") else { return }
         guard try await self.live.send(.message(.transferOffer(offer)), to: generation.subcloud) else { return }
         _ = try await self.live.send(.message(.configOffer(ConfigOffer(generation: UInt64(generation.generation), bundle: digest, size: generation.size))), to: generation.subcloud)
     }
@@ -169,7 +170,7 @@ public actor ContentPlane {
             }
             let message = Deploy(
                 deploymentID: UInt64(deployment.id), kind: deployment.kind.rawValue, name: deployment.name, version: deployment.version,
-                objects: objects.map { Deploy.ObjectRef(digest: Digest(hex: $0.digest), size: $0.size, blockSize: UInt32(self.objects.blockSize), role: $0.role) },
+                objects: objects.map { Deploy.ObjectRef(digest: ContentDigest(hex: $0.digest), size: $0.size, blockSize: UInt32(self.objects.blockSize), role: $0.role) },
                 activate: deployment.activate, from: from
             )
             if try await self.live.send(.message(.deploy(message)), to: deployment.subcloud) {

@@ -25,6 +25,6 @@ public enum BootstrapToken {
 
     /// The stored form of a token.
     public static func hash(_ token: String) -> String {
-        Digest(of: Array(token.utf8)).hex
+        ContentDigest(of: Array(token.utf8)).hex
     }
 }

@@ -83,7 +83,7 @@ public actor LiveFleet {
     /// Objects each subcloud should hold: offered again on every connection until the
     /// agent has them (it ignores offers of what it already holds), so a cut transfer
     /// resumes after the reconnect without anyone asking.
-    private var wanted: [String: [Wire.Digest: TransferOffer]] = [:]
+    private var wanted: [String: [ContentDigest: TransferOffer]] = [:]
 
     func want(_ offer: TransferOffer, for name: String) {
         guard let digest = offer.digest else { return }
@@ -91,7 +91,7 @@ public actor LiveFleet {
     }
 
     /// Every object some subcloud should still be offered.
-    var allWanted: Set<Wire.Digest> { Set(self.wanted.values.flatMap(\.keys)) }
+    var allWanted: Set<ContentDigest> { Set(self.wanted.values.flatMap(\.keys)) }
 
     func wantedOffers(for name: String) -> [TransferOffer] {
         (self.wanted[name] ?? [:]).values.sorted { $0.name < $1.name }

@@ -3,6 +3,7 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
+import Platform
 #endif
 
 /// The controller's container images: an OCI image layout (`oci/` in the data

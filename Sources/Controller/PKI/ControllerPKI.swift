@@ -1,6 +1,7 @@
 import Foundation
 import Crypto
 import NIOSSL
+import Platform
 import Wire
 import X509
 

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Platform
 import Wire
 
 /// `controller.conf` in the data directory: `key = value` lines, `#` comments.

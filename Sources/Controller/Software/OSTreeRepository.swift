@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// The controller's OSTree repository (`ostree/` in the data directory, archive mode)
@@ -61,7 +62,7 @@ public actor OSTreeRepository {
         let directory = self.deltasPath + "/" + key
         let manifest = directory + "/objects.json"
         if let data = FileManager.default.contents(atPath: manifest), let objects = try? JSONDecoder().decode([ReleaseObject].self, from: data),
-           objects.allSatisfy({ Digest(hex: $0.digest).map { self.objects.offer($0, kind: "", name: "") != nil } ?? false }) {
+           objects.allSatisfy({ ContentDigest(hex: $0.digest).map { self.objects.offer($0, kind: "", name: "") != nil } ?? false }) {
             return objects
         }
         try AtomicFile.makeDirectory(self.deltasPath, mode: 0o700)

@@ -65,9 +65,9 @@ struct Field {
     }
 
     /// A 32-byte SHA-256 digest.
-    func digest() throws -> Digest {
-        let bytes = try self.byteArray(max: Digest.byteCount)
-        guard let digest = Digest(bytes: bytes) else {
+    func digest() throws -> ContentDigest {
+        let bytes = try self.byteArray(max: ContentDigest.byteCount)
+        guard let digest = ContentDigest(bytes: bytes) else {
             throw WireError.malformed("field \(self.number) is not a 32-byte digest")
         }
         return digest
@@ -204,7 +204,7 @@ struct FieldWriter {
         }
     }
 
-    mutating func digest(_ number: Int, _ value: Digest?) {
+    mutating func digest(_ number: Int, _ value: ContentDigest?) {
         guard let value else { return }
         self.bytes(number, value.bytes)
     }

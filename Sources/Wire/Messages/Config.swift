@@ -5,11 +5,11 @@ public struct ConfigOffer: Hashable, Sendable, FieldCoded {
     /// Increases with every change of desired state (field 1).
     public var generation: UInt64
     /// Digest of the bundle object (field 2).
-    public var bundle: Digest?
+    public var bundle: ContentDigest?
     /// Bundle size, bytes (field 3).
     public var size: UInt64
 
-    public init(generation: UInt64, bundle: Digest?, size: UInt64) {
+    public init(generation: UInt64, bundle: ContentDigest?, size: UInt64) {
         self.generation = generation
         self.bundle = bundle
         self.size = size
@@ -48,11 +48,11 @@ public struct ConfigResult: Hashable, Sendable, FieldCoded {
     /// Field 2; unknown values decode as `failed`.
     public var status: Status
     /// Digest of what is now on disk (field 3).
-    public var applied: Digest?
+    public var applied: ContentDigest?
     /// For the operator (field 4).
     public var detail: String
 
-    public init(generation: UInt64, status: Status, applied: Digest?, detail: String) {
+    public init(generation: UInt64, status: Status, applied: ContentDigest?, detail: String) {
         self.generation = generation
         self.status = status
         self.applied = applied

@@ -35,7 +35,7 @@ public struct Deploy: Hashable, Sendable, FieldCoded {
     /// One object of a deployment: enough for the agent to request it without an offer.
     public struct ObjectRef: Hashable, Sendable, FieldCoded {
         /// Field 1.
-        public var digest: Digest?
+        public var digest: ContentDigest?
         /// Bytes (field 2).
         public var size: UInt64
         /// The sender's block size, ≤ 1 MiB (field 3).
@@ -44,7 +44,7 @@ public struct Deploy: Hashable, Sendable, FieldCoded {
         /// `config`, `layer`, `image` (field 4).
         public var role: String
 
-        public init(digest: Digest?, size: UInt64, blockSize: UInt32, role: String) {
+        public init(digest: ContentDigest?, size: UInt64, blockSize: UInt32, role: String) {
             self.digest = digest
             self.size = size
             self.blockSize = blockSize

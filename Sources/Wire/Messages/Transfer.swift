@@ -1,7 +1,7 @@
 /// TRANSFER_OFFER: the sender has an object for the receiver (PROTOCOL.md §7.4, §10.10). Stream 0.
 public struct TransferOffer: Hashable, Sendable, FieldCoded {
     /// SHA-256 of the whole object: its address (field 1).
-    public var digest: Digest?
+    public var digest: ContentDigest?
     /// Object size, bytes (field 2).
     public var size: UInt64
     /// Raw bytes per block, at most 1 MiB; every block but the last is this size (field 3).
@@ -11,7 +11,7 @@ public struct TransferOffer: Hashable, Sendable, FieldCoded {
     /// A name for logs and the operator (field 5).
     public var name: String
 
-    public init(digest: Digest?, size: UInt64, blockSize: UInt32, kind: String, name: String) {
+    public init(digest: ContentDigest?, size: UInt64, blockSize: UInt32, kind: String, name: String) {
         self.digest = digest
         self.size = size
         self.blockSize = blockSize
@@ -52,7 +52,7 @@ public struct TransferOffer: Hashable, Sendable, FieldCoded {
 /// TRANSFER_REQUEST: the receiver asks for blocks; opens a new stream (PROTOCOL.md §7.4, §10.11).
 public struct TransferRequest: Hashable, Sendable, FieldCoded {
     /// Field 1.
-    public var digest: Digest?
+    public var digest: ContentDigest?
     /// First block wanted: 0, or the first missing block when resuming (field 2).
     public var firstBlock: UInt64
     /// How many blocks; 0 means through the last (field 3).
@@ -61,7 +61,7 @@ public struct TransferRequest: Hashable, Sendable, FieldCoded {
     /// sent, and asks for the rest only (fields 4–6, PROTOCOL.md §7.5). Nil: from its start.
     public var resume: BlockResume?
 
-    public init(digest: Digest?, firstBlock: UInt64, blockCount: UInt64 = 0, resume: BlockResume? = nil) {
+    public init(digest: ContentDigest?, firstBlock: UInt64, blockCount: UInt64 = 0, resume: BlockResume? = nil) {
         self.digest = digest
         self.firstBlock = firstBlock
         self.blockCount = blockCount
@@ -123,11 +123,11 @@ public struct BlockResume: Hashable, Sendable {
 /// TRANSFER_END: all requested blocks were sent; carries END_STREAM (PROTOCOL.md §10.12).
 public struct TransferEnd: Hashable, Sendable, FieldCoded {
     /// Field 1.
-    public var digest: Digest?
+    public var digest: ContentDigest?
     /// Blocks sent on this stream (field 2).
     public var blocksSent: UInt64
 
-    public init(digest: Digest?, blocksSent: UInt64) {
+    public init(digest: ContentDigest?, blocksSent: UInt64) {
         self.digest = digest
         self.blocksSent = blocksSent
     }
@@ -153,13 +153,13 @@ public struct TransferEnd: Hashable, Sendable, FieldCoded {
 /// TRANSFER_ABORT: the transfer failed or is not wanted, with a reason (PROTOCOL.md §10.13).
 public struct TransferAbort: Hashable, Sendable, FieldCoded {
     /// Field 1.
-    public var digest: Digest?
+    public var digest: ContentDigest?
     /// A stream error code from PROTOCOL.md §8 (field 2).
     public var code: WireErrorCode
     /// Field 3.
     public var reason: String
 
-    public init(digest: Digest?, code: WireErrorCode, reason: String) {
+    public init(digest: ContentDigest?, code: WireErrorCode, reason: String) {
         self.digest = digest
         self.code = code
         self.reason = reason

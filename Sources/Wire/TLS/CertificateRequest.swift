@@ -25,48 +25,28 @@ public enum CertificateRequest {
     public struct Rejected: Error, CustomStringConvertible {
         public var description: String
     }
-}
 
-extension CertificateAuthority {
-    /// Verifies the CSR's self-signature and issues a client certificate for `name`
-    /// (never the CSR's own subject). Returns the certificate and its DER.
-    public func sign(csr der: [UInt8], name: String, now: Date = Date(), validity: TimeInterval) throws -> (certificate: Certificate, der: [UInt8]) {
+    /// Parses `der` and checks it against the protocol's rules (PROTOCOL.md §5.4):
+    /// a PKCS#10 request for an ECDSA P-256 or P-384 key, signed with SHA-256 or
+    /// SHA-384 by that key. The only keys the protocol port verifies end to end: an
+    /// Ed25519 or RSA certificate could be issued but its agent could never connect.
+    public static func validated(_ der: [UInt8]) throws -> CertificateSigningRequest {
         let csr: CertificateSigningRequest
         do {
             csr = try CertificateSigningRequest(derEncoded: der)
         } catch {
-            throw CertificateRequest.Rejected(description: "the CSR is not valid DER PKCS#10")
+            throw Rejected(description: "the CSR is not valid DER PKCS#10")
         }
-        // PROTOCOL.md §5.4: only keys the protocol port verifies end to end. An Ed25519 or
-        // RSA certificate could be issued but its agent could never connect with it.
         guard P256.Signing.PublicKey(csr.publicKey) != nil || P384.Signing.PublicKey(csr.publicKey) != nil else {
-            throw CertificateRequest.Rejected(description: "the CSR's key is not ECDSA P-256 or P-384 (the only key types the protocol port accepts)")
+            throw Rejected(description: "the CSR's key is not ECDSA P-256 or P-384 (the only key types the protocol port accepts)")
         }
         guard [.ecdsaWithSHA256, .ecdsaWithSHA384].contains(csr.signatureAlgorithm) else {
-            throw CertificateRequest.Rejected(description: "the CSR is signed with \(csr.signatureAlgorithm), not ECDSA with SHA-256 or SHA-384")
+            throw Rejected(description: "the CSR is signed with \(csr.signatureAlgorithm), not ECDSA with SHA-256 or SHA-384")
         }
         guard csr.publicKey.isValidSignature(csr.signature, for: csr) else {
-            throw CertificateRequest.Rejected(description: "the CSR's signature does not match its key")
+            throw Rejected(description: "the CSR's signature does not match its key")
         }
-        let certificate = try self.issueClientCertificate(for: csr.publicKey, name: name, now: now, validity: validity)
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        return (certificate, serializer.serializedBytes)
+        return csr
     }
 }
 
-extension Certificate {
-    /// The serial number as lowercase hex, as the registry stores it.
-    public var serialHex: String {
-        self.serialNumber.bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
-
-    /// The certificate in DER.
-    public var derBytes: [UInt8] {
-        get throws {
-            var serializer = DER.Serializer()
-            try serializer.serialize(self)
-            return serializer.serializedBytes
-        }
-    }
-}

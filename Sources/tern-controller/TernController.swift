@@ -2,6 +2,7 @@ import ArgumentParser
 import Controller
 import Logging
 import NIOCore
+import Platform
 import Wire
 
 @main

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import Platform
 import ServiceLifecycle
 import Wire
 
@@ -40,7 +41,7 @@ struct Enroll: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(self.logLevel)
         let hex = self.caFingerprint.hasPrefix("sha256:") ? String(self.caFingerprint.dropFirst(7)) : self.caFingerprint
-        guard let fingerprint = Digest(hex: hex) else { throw ValidationError("--ca-fingerprint must be sha256: and 64 hex digits") }
+        guard let fingerprint = ContentDigest(hex: hex) else { throw ValidationError("--ca-fingerprint must be sha256: and 64 hex digits") }
         if !self.force, (try? AgentIdentity.load(stateDirectory: self.state)) != nil {
             throw ValidationError("\(self.state) already holds an identity; use --force to enrol again")
         }

@@ -12,7 +12,3 @@ extension KeyMaterialRedacting {
     public var debugDescription: String { self.redactedDescription }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
-
-extension CertificateAuthority: KeyMaterialRedacting {
-    public var redactedDescription: String { "CertificateAuthority(\(self.certificate.subject), key redacted)" }
-}

@@ -2,23 +2,23 @@ import Crypto
 import NIOCore
 
 /// A SHA-256 digest: the address of every transfer object (PROTOCOL.md §7.1).
-public struct Digest: Hashable, Sendable, CustomStringConvertible, Comparable {
+public struct ContentDigest: Hashable, Sendable, CustomStringConvertible, Comparable {
     public static let byteCount = 32
 
     /// The 32 digest bytes.
     public let bytes: [UInt8]
 
     public init?(bytes: [UInt8]) {
-        guard bytes.count == Digest.byteCount else { return nil }
+        guard bytes.count == ContentDigest.byteCount else { return nil }
         self.bytes = bytes
     }
 
     /// Parses 64 lowercase or uppercase hex characters.
     public init?(hex: String) {
         let utf8 = Array(hex.utf8)
-        guard utf8.count == Digest.byteCount * 2 else { return nil }
+        guard utf8.count == ContentDigest.byteCount * 2 else { return nil }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Digest.byteCount)
+        bytes.reserveCapacity(ContentDigest.byteCount)
         for pair in stride(from: 0, to: utf8.count, by: 2) {
             guard let high = hexValue(utf8[pair]), let low = hexValue(utf8[pair + 1]) else { return nil }
             bytes.append(high << 4 | low)
@@ -53,7 +53,7 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible, Comparable {
 
     public var description: String { "sha256:" + self.hex }
 
-    public static func < (lhs: Digest, rhs: Digest) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+    public static func < (lhs: ContentDigest, rhs: ContentDigest) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
 }
 
 private func hexValue(_ char: UInt8) -> UInt8? {

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// An OCI image layout on disk (`oci-layout`, `index.json`, `blobs/sha256/<hex>`),
 /// as both the controller and the agent keep one. Only what Tern needs: find a
@@ -86,7 +87,7 @@ public struct OCILayout: Sendable {
     /// Reads and checks a manifest blob.
     public func manifest(_ digest: String) throws -> Manifest {
         guard let data = FileManager.default.contents(atPath: self.blobPath(digest)) else { throw Failure("manifest \(digest) is missing from \(self.root)") }
-        guard "sha256:" + Digest(of: Array(data)).hex == digest else { throw Failure("manifest \(digest) does not match its digest") }
+        guard "sha256:" + ContentDigest(of: Array(data)).hex == digest else { throw Failure("manifest \(digest) does not match its digest") }
         do { return try JSONDecoder().decode(Manifest.self, from: data) } catch {
             throw Failure("blob \(digest) is not an OCI image manifest: \(error)")
         }

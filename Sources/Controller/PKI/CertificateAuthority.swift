@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
+import Platform
 import SwiftASN1
+import Wire
 import X509
 
 /// The controller's certificate authority: a P-256 key and a self-signed CA
@@ -46,11 +48,11 @@ public struct CertificateAuthority: Sendable {
     public var keyPEM: String { self.key.pemRepresentation }
 
     /// SHA-256 of the CA certificate's DER: what an agent checks before it trusts the CA at enrolment.
-    public var fingerprint: Digest {
+    public var fingerprint: ContentDigest {
         get throws {
             var serializer = DER.Serializer()
             try serializer.serialize(self.certificate)
-            return Digest(of: serializer.serializedBytes)
+            return ContentDigest(of: serializer.serializedBytes)
         }
     }
 
@@ -105,14 +107,6 @@ public struct CertificateAuthority: Sendable {
     }
 }
 
-extension Certificate {
-    /// The first common name of the subject: the subcloud name on agent certificates.
-    public var subjectCommonName: String? {
-        for rdn in self.subject {
-            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
-                return String(attribute.value)
-            }
-        }
-        return nil
-    }
+extension CertificateAuthority: KeyMaterialRedacting {
+    public var redactedDescription: String { "CertificateAuthority(\(self.certificate.subject), key redacted)" }
 }
