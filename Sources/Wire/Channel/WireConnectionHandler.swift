@@ -17,9 +17,8 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     private var machine: SessionStateMachine
     private var parser = FrameParser()
-    private var queue = OutboundQueue()
-    private var bulkFrameInFlight = false
-    /// Inside `pumpBulk`: a write completion then only clears `bulkFrameInFlight`.
+    private var bulk = BulkScheduler()
+    /// Inside `pumpBulk`: a write completion then only clears the frame in flight.
     private var pumping = false
     private var timer: RepeatedTask?
     private let overTLS: Bool
@@ -161,7 +160,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// PROTOCOL.md §5.6: after the peer's GOAWAY(NO_ERROR), the open streams finish
     /// and then the connection closes; it is not left open with nothing to do.
     private func closeIfDoneAfterPeerGoAway(context: ChannelHandlerContext) {
-        guard !self.isClosed, self.machine.isDoneAfterPeerGoAway, self.queue.streams.isEmpty, !self.bulkFrameInFlight else { return }
+        guard !self.isClosed, self.machine.isDoneAfterPeerGoAway, self.bulk.isIdle else { return }
         self.closeNow(context: context)
     }
 
@@ -191,7 +190,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         case .windowOpened:
             self.pumpBulk(context: context)
         case .streamReset(let stream, let code):
-            self.queue.remove(stream)
+            self.bulk.remove(stream)
             context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
         case .goAway(let goAway):
             context.fireChannelRead(self.wrapInboundOut(.goAway(goAway)))
@@ -202,7 +201,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             context.fireChannelRead(self.wrapInboundOut(.roundTrip(roundTrip)))
         case .resetStream(let stream, let error, let frame, let credit):
             self.logger.debug("stream error", metadata: ["stream": "\(stream)", "error": "\(error)"])
-            self.queue.remove(stream)
+            self.bulk.remove(stream)
             self.writeControl(frame, context: context)
             if let credit { self.writeControl(credit, context: context) }
             context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, error.code)))
@@ -236,9 +235,9 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     private func perform(_ command: WireCommand, context: ChannelHandlerContext) throws {
         switch command {
-        case .message(let message, let stream, true) where self.queue.streams[stream] != nil:
+        case .message(let message, let stream, true) where self.bulk.isQueued(stream):
             // A stream's last message goes after the data queued before it.
-            self.queue.enqueue(stream) { $0.finalMessage = message }
+            self.bulk.enqueueFinal(message, on: stream)
             self.pumpBulk(context: context)
         case .message(let message, let stream, let endStream):
             self.writeControl(try self.machine.send(message, on: stream, endStream: endStream), context: context)
@@ -255,23 +254,15 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             // peer's). The application learnt of the reset from `.streamReset`.
             self.logger.debug("dropping output for a closed stream", metadata: ["stream": "\(stream)"])
         case .data(let stream, let bytes, let endStream):
-            self.queue.enqueue(stream) { pending in
-                pending.append(bytes)
-                pending.endStreamAfterBytes = pending.endStreamAfterBytes || endStream
-            }
+            self.bulk.enqueue(bytes, on: stream, endStream: endStream)
             self.pumpBulk(context: context)
         case .serve(let stream, let source, let firstBlock, let end, let resume):
-            self.queue.enqueue(stream) { pending in
-                pending.source = source
-                pending.nextBlock = firstBlock
-                pending.finalMessage = end
-                pending.resume = resume.map { (firstBlock, $0) }
-            }
+            self.bulk.serve(source, on: stream, firstBlock: firstBlock, end: end, resume: resume)
             self.pumpBulk(context: context)
         case .consumed(let stream, let count):
             for frame in self.machine.consumed(count, on: stream) { self.writeControl(frame, context: context) }
         case .reset(let stream, let code):
-            self.queue.remove(stream)
+            self.bulk.remove(stream)
             if let frame = self.machine.reset(stream, code: code) { self.writeControl(frame, context: context) }
         case .ping:
             if let frame = self.machine.ping(now: .now()) { self.writeControl(frame, context: context) }
@@ -291,50 +282,49 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         context.write(self.wrapOutboundOut(buffer), promise: nil)
     }
 
-    /// A bulk frame ready to write: DATA as the payload pieces it spans, or a stream's final message.
-    private enum BulkFrame {
-        case data(StreamID, pieces: [ByteBuffer], length: Int, endStream: Bool)
-        case frame(Frame)
-    }
-
-    /// Writes the next bulk frame if none is in flight (PROTOCOL.md §6.3), taking
-    /// streams in turn so one large transfer cannot starve another.
+    /// Runs the bulk scheduler's actions until it has a frame in flight or nothing
+    /// can go. A write the socket takes at once completes inside `write`: rather than
+    /// recurse (or pay a loop turn per frame), the loop goes on to the next frame.
     private func pumpBulk(context: ChannelHandlerContext) {
-        // A write the socket takes at once completes inside `write`: rather than recurse
-        // (or pay a loop turn per frame), the loop below goes on to the next frame.
         guard !self.pumping else { return }
         self.pumping = true
         defer { self.pumping = false }
-        while !self.bulkFrameInFlight, !self.isClosed, context.channel.isActive, self.writeNextBulkFrame(context: context) {}
+        while !self.isClosed, context.channel.isActive {
+            var wrote = false
+            for action in self.bulk.next(&self.machine) {
+                if case .write = action { wrote = true }
+                self.perform(action, context: context)
+            }
+            guard wrote, !self.bulk.frameInFlight else { break }
+        }
         self.closeIfDoneAfterPeerGoAway(context: context)
     }
 
-    /// Writes one bulk frame, taking streams in turn; false when none can go now.
-    private func writeNextBulkFrame(context: ChannelHandlerContext) -> Bool {
-        for stream in self.queue.rotation() {
-            do {
-                guard let frame = try self.nextBulkFrame(stream, context: context) else { continue }
-                self.queue.served(stream)
-                self.bulkFrameInFlight = true
-                let promise = context.eventLoop.makePromise(of: Void.self)
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                promise.futureResult.whenComplete { _ in
-                    let (handler, context) = loopBound.value
-                    handler.bulkFrameInFlight = false
-                    // Completed later (the socket was full): pump again. Completed during
-                    // the write: the pump's loop continues by itself.
-                    if !handler.pumping { handler.pumpBulk(context: context) }
-                }
-                self.write(frame, context: context, promise: promise)
-                return true
-            } catch {
-                self.failStream(stream, error, context: context)
+    private func perform(_ action: BulkScheduler.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .fetch(let stream, let source, let index):
+            self.fetch(index, of: source, for: stream, context: context)
+        case .write(let frame):
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            promise.futureResult.whenComplete { _ in
+                let (handler, context) = loopBound.value
+                handler.bulk.frameWritten()
+                // Completed later (the socket was full): pump again. Completed during
+                // the write: the pump's loop continues by itself.
+                if !handler.pumping { handler.pumpBulk(context: context) }
             }
+            self.write(frame, context: context, promise: promise)
+        case .drained(let stream):
+            context.fireChannelRead(self.wrapInboundOut(.streamDrained(stream)))
+        case .failed(let stream, let code, let reason, let reset):
+            self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(reason)"])
+            if let reset { self.writeControl(reset, context: context) }
+            context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
         }
-        return false
     }
 
-    private func write(_ bulk: BulkFrame, context: ChannelHandlerContext, promise: EventLoopPromise<Void>) {
+    private func write(_ bulk: BulkScheduler.BulkFrame, context: ChannelHandlerContext, promise: EventLoopPromise<Void>) {
         switch bulk {
         case .frame(let frame):
             var buffer = context.channel.allocator.buffer(capacity: WireLimits.frameHeaderSize + 64)
@@ -352,97 +342,31 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         }
     }
 
-    /// Asks the stream's source for its next block, if it is time to (one ahead).
-    /// The block arrives later on this event loop; until then the stream waits and
-    /// every other stream and control frame goes on.
-    private func fetchBlock(_ id: StreamID, context: ChannelHandlerContext) {
-        guard let (source, index) = self.queue.modify(id, { $0.nextFetch(blockSize: WireLimits.maxBlockSize) }) ?? nil else { return }
+    /// Asks the source for a block. It arrives later on this event loop; until then
+    /// the stream waits and every other stream and control frame goes on.
+    private func fetch(_ index: UInt64, of source: any TransferSource, for stream: StreamID, context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         source.block(at: index, on: context.eventLoop).whenComplete { result in
             // Always a fresh turn of the loop: a block that was ready at once must not
             // re-enter the pump that asked for it.
             context.eventLoop.execute {
                 let (handler, context) = loopBound.value
-                handler.blockArrived(id, result, context: context)
+                handler.blockArrived(stream, result, context: context)
             }
         }
     }
 
-    private func blockArrived(_ id: StreamID, _ result: Result<EncodedBlock, any Error>, context: ChannelHandlerContext) {
+    private func blockArrived(_ stream: StreamID, _ result: Result<EncodedBlock, any Error>, context: ChannelHandlerContext) {
         switch result {
         case .success(let block):
-            // Nil when the stream was reset meanwhile: the block is dropped.
-            self.queue.modify(id) { pending in
-                pending.fetching = false
-                if let (index, resume) = pending.resume, index == UInt64(block.index) {
-                    pending.resume = nil
-                    if let (header, rest) = block.continuation(for: resume) {
-                        pending.append(header)
-                        pending.append(rest)
-                        return
-                    }
-                }
-                var header = context.channel.allocator.buffer(capacity: WireLimits.blockHeaderSize)
-                block.writeHeader(to: &header)
-                pending.append(header)
-                pending.append(block.bytes)
-            }
+            self.bulk.blockArrived(block, on: stream)
         case .failure(let error):
-            guard self.queue.streams[id] != nil else { return }
-            self.failStream(id, error, context: context)
+            guard let action = self.bulk.blockFailed(error, on: stream, machine: &self.machine) else { return }
+            self.perform(action, context: context)
             // Outside a read or a write from the application, nothing else flushes the RESET.
             context.flush()
         }
         self.pumpBulk(context: context)
-    }
-
-    private func failStream(_ stream: StreamID, _ error: any Error, context: ChannelHandlerContext) {
-        let code = (error as? WireError)?.code ?? .internalError
-        self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(error)"])
-        self.queue.remove(stream)
-        if let frame = self.machine.reset(stream, code: code.isConnectionError ? .internalError : code) {
-            self.writeControl(frame, context: context)
-        }
-        context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
-    }
-
-    /// The next frame stream `id` may send now, or nil when it is blocked or empty.
-    private func nextBulkFrame(_ id: StreamID, context: ChannelHandlerContext) throws -> BulkFrame? {
-        self.fetchBlock(id, context: context)
-        let outcome: (BulkFrame?, drained: Bool)? = try self.queue.modify(id) { pending in
-            if pending.byteCount == 0, let source = pending.source {
-                // Waiting for a block, or done with the source.
-                guard !pending.fetching, pending.nextBlock >= source.blockCount else { return (nil, false) }
-                pending.source = nil
-            }
-            if pending.byteCount > 0 {
-                let allowed = self.machine.sendableBytes(on: id)
-                guard allowed > 0 else { return (nil, false) }
-                let length = min(allowed, pending.byteCount)
-                let last = pending.endStreamAfterBytes && length == pending.byteCount
-                    && pending.source == nil && pending.finalMessage == nil
-                try self.machine.sendData(length: length, on: id, endStream: last)
-                let pieces = pending.take(length)
-                if last { pending.endStreamAfterBytes = false }
-                return (.data(id, pieces: pieces, length: length, endStream: last), pending.isEmpty)
-            }
-            if let message = pending.finalMessage {
-                pending.finalMessage = nil
-                pending.endStreamAfterBytes = false
-                return (.frame(try self.machine.send(message, on: id, endStream: true)), true)
-            }
-            if pending.endStreamAfterBytes {
-                pending.endStreamAfterBytes = false
-                return (.frame(try self.machine.sendData(ByteBuffer(), on: id, endStream: true)), true)
-            }
-            return (nil, pending.isEmpty)
-        }
-        guard let (frame, drained) = outcome else { return nil }
-        if drained {
-            self.queue.remove(id)
-            context.fireChannelRead(self.wrapInboundOut(.streamDrained(id)))
-        }
-        return frame
     }
 }
 
