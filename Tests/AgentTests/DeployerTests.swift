@@ -40,6 +40,7 @@ struct DeployerTests {
         let directory: TemporaryDirectory
         let transfers: Transfers
         let outbox = Outbox()
+        let work = BackgroundWork(logger: Logger(label: "test"), atShutdown: .cancelRunning)
         let deployer: Deployer
 
         init(_ directory: TemporaryDirectory, transfers: Transfers? = nil) throws {
@@ -47,7 +48,18 @@ struct DeployerTests {
             let logger = Logger(label: "test")
             let configuration = AgentConfiguration(stateDirectory: directory.path, controllerHost: "127.0.0.1", controllerPort: 1)
             self.transfers = try transfers ?? Transfers(stateDirectory: directory.path, logger: logger)
-            self.deployer = try Deployer(configuration: configuration, transfers: self.transfers, outbox: self.outbox, firmwareInventory: { nil }, logger: logger)
+            self.deployer = try Deployer(
+                configuration: configuration, transfers: self.transfers, outbox: self.outbox, work: self.work, firmwareInventory: { nil }, logger: logger
+            )
+        }
+
+        /// Runs `body` with the site's background work running beside it, as the link runs it.
+        func running(_ body: () async throws -> Void) async throws {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.work.run() }
+                try await body()
+                group.cancelAll()
+            }
         }
 
         /// Puts a verified object in the transfer store, as a finished transfer would.
@@ -74,24 +86,26 @@ struct DeployerTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let site = try Site(directory)
-        let older = Image(layer: "older layer")
-        let newer = Image(layer: "newer layer")
-        // The older deployment has only its config so far; the newer one has everything.
-        try site.place(older.blobs[1].bytes)
-        for blob in newer.blobs { try site.place(blob.bytes) }
-        await site.deployer.received(older.deploy(id: 5))
-        await site.deployer.received(newer.deploy(id: 6))
-        let layout = OCILayout(root: directory.appending("images"))
-        let newerTagged = await eventually { (try? layout.manifestDescriptor(tag: "app:latest"))?.digest == newer.manifestDigest }
-        #expect(newerTagged)
+        try await site.running {
+            let older = Image(layer: "older layer")
+            let newer = Image(layer: "newer layer")
+            // The older deployment has only its config so far; the newer one has everything.
+            try site.place(older.blobs[1].bytes)
+            for blob in newer.blobs { try site.place(blob.bytes) }
+            await site.deployer.received(older.deploy(id: 5))
+            await site.deployer.received(newer.deploy(id: 6))
+            let layout = OCILayout(root: directory.appending("images"))
+            let newerTagged = await eventually { (try? layout.manifestDescriptor(tag: "app:latest"))?.digest == newer.manifestDigest }
+            #expect(newerTagged)
 
-        // The older one's objects arrive (the controller repeats its DEPLOY after a reconnect).
-        for blob in older.blobs { try site.place(blob.bytes) }
-        await site.deployer.received(older.deploy(id: 5))
-        #expect(await site.reported(5, .failed, detail: "superseded by deployment 6"))
-        #expect(try layout.manifestDescriptor(tag: "app:latest").digest == newer.manifestDigest)
-        // The newer one reported itself activated with its manifest.
-        #expect(await site.reported(6, .activated, version: newer.manifestDigest))
+            // The older one's objects arrive (the controller repeats its DEPLOY after a reconnect).
+            for blob in older.blobs { try site.place(blob.bytes) }
+            await site.deployer.received(older.deploy(id: 5))
+            #expect(await site.reported(5, .failed, detail: "superseded by deployment 6"))
+            #expect(try layout.manifestDescriptor(tag: "app:latest").digest == newer.manifestDigest)
+            // The newer one reported itself activated with its manifest.
+            #expect(await site.reported(6, .activated, version: newer.manifestDigest))
+        }
     }
 }
 
@@ -101,13 +115,15 @@ extension DeployerTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let site = try Site(directory)
-        let image = Image(layer: "a layer the controller lost")
-        // Manifest and config are here; the layer is asked for, and the controller says it has none.
-        for blob in image.blobs.prefix(2) { try site.place(blob.bytes) }
-        await site.deployer.received(image.deploy(id: 9))
-        await site.transfers.unavailable(ContentDigest(of: image.blobs[2].bytes), reason: "no such object")
-        #expect(await site.reported(9, .failed, detail: "not available"))
-        #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
+        try await site.running {
+            let image = Image(layer: "a layer the controller lost")
+            // Manifest and config are here; the layer is asked for, and the controller says it has none.
+            for blob in image.blobs.prefix(2) { try site.place(blob.bytes) }
+            await site.deployer.received(image.deploy(id: 9))
+            await site.transfers.unavailable(ContentDigest(of: image.blobs[2].bytes), reason: "no such object")
+            #expect(await site.reported(9, .failed, detail: "not available"))
+            #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
+        }
     }
 }
 
@@ -122,15 +138,47 @@ extension DeployerTests {
         prestage.activate = false
         let before = try Site(directory)
         for blob in first.blobs + second.blobs { try before.place(blob.bytes) }
-        await before.deployer.received(prestage)
-        #expect(await before.reported(3, .prestaged))
+        try await before.running {
+            await before.deployer.received(prestage)
+            #expect(await before.reported(3, .prestaged))
+        }
         // A restart, then the newer deployment of the same name.
         let site = try Site(directory, transfers: before.transfers)
-        await site.deployer.received(second.deploy(id: 4))
-        #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[0].bytes)))  // its manifest
-        #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[2].bytes)))  // its layer
-        #expect(await site.reported(4, .activated))
+        try await site.running {
+            await site.deployer.received(second.deploy(id: 4))
+            #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[0].bytes)))  // its manifest
+            #expect(!FileManager.default.fileExists(atPath: site.objectPath(first.blobs[2].bytes)))  // its layer
+            #expect(await site.reported(4, .activated))
+        }
         // The config blob both images share was used by the newer one.
         #expect(OCILayout(root: directory.appending("images")).hasBlob(ContentDigest(of: second.blobs[1].bytes).hex))
+    }
+}
+
+extension DeployerTests {
+    @Test("at shutdown a deployment waiting for its objects ends without a verdict: nothing reported failed, nothing applied, the wait released")
+    func shutdownCancelsWaitingDeployment() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let site = try Site(directory)
+        let image = Image(layer: "a layer still on its way")
+        for blob in image.blobs.prefix(2) { try site.place(blob.bytes) }
+        try await site.running {
+            await site.deployer.received(image.deploy(id: 12))
+            #expect(await site.reported(12, .fetching))
+        }
+        // `running` returned: the work service ended, so the waiting deployment did too.
+        let reports = await site.outbox.kept.compactMap { message -> DeployStatus? in
+            if case .deployStatus(let report) = message, report.deploymentID == 12 { return report } else { return nil }
+        }
+        #expect(reports.map(\.status) == [.fetching], "\(reports)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("images/index.json")))
+        // Not recorded as finished: the controller's repeat of the deployment after a restart is taken afresh.
+        let restarted = try Site(directory, transfers: site.transfers)
+        try await restarted.running {
+            for blob in image.blobs { try restarted.place(blob.bytes) }
+            await restarted.deployer.received(image.deploy(id: 12))
+            #expect(await restarted.reported(12, .activated))
+        }
     }
 }

@@ -22,10 +22,10 @@ import Wire
         return bytes
     }
 
-    static func importObject(_ bytes: [UInt8], into controller: ControllerApp, directory: TemporaryDirectory) throws -> ContentDigest {
+    static func importObject(_ bytes: [UInt8], into controller: ControllerApp, directory: TemporaryDirectory) async throws -> ContentDigest {
         let path = directory.appending("object.bin")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return try controller.context.objects.importFile(path).digest
+        return try await controller.context.objects.importFile(path).digest
     }
 
     @Test("two agents receive an offered object intact; each block is compressed once for both")
@@ -34,7 +34,7 @@ import Wire
         defer { directory.remove() }
         let controller = try await makeController(directory)
         let bytes = Self.object()
-        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let digest = try await Self.importObject(bytes, into: controller, directory: directory)
         let agents = [try await makeAgent("edge-01", controller: controller, directory: directory), try await makeAgent("edge-02", controller: controller, directory: directory)]
         try await withServices(controller.services + agents) {
             let connected = await eventually { await controller.live.count == 2 }
@@ -60,7 +60,7 @@ import Wire
         defer { directory.remove() }
         let controller = try await makeController(directory)
         let bytes = Self.object()
-        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let digest = try await Self.importObject(bytes, into: controller, directory: directory)
         let agent = try await makeAgent("edge-01", controller: controller, directory: directory)
         // As if a previous connection was cut after four blocks.
         let store = try TransferStore(stateDirectory: directory.appending("agent-edge-01"))
@@ -88,7 +88,7 @@ import Wire
         defer { directory.remove() }
         let controller = try await makeController(directory)
         let bytes = Self.object()
-        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let digest = try await Self.importObject(bytes, into: controller, directory: directory)
         // One flipped byte in the stored object, after its digest was taken.
         let stored = controller.context.objects.root + "/" + digest.hex
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: stored))
@@ -134,7 +134,7 @@ import Wire
         defer { directory.remove() }
         let controller = try await makeController(directory)
         var generator = SplitMix(seed: seed)
-        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let digest = try await Self.importObject(bytes, into: controller, directory: directory)
         let proxy = try await FaultProxy(targetPort: controller.wireServer.localAddress!.port!)
         let cuts = (0..<count).map { _ in cutRange.lowerBound + Int(generator.next() % UInt64(cutRange.count)) }
         proxy.scheduleCuts(cuts)
@@ -177,7 +177,7 @@ import Wire
         let controller = try await makeController(directory, heartbeat: .milliseconds(200))
         var generator = SplitMix(seed: 5)
         let bytes = (0..<(64 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-        let digest = try Self.importObject(bytes, into: controller, directory: directory)
+        let digest = try await Self.importObject(bytes, into: controller, directory: directory)
         let agent = try await makeAgent("edge-01", controller: controller, directory: directory)
         try await withServices(controller.services + [agent]) {
             let connected = await eventually { await controller.live.count == 1 }

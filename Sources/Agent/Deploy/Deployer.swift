@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Platform
 import Wire
 
@@ -16,6 +17,8 @@ actor Deployer {
     let images: ImageSite
     let config: ConfigSite
     let firmwareInventory: @Sendable () async -> FirmwareInventory?
+    /// Runs what waits for objects (deployments, config generations) beside the link.
+    let work: BackgroundWork
     let logger: Logger
 
     /// Deployments being worked on, and the last word on finished ones (kept on disk:
@@ -31,8 +34,12 @@ actor Deployer {
     /// Paths last reported as drifted (to report changes only).
     private var reportedDrift: [String]?
 
-    init(configuration: AgentConfiguration, transfers: Transfers, outbox: Outbox, firmwareInventory: @escaping @Sendable () async -> FirmwareInventory?, logger: Logger) throws {
+    init(
+        configuration: AgentConfiguration, transfers: Transfers, outbox: Outbox, work: BackgroundWork,
+        firmwareInventory: @escaping @Sendable () async -> FirmwareInventory?, logger: Logger
+    ) throws {
         self.configuration = configuration
+        self.work = work
         self.transfers = transfers
         self.outbox = outbox
         self.ostree = OSTreeSite(configuration: configuration)
@@ -102,6 +109,8 @@ actor Deployer {
 
     // MARK: Config
 
+    /// A config generation was offered: decided here, in the order offers come;
+    /// applied once its bundle has arrived, as background work.
     func offered(_ offer: ConfigOffer) async {
         guard let digest = offer.bundle else { return }
         if let applied = self.config.applied(), applied.generation == offer.generation, applied.bundle == digest.hex {
@@ -112,9 +121,21 @@ actor Deployer {
         guard self.applyingGeneration != offer.generation, offer.generation >= self.newestOffered else { return }
         self.newestOffered = offer.generation
         self.applyingGeneration = offer.generation
+        self.work.submit("config generation \(offer.generation)") { await self.apply(offer, bundle: digest) }
+    }
+
+    private func apply(_ offer: ConfigOffer, bundle digest: ContentDigest) async {
         // The bundle comes as a transfer the controller offered just before.
         let arrived: Result<String, any Error>
-        do { arrived = .success(try await self.transfers.arrival(of: digest)) } catch { arrived = .failure(error) }
+        do {
+            arrived = .success(try await self.transfers.arrival(of: digest))
+        } catch is CancellationError {
+            // Shutdown: the controller offers the generation again at the next connection.
+            self.applyingGeneration = nil
+            return
+        } catch {
+            arrived = .failure(error)
+        }
         // A newer generation offered while this one was on its way wins.
         guard self.newestOffered == offer.generation else { return }
         defer { self.applyingGeneration = nil }
@@ -124,7 +145,8 @@ actor Deployer {
             guard let data = FileManager.default.contents(atPath: path) else { throw DeployFailure("bundle \(digest) vanished") }
             let bundle = try ConfigBundle.decode(Array(data))
             guard bundle.generation == offer.generation else { throw DeployFailure("bundle is generation \(bundle.generation), offer said \(offer.generation)") }
-            try self.config.apply(bundle, digest: digest)
+            let site = self.config
+            try await NIOThreadPool.singleton.runIfActive { try site.apply(bundle, digest: digest) }
             self.reportedDrift = []
             if let failure = await self.config.reload(bundle) {
                 result = ConfigResult(generation: offer.generation, status: .failed, applied: digest, detail: "files applied; " + failure)
@@ -163,7 +185,7 @@ actor Deployer {
         self.running.insert(deploy.deploymentID)
         self.active[deploy.deploymentID] = deploy
         await self.outbox.send(.deployStatus(DeployStatus(deploymentID: deploy.deploymentID, kind: deploy.kind, name: deploy.name, version: "", status: .fetching)))
-        Task { await self.complete(deploy) }
+        self.work.submit("deployment \(deploy.deploymentID)") { await self.complete(deploy) }
     }
 
     /// An object could not be stored (say, no space left): the deployments waiting for
@@ -190,6 +212,11 @@ actor Deployer {
             if self.holds(reference, kind: deploy.kind) { paths.append((reference, nil)); continue }
             do {
                 paths.append((reference, try await self.transfers.arrival(of: digest)))
+            } catch is CancellationError {
+                // Shutdown: nothing is reported; the controller repeats the deployment at the next connection.
+                self.running.remove(deploy.deploymentID)
+                self.active[deploy.deploymentID] = nil
+                return
             } catch {
                 return await self.finish(deploy, .failed, version: "", detail: "\(reference.role): \(error); nothing applied")
             }
@@ -256,7 +283,8 @@ actor Deployer {
             try await self.ostree.apply(ref: deploy.name, commit: deploy.version, superblock: superblock, parts: parts, id: deploy.deploymentID)
             return deploy.version
         case "image":
-            try self.images.apply(name: deploy.name, manifestDigest: deploy.version, objects: paths)
+            let images = self.images
+            try await NIOThreadPool.singleton.runIfActive { try images.apply(name: deploy.name, manifestDigest: deploy.version, objects: paths) }
             return deploy.version
         case "firmware":
             guard let command = self.configuration.firmwareCommand else {

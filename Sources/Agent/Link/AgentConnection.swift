@@ -57,8 +57,8 @@ struct AgentConnection {
                         case .message(0, .deploy(let deploy), _):
                             await self.deployer.received(deploy)
                         case .message(0, .configOffer(let offer), _):
-                            // Waits for the bundle's transfer: off the reader.
-                            Task { await self.deployer.offered(offer) }
+                            // Waits for the bundle's transfer: background work, off the reader.
+                            await self.deployer.offered(offer)
                         case .message(0, .transferOffer(let offer), _):
                             do {
                                 if let request = try await self.transfers.offered(offer) {

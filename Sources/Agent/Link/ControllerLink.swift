@@ -20,6 +20,17 @@ public struct ControllerLink: Service {
     }
 
     public func run() async throws {
+        // Work that waits for objects across reconnects runs beside the connection loop,
+        // in this task's tree: it ends (cancelled) when the link does.
+        let work = BackgroundWork(logger: self.logger, atShutdown: .cancelRunning)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await work.run() }
+            try await self.connectAgain(work: work)
+            group.cancelAll()
+        }
+    }
+
+    private func connectAgain(work: BackgroundWork) async throws {
         var backoff = Backoff(base: self.configuration.reconnectBase, cap: self.configuration.reconnectCap)
         // Host state outlives connections: deltas and alarms continue across reconnects.
         let name = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory).name
@@ -27,7 +38,7 @@ public struct ControllerLink: Service {
         let transfers = try Transfers(stateDirectory: self.configuration.stateDirectory, stallTimeout: self.configuration.transferStallTimeout, logger: self.logger)
         let outbox = Outbox()
         let deployer = try Deployer(
-            configuration: self.configuration, transfers: transfers, outbox: outbox,
+            configuration: self.configuration, transfers: transfers, outbox: outbox, work: work,
             firmwareInventory: { await reporter.freshInventory() }, logger: self.logger
         )
         while !Task.isCancelled && !Task.isShuttingDownGracefully {

@@ -51,7 +51,7 @@ actor Transfers {
         self.missing[digest] = nil
         if self.store.has(digest) {
             self.completed[digest] = self.store.objectPath(digest)
-            for waiter in self.waiting.removeValue(forKey: digest) ?? [] { waiter.resume(returning: self.store.objectPath(digest)) }
+            self.waiting.resume(digest, path: self.store.objectPath(digest))
             return nil
         }
         if let existing = self.pending[digest], existing.stream != nil || existing.requested {
@@ -88,16 +88,15 @@ actor Transfers {
     }
 
     /// Waits until the object is here (verified), across reconnects; throws when the
-    /// sender said it does not have it.
+    /// sender said it does not have it, and `CancellationError` when the waiting task
+    /// is cancelled.
     func arrival(of digest: ContentDigest) async throws -> String {
         if self.store.has(digest) { return self.store.objectPath(digest) }
         if let reason = self.missing[digest] { throw WireError(.notFound, "object \(digest) is not available: \(reason)") }
-        return try await withCheckedThrowingContinuation { continuation in
-            self.waiting[digest, default: []].append(continuation)
-        }
+        return try await self.waiting.wait(for: digest)
     }
 
-    private var waiting: [ContentDigest: [CheckedContinuation<String, any Error>]] = [:]
+    private let waiting = ArrivalWaiters()
     /// Objects the sender said it does not have, until they are asked for again.
     private var missing: [ContentDigest: String] = [:]
 
@@ -106,9 +105,7 @@ actor Transfers {
     func unavailable(_ digest: ContentDigest, reason: String) {
         self.pending[digest] = nil
         self.missing[digest] = reason
-        for waiter in self.waiting.removeValue(forKey: digest) ?? [] {
-            waiter.resume(throwing: WireError(.notFound, "object \(digest) is not available: \(reason)"))
-        }
+        self.waiting.fail(digest, WireError(.notFound, "object \(digest) is not available: \(reason)"))
     }
 
     /// Our request went out on `stream`.
@@ -203,7 +200,7 @@ actor Transfers {
         let path = try receiving.object.finish()
         self.pending[receiving.object.digest] = nil
         self.completed[receiving.object.digest] = path
-        for waiter in self.waiting.removeValue(forKey: receiving.object.digest) ?? [] { waiter.resume(returning: path) }
+        self.waiting.resume(receiving.object.digest, path: path)
         self.logger.info("transfer complete", metadata: ["object": "\(receiving.object.digest)", "path": "\(path)"])
         return path
     }

@@ -50,7 +50,7 @@ struct ContentRoutes {
         group.post("objects") { request, context -> EditedResponse<Imported> in
             let body = try await request.decode(as: Import.self, context: context)
             try Self.requireHostFile(body.path)
-            let (digest, size) = try self.context.objects.importFile(body.path)
+            let (digest, size) = try await self.context.objects.importFile(body.path)
             return EditedResponse(status: .created, response: Imported(digest: digest.hex, size: size))
         }
         group.post("subclouds/{name}/content") { request, context -> Delivery in

@@ -91,7 +91,7 @@ struct DeploymentRoutes {
 
         group.post("images") { request, context -> EditedResponse<Release> in
             let body = try await request.decode(as: ImportImage.self, context: context)
-            let release = try self.context.content.images.importImage(reference: body.reference, name: body.name)
+            let release = try await self.context.content.images.importImage(reference: body.reference, name: body.name)
             try await self.context.store.addRelease(release)
             try await self.context.store.recordEvent(subcloud: nil, kind: "image", detail: "imported \(release.name) \(release.version)", at: Date())
             return EditedResponse(status: .created, response: release)
@@ -102,7 +102,7 @@ struct DeploymentRoutes {
             let body = try await request.decode(as: ImportFirmware.self, context: context)
             try ContentRoutes.requireHostFile(body.path)
             guard !body.component.isEmpty, !body.version.isEmpty else { throw HTTPError(.badRequest, message: "component and version are required") }
-            let (digest, size) = try self.context.objects.importFile(body.path)
+            let (digest, size) = try await self.context.objects.importFile(body.path)
             let release = Release(
                 kind: .firmware, name: body.component, version: body.version,
                 objects: [ReleaseObject(digest: digest.hex, size: size, role: "image")],

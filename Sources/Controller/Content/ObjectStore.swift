@@ -26,7 +26,14 @@ public final class ObjectStore: Sendable {
     }
 
     /// Copies a file in under its digest (written to a temporary name, fsynced, renamed).
-    public func importFile(_ path: String) throws -> (digest: ContentDigest, size: UInt64) {
+    /// The copy, hash and fsync of what may be gigabytes run on the NIO thread pool,
+    /// never on a cooperative thread or an event loop.
+    public func importFile(_ path: String) async throws -> (digest: ContentDigest, size: UInt64) {
+        try await NIOThreadPool.singleton.runIfActive { try self.copyIn(path) }
+    }
+
+    /// `importFile` in place, blocking the calling thread: only for work already on the thread pool.
+    func copyIn(_ path: String) throws -> (digest: ContentDigest, size: UInt64) {
         guard let input = FileHandle(forReadingAtPath: path) else {
             throw AtomicFile.Failure(path: path, operation: "open", errno: errno)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Wire
 
 #if canImport(Glibc)
@@ -19,8 +20,13 @@ public struct ImageLibrary: Sendable {
     }
 
     /// Imports `oci:DIR:TAG` as `NAME:TAG` (NAME defaults to DIR's last component).
-    /// Every blob is checked against its digest on the way in.
-    public func importImage(reference: String, name: String?) throws -> Release {
+    /// Every blob is checked against its digest on the way in. Blob copies, hashes
+    /// and fsyncs run on the NIO thread pool.
+    public func importImage(reference: String, name: String?) async throws -> Release {
+        try await NIOThreadPool.singleton.runIfActive { try self.importImageNow(reference: reference, name: name) }
+    }
+
+    private func importImageNow(reference: String, name: String?) throws -> Release {
         guard reference.hasPrefix("oci:"), let colon = reference.dropFirst(4).lastIndex(of: ":") else {
             throw OCILayout.Failure("expected oci:DIR:TAG, got \"\(reference)\"")
         }
@@ -37,7 +43,7 @@ public struct ImageLibrary: Sendable {
         var blobs: [(OCILayout.Descriptor, String)] = [(descriptor, "manifest"), (manifest.config, "config")]
         blobs += manifest.layers.enumerated().map { ($1, "layer/\($0)") }
         for (blob, role) in blobs {
-            let imported = try self.objects.importFile(source.blobPath(blob.digest))
+            let imported = try self.objects.copyIn(source.blobPath(blob.digest))
             guard "sha256:" + imported.digest.hex == blob.digest, imported.size == blob.size else {
                 throw OCILayout.Failure("blob \(blob.digest) in \(directory) does not match its digest or size")
             }

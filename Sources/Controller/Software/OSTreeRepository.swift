@@ -10,8 +10,9 @@ public actor OSTreeRepository {
     public let path: String
     public let deltasPath: String
     let objects: ObjectStore
-    /// Deltas being generated, so that many sites asking for one pair wait for one run.
-    private var generating: [String: Task<[ReleaseObject], any Error>] = [:]
+    /// Deltas being generated, with whoever else waits for each: many sites asking
+    /// for one pair wait for the one run their first asker does.
+    private var generating: [String: [CheckedContinuation<[ReleaseObject], any Error>]] = [:]
 
     public init(dataDirectory: String, objects: ObjectStore) {
         self.path = dataDirectory + "/ostree"
@@ -51,11 +52,14 @@ public actor OSTreeRepository {
         var base = from
         if let commit = from, await !self.has(commit) { base = nil }
         let key = "\(base ?? "empty")-\(to)"
-        if let running = self.generating[key] { return (base, try await running.value) }
-        let task = Task { try await self.generate(from: base, to: to, key: key) }
-        self.generating[key] = task
-        defer { self.generating[key] = nil }
-        return (base, try await task.value)
+        if self.generating[key] != nil {
+            return (base, try await withCheckedThrowingContinuation { self.generating[key, default: []].append($0) })
+        }
+        self.generating[key] = []
+        let result: Result<[ReleaseObject], any Error>
+        do { result = .success(try await self.generate(from: base, to: to, key: key)) } catch { result = .failure(error) }
+        for waiter in self.generating.removeValue(forKey: key) ?? [] { waiter.resume(with: result) }
+        return (base, try result.get())
     }
 
     private func generate(from: String?, to: String, key: String) async throws -> [ReleaseObject] {
@@ -73,11 +77,11 @@ public actor OSTreeRepository {
         arguments.append(from.map { "--from=\($0)" } ?? "--empty")
         try await HostCommand("ostree", arguments).check()
         var objects: [ReleaseObject] = []
-        let superblock = try self.objects.importFile(staging + "/superblock")
+        let superblock = try await self.objects.importFile(staging + "/superblock")
         objects.append(ReleaseObject(digest: superblock.digest.hex, size: superblock.size, role: "superblock"))
         var index = 0
         while FileManager.default.fileExists(atPath: "\(staging)/\(index)") {
-            let part = try self.objects.importFile("\(staging)/\(index)")
+            let part = try await self.objects.importFile("\(staging)/\(index)")
             objects.append(ReleaseObject(digest: part.digest.hex, size: part.size, role: "part/\(index)"))
             index += 1
         }
