@@ -181,6 +181,7 @@ let package = Package(
             dependencies: [
                 "Agent", "Wire", "Platform", "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             exclude: ["Fixtures"]
         ),

@@ -132,6 +132,8 @@ import X509
             let (certificate, key) = try await Self.registered("edge-01", controller)
             let first = try await Self.connect(controller, certificate: certificate, key: key, identity: "edge-01")
             let firstEvents = Task { try await Self.events(of: first, limit: .seconds(10)) }
+            // The first is admitted before the second comes (on a loaded machine the two could cross).
+            #expect(await eventually(timeout: .seconds(5)) { await controller.live.count == 1 })
             let second = try await Self.connect(controller, certificate: certificate, key: key, identity: "edge-01")
             let secondEvents = Task { try await Self.events(of: second, limit: .seconds(3)) }
             let seen = try await firstEvents.value

@@ -17,7 +17,7 @@ struct AgentConnection {
         case shutdown
     }
 
-    let connection: NIOAsyncChannel<WireEvent, WireCommand>
+    let connection: NIOAsyncChannel<AgentEvent, WireCommand>
     let identity: AgentIdentity
     let configuration: AgentConfiguration
     let reporter: HostReporter
@@ -36,85 +36,27 @@ struct AgentConnection {
                     defer { intervalContinuation.finish() }
                     for try await event in events {
                         switch event {
-                        case .established(let negotiated):
-                            self.logger.info("connected to controller", metadata: [
-                                "controller": "\(negotiated.peerIdentity)", "version": "\(negotiated.version)",
-                                "heartbeat_ms": "\(negotiated.heartbeatInterval.nanoseconds / 1_000_000)",
-                            ])
-                            await self.status.connected(negotiated)
-                            await self.outbox.attach(commands)
-                            intervalContinuation.yield(negotiated.heartbeatInterval)
-                        case .goAway(let goAway):
-                            if goAway.code == .unauthorized {
-                                self.logger.error("the controller refuses this agent's identity", metadata: ["reason": "\(goAway.reason)"])
-                            } else {
-                                self.logger.info("controller sent GOAWAY; reconnecting later", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+                        case .wire(let event):
+                            if let outcome = try await self.handle(event, commands: commands, renewal: renewal, intervals: intervalContinuation) {
+                                return outcome
                             }
-                            await self.status.refused(goAway)
-                            return .lost
-                        case .message(0, .renewResponse(let response), _):
-                            try await self.renewed(response, pending: renewal)
-                        case .message(0, .deploy(let deploy), _):
-                            await self.deployer.received(deploy)
-                        case .message(0, .configOffer(let offer), _):
-                            // Waits for the bundle's transfer: background work, off the reader.
-                            await self.deployer.offered(offer)
-                        case .message(0, .transferOffer(let offer), _):
+                        case .transferEnded(let stream, let digest, let result):
                             do {
-                                if let request = try await self.transfers.offered(offer) {
-                                    try await commands.write(.openStream(.transferRequest(request)))
-                                }
-                            } catch let error as AtomicFile.Failure {
-                                // A local file could not be made: this offer waits for the next one.
-                                self.logger.error("cannot prepare transfer", metadata: ["error": "\(error)"])
-                            }
-                        case .streamOpened(let stream, .transferRequest(let request)):
-                            do {
-                                try await self.transfers.opened(stream, request)
-                            } catch let error as AtomicFile.Failure {
-                                self.logger.error("cannot prepare transfer", metadata: ["error": "\(error)"])
-                                await self.transfers.abandoned(stream)
-                                try await commands.write(.reset(stream, .cancel))
-                            }
-                        case .data(let stream, let bytes, _):
-                            do {
-                                let (consumed, resent) = try await self.transfers.received(bytes, on: stream)
-                                await self.status.received(transferBytes: bytes.readableBytes, resent: resent)
-                                // Credit for a connection that is closing is moot; the events still
-                                // buffered behind this one carry data that must be written all the same.
-                                try? await commands.write(.consumed(stream, count: consumed))
-                            } catch let error as WireError {
-                                self.logger.warning("transfer failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
-                                await self.transfers.abandoned(stream)
-                                try await commands.write(.reset(stream, error.code.isConnectionError ? .internalError : error.code))
-                            } catch let failure as Transfers.StorageFailure {
-                                // The site's disk, not the link: this transfer stops, the connection stays.
-                                self.logger.error("transfer cannot be stored", metadata: ["stream": "\(stream)", "error": "\(failure)"])
-                                await self.transfers.abandoned(stream)
-                                try await commands.write(.reset(stream, .cancel))
-                                await self.outbox.send(.alarmRaise(StorageAlarm.raise(failure, host: self.identity.name)))
-                                await self.deployer.storageFailed(failure.digest, detail: failure.description)
-                            }
-                        case .message(let stream, .transferEnd, _) where stream != 0:
-                            do {
-                                if try await self.transfers.ended(stream) != nil, let recovered = await self.transfers.storageRecovered() {
+                                if try await self.transfers.ended(stream, digest, result) != nil, let recovered = await self.transfers.storageRecovered() {
                                     await self.outbox.send(.alarmClear(StorageAlarm.clear(recovered, host: self.identity.name)))
                                 }
                             } catch {
-                                self.logger.error("transfer rejected", metadata: ["error": "\(error)"])
+                                self.logger.error("transfer rejected", metadata: ["object": "\(digest)", "error": "\(error)"])
                             }
-                        case .message(let stream, .transferAbort(let abort), _) where stream != 0:
-                            self.logger.warning("transfer aborted by the controller", metadata: ["code": "\(abort.code)", "reason": "\(abort.reason)"])
-                            await self.transfers.abandoned(stream)
-                            if abort.code == .notFound, let digest = abort.digest {
-                                await self.transfers.unavailable(digest, reason: abort.reason)
+                        case .transferFailed(let stream, let digest, let error):
+                            if let failure = await self.transfers.failed(stream, digest, error) {
+                                // The site's disk, not the link: this transfer stops, the connection stays.
+                                self.logger.error("transfer cannot be stored", metadata: ["stream": "\(stream)", "error": "\(failure)"])
+                                await self.outbox.send(.alarmRaise(StorageAlarm.raise(failure, host: self.identity.name)))
+                                await self.deployer.storageFailed(failure.digest, detail: failure.description)
+                            } else {
+                                self.logger.warning("transfer failed", metadata: ["stream": "\(stream)", "error": "\(error)"])
                             }
-                        case .streamReset(let stream, _):
-                            await self.transfers.abandoned(stream)
-                        case .roundTrip(let value):
-                            await self.status.roundTrip(value)
-                        default:
-                            break
                         }
                     }
                     return .lost
@@ -154,6 +96,62 @@ struct AgentConnection {
                 return outcome
             }
         }
+    }
+
+    /// One protocol event; returns an outcome when the connection is over.
+    private func handle(
+        _ event: WireEvent, commands: NIOAsyncChannelOutboundWriter<WireCommand>, renewal: PendingRenewal,
+        intervals: AsyncStream<TimeAmount>.Continuation
+    ) async throws -> Outcome? {
+        switch event {
+        case .established(let negotiated):
+            self.logger.info("connected to controller", metadata: [
+                "controller": "\(negotiated.peerIdentity)", "version": "\(negotiated.version)",
+                "heartbeat_ms": "\(negotiated.heartbeatInterval.nanoseconds / 1_000_000)",
+            ])
+            await self.status.connected(negotiated)
+            await self.outbox.attach(commands)
+            intervals.yield(negotiated.heartbeatInterval)
+        case .goAway(let goAway):
+            if goAway.code == .unauthorized {
+                self.logger.error("the controller refuses this agent's identity", metadata: ["reason": "\(goAway.reason)"])
+            } else {
+                self.logger.info("controller sent GOAWAY; reconnecting later", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+            }
+            await self.status.refused(goAway)
+            return .lost
+        case .message(0, .renewResponse(let response), _):
+            try await self.renewed(response, pending: renewal)
+        case .message(0, .deploy(let deploy), _):
+            await self.deployer.received(deploy)
+        case .message(0, .configOffer(let offer), _):
+            // Waits for the bundle's transfer: background work, off the reader.
+            await self.deployer.offered(offer)
+        case .message(0, .transferOffer(let offer), _):
+            do {
+                if let request = try await self.transfers.offered(offer) {
+                    try await commands.write(.openStream(.transferRequest(request)))
+                }
+            } catch let error as AtomicFile.Failure {
+                // A local file could not be made: this offer waits for the next one.
+                self.logger.error("cannot prepare transfer", metadata: ["error": "\(error)"])
+            }
+        case .streamOpened(let stream, .transferRequest(let request)):
+            await self.transfers.opened(stream, request)
+        case .message(let stream, .transferAbort(let abort), _) where stream != 0:
+            self.logger.warning("transfer aborted by the controller", metadata: ["code": "\(abort.code)", "reason": "\(abort.reason)"])
+            await self.transfers.abandoned(stream)
+            if abort.code == .notFound, let digest = abort.digest {
+                await self.transfers.unavailable(digest, reason: abort.reason)
+            }
+        case .streamReset(let stream, _):
+            await self.transfers.abandoned(stream)
+        case .roundTrip(let value):
+            await self.status.roundTrip(value)
+        default:
+            break
+        }
+        return nil
     }
 
     /// A renewed certificate arrived: check it is for the key we asked with, then

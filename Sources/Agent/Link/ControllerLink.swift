@@ -46,7 +46,7 @@ public struct ControllerLink: Service {
             do {
                 // Reloaded every time: a renewal replaces the identity on disk.
                 let identity = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory)
-                let connection = try await self.connect(identity)
+                let connection = try await self.connect(identity, transfers: transfers)
                 let outcome = try await AgentConnection(
                     connection: connection, identity: identity, configuration: self.configuration,
                     reporter: reporter, transfers: transfers, outbox: outbox, deployer: deployer, status: self.status, logger: self.logger
@@ -74,13 +74,14 @@ public struct ControllerLink: Service {
         }
     }
 
-    private func connect(_ identity: AgentIdentity) async throws -> NIOAsyncChannel<WireEvent, WireCommand> {
+    private func connect(_ identity: AgentIdentity, transfers: Transfers) async throws -> NIOAsyncChannel<AgentEvent, WireCommand> {
         let tls = try NIOSSLContext(configuration: try identity.tls())
         var session = SessionConfiguration(identity: identity.name, software: "tern-agent \(AgentVersion.current)")
         session.handshakeTimeout = self.configuration.connectTimeout
         session.maxFrameSize = self.configuration.maxFrameSize
         let host = self.configuration.controllerHost
         let logger = self.logger
+        let status = self.status
         return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(self.configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -89,7 +90,8 @@ public struct ControllerLink: Service {
                     let serverName = HostPort.isIPLiteral(host) ? nil : host
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: session, logger: logger))
-                    return try NIOAsyncChannel<WireEvent, WireCommand>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(TransferSink(writers: transfers.writers, counters: status.transfers, logger: logger))
+                    return try NIOAsyncChannel<AgentEvent, WireCommand>(wrappingChannelSynchronously: channel)
                 }
             }
     }

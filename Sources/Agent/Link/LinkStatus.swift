@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import Wire
 
@@ -9,14 +10,17 @@ public actor LinkStatus {
     public private(set) var roundTrip: TimeAmount?
     public private(set) var lastRefusal: GoAway?
     public private(set) var renewals = 0
+    /// Counted by the connection's `TransferSink` on the event loop.
+    nonisolated let transfers = TransferCounters()
     /// Transfer-stream bytes received over all connections (what a cut costs shows here).
-    public private(set) var transferBytes = 0
+    public var transferBytes: Int { self.transfers.bytes }
 
     public init() {}
 
     func connected(_ negotiated: Negotiated) {
         self.negotiated = negotiated
         self.connections += 1
+        self.transfers.connectionStarted(self.connections)
     }
 
     func disconnected() {
@@ -33,18 +37,38 @@ public actor LinkStatus {
 
     /// Bytes received that this site held already, per connection (index = connection number - 1):
     /// what each cut link cost.
-    public private(set) var resentPerConnection: [Int] = []
-
-    func received(transferBytes count: Int, resent: Int = 0) {
-        self.transferBytes += count
-        guard resent > 0 else { return }
-        while self.resentPerConnection.count < self.connections { self.resentPerConnection.append(0) }
-        self.resentPerConnection[max(0, self.connections - 1)] += resent
-    }
+    public var resentPerConnection: [Int] { self.transfers.resentPerConnection }
 
     func renewed() {
         self.renewals += 1
     }
 
     public var isConnected: Bool { self.negotiated != nil }
+}
+
+/// Transfer bytes received, counted where they are written (off any actor).
+final class TransferCounters: Sendable {
+    private struct State {
+        var bytes = 0
+        var connection = 0
+        var resentPerConnection: [Int] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    var bytes: Int { self.state.withLockedValue { $0.bytes } }
+    var resentPerConnection: [Int] { self.state.withLockedValue { $0.resentPerConnection } }
+
+    func connectionStarted(_ number: Int) {
+        self.state.withLockedValue { $0.connection = number }
+    }
+
+    func record(bytes count: Int, resent: Int) {
+        self.state.withLockedValue { state in
+            state.bytes += count
+            guard resent > 0 else { return }
+            while state.resentPerConnection.count < state.connection { state.resentPerConnection.append(0) }
+            state.resentPerConnection[max(0, state.connection - 1)] += resent
+        }
+    }
 }

@@ -9,14 +9,20 @@ import Platform
 #endif
 
 /// The agent's side of transfers (PROTOCOL.md §7.4): answers offers with a request
-/// that resumes at the first missing block, writes what arrives, and publishes an
-/// object only once its digest checks out. Lives across connections, so a cut link
+/// that resumes at the first missing block, keeps track of which stream carries
+/// which object, asks again when a stream fails or stalls, and wakes whoever waits
+/// for an object once it is verified. Lives across connections, so a cut link
 /// resumes where it stopped; partial files survive an agent restart too.
+///
+/// The bytes themselves never pass through here: the connection's `TransferSink`
+/// parses them on the event loop and an `ObjectWriter` writes them on the thread pool.
 actor Transfers {
     private let store: TransferStore
     private let logger: Logger
-    /// Streams this side opened, by id.
-    private var streams: [StreamID: Receiving] = [:]
+    /// The writers of objects on their way, shared with each connection's sink.
+    nonisolated let writers = ObjectWriters()
+    /// Streams this side opened, by id, and the object each carries.
+    private var streams: [StreamID: ContentDigest] = [:]
     /// Offers not yet satisfied: asked for again when their stream fails or stalls.
     private var pending: [ContentDigest: Pending] = [:]
     /// A stream with no data for this long is cancelled and asked for again.
@@ -24,20 +30,19 @@ actor Transfers {
 
     private struct Pending {
         var offer: TransferOffer
-        /// When a stream last carried this object, or was opened for it.
-        var lastActivity: ContinuousClock.Instant
+        var writer: ObjectWriter
+        /// When the stream for this object was opened or asked for again.
+        var askedAt: ContinuousClock.Instant
         var stream: StreamID?
         /// A request went out and its stream is not known yet (or is open): a second
         /// offer of the same object, say one repeated at connect, must not ask twice.
         var requested = false
+
+        /// When anything last happened for this object: a request, or bytes arriving.
+        var lastActivity: ContinuousClock.Instant { max(self.askedAt, self.writer.lastActivity) }
     }
     /// Objects published since start, by digest (for status and tests).
     private(set) var completed: [ContentDigest: String] = [:]
-
-    private struct Receiving {
-        var object: IncomingObject
-        var parser: BlockParser
-    }
 
     init(stateDirectory: String, stallTimeout: Duration = .seconds(30), logger: Logger) throws {
         self.store = try TransferStore(stateDirectory: stateDirectory)
@@ -45,8 +50,8 @@ actor Transfers {
         self.logger = logger
     }
 
-    /// The request to send for an offer, or nil when the object is already here.
-    func offered(_ offer: TransferOffer) throws -> TransferRequest? {
+    /// The request to send for an offer, or nil when the object is already here or on its way.
+    func offered(_ offer: TransferOffer) async throws -> TransferRequest? {
         guard let digest = offer.digest else { return nil }
         self.missing[digest] = nil
         if self.store.has(digest) {
@@ -57,28 +62,23 @@ actor Transfers {
         if let existing = self.pending[digest], existing.stream != nil || existing.requested {
             return nil  // already on its way
         }
-        self.pending[digest] = Pending(offer: offer, lastActivity: .now, stream: nil, requested: true)
-        let object = try self.store.begin(offer)
-        let request = Self.request(for: object)
-        if object.isComplete { return request }
+        let writer = try self.writers[digest] ?? ObjectWriter(self.store.begin(offer))
+        self.writers.add(writer)
+        self.pending[digest] = Pending(offer: offer, writer: writer, askedAt: .now, stream: nil, requested: true)
+        let (request, complete) = try await writer.plan()
+        if complete { return request }
         self.logger.info("transfer starting", metadata: [
             "object": "\(digest)", "kind": "\(offer.kind)", "name": "\(offer.name)",
-            "blocks": "\(object.blockCount)", "resume_at": "\(request.firstBlock)", "resume_offset": "\(request.resume?.offset ?? 0)",
+            "resume_at": "\(request.firstBlock)", "resume_offset": "\(request.resume?.offset ?? 0)",
         ])
         return request
-    }
-
-    /// The request that picks up where `object` stopped, inside a block when its start is held.
-    private static func request(for object: IncomingObject) -> TransferRequest {
-        let point = object.resumePoint()
-        return TransferRequest(digest: object.digest, firstBlock: point.firstBlock, resume: point.resume)
     }
 
     /// The request for an object a deployment or config generation needs, or nil
     /// when it is here or already on its way. Needs no offer: the reference says
     /// how big it is and how it is cut.
-    func fetch(_ reference: Deploy.ObjectRef, kind: String, name: String) throws -> TransferRequest? {
-        try self.offered(TransferOffer(digest: reference.digest, size: reference.size, blockSize: reference.blockSize, kind: kind, name: name))
+    func fetch(_ reference: Deploy.ObjectRef, kind: String, name: String) async throws -> TransferRequest? {
+        try await self.offered(TransferOffer(digest: reference.digest, size: reference.size, blockSize: reference.blockSize, kind: kind, name: name))
     }
 
     /// Forgets a verified object that has been used up (copied into place).
@@ -109,38 +109,29 @@ actor Transfers {
     }
 
     /// Our request went out on `stream`.
-    func opened(_ stream: StreamID, _ request: TransferRequest) throws {
-        guard let digest = request.digest, var pending = self.pending[digest] else { return }
-        let object = try self.store.begin(pending.offer)
-        var parser = BlockParser(blockSize: object.blockSize, firstIndex: UInt32(clamping: request.firstBlock))
-        // Asked to continue inside a block: the parser takes the continuation, with a zlib block's bytes so far.
-        let point = object.resumePoint()
-        if let resume = request.resume, resume == point.resume, request.firstBlock == point.firstBlock, let prefix = object.heldPrefix(for: resume) {
-            parser = BlockParser(blockSize: object.blockSize, resuming: UInt32(request.firstBlock), at: resume, prefix: prefix)
-        }
-        self.streams[stream] = Receiving(object: object, parser: parser)
-        pending.stream = stream
-        pending.lastActivity = .now
-        self.pending[digest] = pending
+    func opened(_ stream: StreamID, _ request: TransferRequest) {
+        guard let digest = request.digest, self.pending[digest] != nil else { return }
+        self.streams[stream] = digest
+        self.pending[digest]?.stream = stream
+        self.pending[digest]?.askedAt = .now
     }
 
     /// Streams that carried nothing for the stall timeout (to cancel), and requests
     /// for offers whose stream failed (to send again, resuming where they stopped).
-    func housekeeping() throws -> (stalled: [StreamID], retry: [TransferRequest]) {
+    func housekeeping() async throws -> (stalled: [StreamID], retry: [TransferRequest]) {
         let now = ContinuousClock.now
         var stalled: [StreamID] = []
         var retry: [TransferRequest] = []
-        for (digest, var pending) in self.pending where now - pending.lastActivity >= self.stallTimeout {
+        for (digest, pending) in self.pending where now - pending.lastActivity >= self.stallTimeout {
             if let stream = pending.stream {
                 self.logger.warning("transfer stalled; asking again", metadata: ["object": "\(digest)"])
                 stalled.append(stream)
                 self.streams[stream] = nil
             }
-            pending.stream = nil
-            pending.requested = true
-            pending.lastActivity = now
-            self.pending[digest] = pending
-            retry.append(Self.request(for: try self.store.begin(pending.offer)))
+            self.pending[digest]?.stream = nil
+            self.pending[digest]?.requested = true
+            self.pending[digest]?.askedAt = now
+            retry.append(try await pending.writer.plan().request)
         }
         return (stalled, retry)
     }
@@ -159,27 +150,15 @@ actor Transfers {
     /// The storage failure reported last and not yet followed by a stored object.
     private(set) var storageFailure: StorageFailure?
 
-    /// Writes stream bytes and records the block in progress; returns how many were
-    /// consumed (for flow-control credit) and how many of them this site held already
-    /// (what cuts cost). Throws `WireError` for what the sender got wrong,
-    /// `StorageFailure` for what this site could not write.
-    func received(_ bytes: ByteBuffer, on stream: StreamID) throws -> (consumed: Int, resent: Int) {
-        guard var receiving = self.streams[stream] else { return (bytes.readableBytes, 0) }
-        self.pending[receiving.object.digest]?.lastActivity = .now
-        receiving.parser.append(bytes)
-        var resent = 0
-        do {
-            while let piece = try receiving.parser.next() {
-                resent += try receiving.object.write(piece)
-            }
-            resent += try receiving.object.keepPartial(receiving.parser.partialBlock)
-        } catch let failure as AtomicFile.Failure {
-            let storage = StorageFailure(digest: receiving.object.digest, underlying: failure)
-            self.storageFailure = storage
-            throw storage
-        }
-        self.streams[stream] = receiving
-        return (bytes.readableBytes, resent)
+    /// The sink stopped a stream: the sender broke a rule, or this site could not
+    /// store the bytes (returned as a `StorageFailure`, for the alarm). Housekeeping
+    /// asks again.
+    func failed(_ stream: StreamID, _ digest: ContentDigest, _ error: any Error) -> StorageFailure? {
+        self.abandoned(stream)
+        guard let failure = error as? AtomicFile.Failure else { return nil }
+        let storage = StorageFailure(digest: digest, underlying: failure)
+        self.storageFailure = storage
+        return storage
     }
 
     /// Clears the storage failure once an object was stored again; returns it, for the alarm clear.
@@ -188,27 +167,28 @@ actor Transfers {
         return self.storageFailure
     }
 
-    /// The sender says it is done: verify and publish.
-    func ended(_ stream: StreamID) throws -> String? {
-        guard let receiving = self.streams.removeValue(forKey: stream) else { return nil }
-        self.pending[receiving.object.digest]?.stream = nil
-        self.pending[receiving.object.digest]?.requested = false
-        guard receiving.object.isComplete else {
-            self.logger.warning("transfer ended with blocks missing", metadata: ["object": "\(receiving.object.digest)", "first_missing": "\(receiving.object.firstMissingBlock)"])
+    /// The sender ended the stream and the sink finished the object: published (its
+    /// path), still missing blocks (nil), or rejected (the error; the next request starts over).
+    func ended(_ stream: StreamID, _ digest: ContentDigest, _ result: Result<String?, any Error>) throws -> String? {
+        self.streams[stream] = nil
+        self.pending[digest]?.stream = nil
+        self.pending[digest]?.requested = false
+        guard let path = try result.get() else {
+            self.logger.warning("transfer ended with blocks missing", metadata: ["object": "\(digest)"])
             return nil
         }
-        let path = try receiving.object.finish()
-        self.pending[receiving.object.digest] = nil
-        self.completed[receiving.object.digest] = path
-        self.waiting.resume(receiving.object.digest, path: path)
-        self.logger.info("transfer complete", metadata: ["object": "\(receiving.object.digest)", "path": "\(path)"])
+        self.pending[digest] = nil
+        self.writers.remove(digest)
+        self.completed[digest] = path
+        self.waiting.resume(digest, path: path)
+        self.logger.info("transfer complete", metadata: ["object": "\(digest)", "path": "\(path)"])
         return path
     }
 
-    /// The stream ended early (abort, reset, lost connection): keep the partial data;
+    /// The stream ended early (abort, reset, lost connection): the partial data stays;
     /// housekeeping asks again after the stall timeout, or a new offer sooner.
     func abandoned(_ stream: StreamID) {
-        if let digest = self.streams.removeValue(forKey: stream)?.object.digest {
+        if let digest = self.streams.removeValue(forKey: stream) {
             self.pending[digest]?.stream = nil
             self.pending[digest]?.requested = false
         }

@@ -143,6 +143,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = self.unwrapInboundIn(data)
+        self.inRead = true
         self.parser.append(bytes: &bytes)
         do {
             while !self.isClosed, let frame = try self.parser.nextFrame() {
@@ -166,8 +167,29 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         // The application may answer the burst it just read (credit, replies): flush after it.
+        self.inRead = false
+        self.undelivered = false
         context.fireChannelReadComplete()
         context.flush()
+    }
+
+    /// Inside a read burst from the transport: its channelReadComplete delivers the events.
+    private var inRead = false
+    /// Events passed on outside a read burst and not yet followed by channelReadComplete.
+    private var undelivered = false
+
+    private func deliver(context: ChannelHandlerContext, _ event: WireEvent) {
+        context.fireChannelRead(self.wrapInboundOut(event))
+        if !self.inRead { self.undelivered = true }
+    }
+
+    /// Events passed on outside a read (a stream opened by a write, a stream drained
+    /// when the transport took its last frame, a block that failed) reach an
+    /// `NIOAsyncChannel` only with a channelReadComplete: send one now.
+    private func completeDelivery(context: ChannelHandlerContext) {
+        guard self.undelivered else { return }
+        self.undelivered = false
+        context.fireChannelReadComplete()
     }
 
     private var isClosed = false
@@ -182,29 +204,29 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             if let reply { self.writeControl(reply, context: context) }
             let interval = max(TimeAmount.milliseconds(50), min(.seconds(5), .nanoseconds(negotiated.heartbeatInterval.nanoseconds / 4)))
             self.scheduleTimer(context: context, every: interval)
-            context.fireChannelRead(self.wrapInboundOut(.established(negotiated)))
+            self.deliver(context: context, .established(negotiated))
         case .message(let stream, let message, let endStream):
-            context.fireChannelRead(self.wrapInboundOut(.message(stream, message, endStream: endStream)))
+            self.deliver(context: context, .message(stream, message, endStream: endStream))
         case .data(let stream, let bytes, let endStream):
-            context.fireChannelRead(self.wrapInboundOut(.data(stream, bytes, endStream: endStream)))
+            self.deliver(context: context, .data(stream, bytes, endStream: endStream))
         case .windowOpened:
             self.pumpBulk(context: context)
         case .streamReset(let stream, let code):
             self.bulk.remove(stream)
-            context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
+            self.deliver(context: context, .streamReset(stream, code))
         case .goAway(let goAway):
-            context.fireChannelRead(self.wrapInboundOut(.goAway(goAway)))
+            self.deliver(context: context, .goAway(goAway))
             if goAway.code != .noError || !self.machine.isEstablished {
                 self.closeNow(context: context)
             }
         case .pong(let roundTrip):
-            context.fireChannelRead(self.wrapInboundOut(.roundTrip(roundTrip)))
+            self.deliver(context: context, .roundTrip(roundTrip))
         case .resetStream(let stream, let error, let frame, let credit):
             self.logger.debug("stream error", metadata: ["stream": "\(stream)", "error": "\(error)"])
             self.bulk.remove(stream)
             self.writeControl(frame, context: context)
             if let credit { self.writeControl(credit, context: context) }
-            context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, error.code)))
+            self.deliver(context: context, .streamReset(stream, error.code))
         case .closeConnection(let error, let goAway):
             self.logger.warning("connection error", metadata: ["error": "\(error)"])
             if let goAway { self.writeControl(goAway, context: context) }
@@ -231,6 +253,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             promise?.fail(error)
         }
         self.closeIfDoneAfterPeerGoAway(context: context)
+        self.completeDelivery(context: context)
     }
 
     private func perform(_ command: WireCommand, context: ChannelHandlerContext) throws {
@@ -243,11 +266,11 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             self.writeControl(try self.machine.send(message, on: stream, endStream: endStream), context: context)
         case .openStream(let message):
             guard let id = self.machine.nextStreamID() else {
-                context.fireChannelRead(self.wrapInboundOut(.streamRefused(message)))
+                self.deliver(context: context, .streamRefused(message))
                 return
             }
             self.writeControl(try self.machine.send(message, on: id, endStream: true), context: context)
-            context.fireChannelRead(self.wrapInboundOut(.streamOpened(id, message)))
+            self.deliver(context: context, .streamOpened(id, message))
         case .data(let stream, _, _) where !self.machine.isOpenForSending(stream),
              .serve(let stream, _, _, _, _) where !self.machine.isOpenForSending(stream):
             // PROTOCOL.md §6.1: nothing more goes out on a stream after RESET (ours or the
@@ -312,15 +335,18 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
                 handler.bulk.frameWritten()
                 // Completed later (the socket was full): pump again. Completed during
                 // the write: the pump's loop continues by itself.
-                if !handler.pumping { handler.pumpBulk(context: context) }
+                if !handler.pumping {
+                    handler.pumpBulk(context: context)
+                    handler.completeDelivery(context: context)
+                }
             }
             self.write(frame, context: context, promise: promise)
         case .drained(let stream):
-            context.fireChannelRead(self.wrapInboundOut(.streamDrained(stream)))
+            self.deliver(context: context, .streamDrained(stream))
         case .failed(let stream, let code, let reason, let reset):
             self.logger.warning("stream failed while sending", metadata: ["stream": "\(stream)", "error": "\(reason)"])
             if let reset { self.writeControl(reset, context: context) }
-            context.fireChannelRead(self.wrapInboundOut(.streamReset(stream, code)))
+            self.deliver(context: context, .streamReset(stream, code))
         }
     }
 
@@ -367,6 +393,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             context.flush()
         }
         self.pumpBulk(context: context)
+        self.completeDelivery(context: context)
     }
 }
 
