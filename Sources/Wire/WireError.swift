@@ -87,20 +87,38 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     }
 }
 
-/// A protocol failure inside this process: the code that goes on the wire plus a
-/// detail for logs that never does.
+/// A protocol failure, in two layers as in swift-nio-http2: what the peer is told
+/// (`code`, and in a GOAWAY `reason`) and what stays in this process (`detail`).
+///
+/// `reason` is built only from protocol facts about the peer's own frames (sizes,
+/// stream ids, versions): it helps the other side's implementers and reveals
+/// nothing of this one. Anything else — a Swift error's text, a path, an errno — is
+/// `detail`, for local logs, and never goes on the wire.
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What goes on the wire in GOAWAY or RESET.
     public var code: WireErrorCode
-    /// For logs; never sent.
-    public var detail: String
+    /// What a GOAWAY tells the peer.
+    public var reason: String
+    /// For local logs only; never sent.
+    public var detail: String?
 
-    public init(_ code: WireErrorCode, _ detail: String) {
+    /// A protocol error found in the peer's input; `reason` may be sent to it.
+    public init(_ code: WireErrorCode, _ reason: String) {
         self.code = code
-        self.detail = detail
+        self.reason = reason
+        self.detail = nil
     }
 
-    public var description: String { "\(self.code): \(self.detail)" }
+    /// A fault of this process: the peer learns only the code.
+    public static func `internal`(_ underlying: any Error) -> WireError {
+        var error = WireError(.internalError, "internal error")
+        error.detail = "\(underlying)"
+        return error
+    }
 
-    static func malformed(_ detail: String) -> WireError { WireError(.malformedMessage, detail) }
+    public var description: String {
+        "\(self.code): \(self.reason)" + (self.detail.map { " (\($0))" } ?? "")
+    }
+
+    static func malformed(_ reason: String) -> WireError { WireError(.malformedMessage, reason) }
 }

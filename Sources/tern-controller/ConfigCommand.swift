@@ -65,7 +65,7 @@ struct ConfigCommand: AsyncParsableCommand {
             for view in views {
                 table.add(
                     view.subcloud, view.desired.map { "\($0.generation)" } ?? "-", view.state?.appliedGeneration.map { "\($0)" } ?? "-",
-                    view.state?.status ?? "-", view.sync.rawValue, view.state?.detail ?? ""
+                    view.state?.status.rawValue ?? "-", view.sync.rawValue, view.state?.detail ?? ""
                 )
             }
             print(table.render())

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Controller
 import Foundation
+import Wire
 
 /// What the release commands share: list a kind, deploy a release.
 enum Releases {

@@ -28,7 +28,7 @@ struct DeployerTests {
         func deploy(id: UInt64) -> Deploy {
             Deploy(
                 deploymentID: id, kind: "image", name: "app:latest", version: self.manifestDigest,
-                objects: self.blobs.map { Deploy.ObjectRef(digest: ContentDigest(of: $0.bytes), size: UInt64($0.bytes.count), blockSize: 1 << 20, role: $0.role) },
+                objects: self.blobs.map { ObjectRef(digest: ContentDigest(of: $0.bytes), size: UInt64($0.bytes.count), blockSize: 1 << 20, role: $0.role) },
                 activate: true
             )
         }

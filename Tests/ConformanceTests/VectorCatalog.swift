@@ -60,7 +60,7 @@ enum VectorCatalog {
         ("message-renew-response-refused", message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: "renewal opens in the last third")))),
         ("message-deploy", message(.deploy(Deploy(
             deploymentID: 12, kind: "ostree", name: "tern/x86_64/os", version: "c2",
-            objects: [Deploy.ObjectRef(digest: digest, size: 4_096, blockSize: 1_048_576, role: "superblock")],
+            objects: [ObjectRef(digest: digest, size: 4_096, blockSize: 1_048_576, role: "superblock")],
             activate: true, from: "c1"
         )))),
         ("message-deploy-status", message(.deployStatus(DeployStatus(deploymentID: 12, kind: "ostree", name: "tern/x86_64/os", version: "c2", status: .activated)))),

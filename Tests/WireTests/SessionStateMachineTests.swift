@@ -224,3 +224,34 @@ import Testing
         #expect(pair.controller.received(frame, now: pair.now).goAwayCode == .protocolError)
     }
 }
+
+extension SessionStateMachineTests {
+    struct LocalFault: Error, CustomStringConvertible {
+        var description: String { "open(/var/lib/tern/secret.key): Permission denied" }
+    }
+
+    @Test("a fault of this process tells the peer its code only; the detail stays in the local error")
+    func internalDetailStaysLocal() throws {
+        var pair = SessionPair()
+        _ = try pair.establish()
+        let action = pair.controller.fail(.internal(LocalFault()))
+        guard case .closeConnection(let error, let frame?) = action, case .goAway(let goAway) = frame.payload else {
+            Issue.record("no GOAWAY: \(action)")
+            return
+        }
+        #expect(goAway.code == .internalError)
+        #expect(goAway.reason == "internal error")
+        #expect(!goAway.reason.contains("secret") && !goAway.reason.contains("/var"))
+        // The log line has it all.
+        #expect("\(error)".contains("Permission denied"))
+        // A protocol error about the peer's own frames still says what was wrong.
+        var other = SessionPair()
+        _ = try other.establish()
+        guard case .closeConnection(_, let versionFrame?) = other.controller.fail(WireError(.frameSizeError, "frame of 99 bytes exceeds the limit of 10")),
+              case .goAway(let told) = versionFrame.payload else {
+            Issue.record("no GOAWAY")
+            return
+        }
+        #expect(told.reason.contains("99 bytes"))
+    }
+}

@@ -199,14 +199,14 @@ actor Deployer {
         }
     }
 
-    private func holds(_ reference: Deploy.ObjectRef, kind: String) -> Bool {
+    private func holds(_ reference: ObjectRef, kind: String) -> Bool {
         guard let digest = reference.digest else { return true }
-        return kind == "image" && self.images.has(digest)
+        return ContentKind(rawValue: kind) == .image && self.images.has(digest)
     }
 
     /// Waits for every object, then applies (or, for a prestage, only keeps them).
     private func complete(_ deploy: Deploy) async {
-        var paths: [(Deploy.ObjectRef, String?)] = []
+        var paths: [(ObjectRef, String?)] = []
         for reference in deploy.objects {
             guard let digest = reference.digest else { continue }
             if self.holds(reference, kind: deploy.kind) { paths.append((reference, nil)); continue }
@@ -270,9 +270,10 @@ actor Deployer {
         for waiter in self.waitingToApply.removeValue(forKey: key) ?? [] { waiter.resume() }
     }
 
-    private func apply(_ deploy: Deploy, _ paths: [(Deploy.ObjectRef, String?)]) async throws -> String {
-        switch deploy.kind {
-        case "ostree":
+    private func apply(_ deploy: Deploy, _ paths: [(ObjectRef, String?)]) async throws -> String {
+        guard let kind = deploy.contentKind else { throw DeployFailure("unknown content kind \"\(deploy.kind)\"") }
+        switch kind {
+        case .ostree:
             let have = await self.ostree.commit(of: deploy.name)
             if have == deploy.version { return deploy.version }
             if !deploy.from.isEmpty, have != deploy.from { throw BaseMismatch(have: have) }
@@ -282,11 +283,11 @@ actor Deployer {
                 .compactMap(\.1)
             try await self.ostree.apply(ref: deploy.name, commit: deploy.version, superblock: superblock, parts: parts, id: deploy.deploymentID)
             return deploy.version
-        case "image":
+        case .image:
             let images = self.images
             try await NIOThreadPool.singleton.runIfActive { try images.apply(name: deploy.name, manifestDigest: deploy.version, objects: paths) }
             return deploy.version
-        case "firmware":
+        case .firmware:
             guard let command = self.configuration.firmwareCommand else {
                 throw DeployFailure("no firmware update command is configured on this agent (--firmware-command)")
             }
@@ -301,8 +302,6 @@ actor Deployer {
             }
             if let inventory = await self.firmwareInventory() { await self.outbox.send(.firmwareInventory(inventory)) }
             return deploy.version
-        default:
-            throw DeployFailure("unknown content kind \"\(deploy.kind)\"")
         }
     }
 

@@ -24,7 +24,7 @@ struct ImageSite: Sendable {
     }
 
     /// Moves the fetched blobs in, checks the manifest names only blobs that are here, and tags it.
-    func apply(name: String, manifestDigest: String, objects: [(Deploy.ObjectRef, String?)]) throws {
+    func apply(name: String, manifestDigest: String, objects: [(ObjectRef, String?)]) throws {
         try self.layout.create()
         for (reference, path) in objects {
             guard let digest = reference.digest, !self.layout.hasBlob(digest.hex) else { continue }

@@ -77,8 +77,8 @@ actor Transfers {
     /// The request for an object a deployment or config generation needs, or nil
     /// when it is here or already on its way. Needs no offer: the reference says
     /// how big it is and how it is cut.
-    func fetch(_ reference: Deploy.ObjectRef, kind: String, name: String) async throws -> TransferRequest? {
-        try await self.offered(TransferOffer(digest: reference.digest, size: reference.size, blockSize: reference.blockSize, kind: kind, name: name))
+    func fetch(_ reference: ObjectRef, kind: String, name: String) async throws -> TransferRequest? {
+        try await self.offered(TransferOffer(reference, kind: kind, name: name))
     }
 
     /// Forgets a verified object that has been used up (copied into place).

@@ -105,7 +105,7 @@ struct DeploymentRoutes {
             let (digest, size) = try await self.context.objects.importFile(body.path)
             let release = Release(
                 kind: .firmware, name: body.component, version: body.version,
-                objects: [ReleaseObject(digest: digest.hex, size: size, role: "image")],
+                objects: [ObjectRef(digest: digest, size: size, blockSize: UInt32(self.context.objects.blockSize), role: "image")],
                 detail: URL(fileURLWithPath: body.path).lastPathComponent, size: size, importedAt: Date()
             )
             try await self.context.store.addRelease(release)

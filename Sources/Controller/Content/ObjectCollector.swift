@@ -27,7 +27,7 @@ public struct ObjectCollector: Sendable {
         let store = self.context.store
         var referenced = Set<String>()
         for kind in ContentKind.allCases {
-            for release in try await store.releases(kind: kind) { referenced.formUnion(release.objects.map(\.digest)) }
+            for release in try await store.releases(kind: kind) { referenced.formUnion(release.objects.compactMap(\.digest?.hex)) }
         }
         // OSTree commits still wanted: the newest of each ref, and unfinished targets.
         var newest: [String: String] = [:]
@@ -46,8 +46,8 @@ public struct ObjectCollector: Sendable {
             let target = String(name.split(separator: "-").last ?? "")
             let manifest = "\(deltas)/\(name)/objects.json"
             if wantedCommits.contains(target) {
-                if let data = FileManager.default.contents(atPath: manifest), let objects = try? JSONDecoder().decode([ReleaseObject].self, from: data) {
-                    referenced.formUnion(objects.map(\.digest))
+                if let data = FileManager.default.contents(atPath: manifest), let objects = try? JSONDecoder().decode([ObjectRef].self, from: data) {
+                    referenced.formUnion(objects.compactMap(\.digest?.hex))
                 }
                 continue
             }

@@ -2,13 +2,6 @@ import Foundation
 import Platform
 import Wire
 
-/// What kind of content a release or deployment carries.
-public enum ContentKind: String, Codable, Sendable, CaseIterable {
-    case ostree
-    case image
-    case firmware
-}
-
 /// One file of a config generation: where it goes on the site, with what mode.
 public struct ConfigFileSpec: Codable, Sendable, Equatable {
     /// Absolute path on the site.
@@ -41,12 +34,26 @@ public struct ConfigGeneration: Codable, Sendable, Equatable {
 }
 
 /// What a subcloud last said about its config.
+/// What a site last said of its config (CONFIG_RESULT), as stored and shown.
+public enum ConfigStatus: String, Codable, Sendable {
+    case applied
+    case failed
+    case drifted
+
+    init(_ status: ConfigResult.Status) {
+        switch status {
+        case .applied: self = .applied
+        case .failed: self = .failed
+        case .drifted: self = .drifted
+        }
+    }
+}
+
 public struct ConfigState: Codable, Sendable, Equatable {
     public var subcloud: String
     /// The generation the agent has applied (nil: none yet).
     public var appliedGeneration: Int?
-    /// `applied`, `failed` or `drifted`.
-    public var status: String
+    public var status: ConfigStatus
     public var detail: String
     public var reportedAt: Date
 }
@@ -67,17 +74,11 @@ public struct Release: Codable, Sendable, Equatable {
     /// Commit checksum, manifest digest `sha256:<hex>`, firmware version.
     public var version: String
     /// The objects it is made of (empty for OSTree: deltas are made per site).
-    public var objects: [ReleaseObject]
+    public var objects: [ObjectRef]
     /// Commit subject, image platform, firmware file name.
     public var detail: String
     public var size: UInt64
     public var importedAt: Date
-}
-
-public struct ReleaseObject: Codable, Sendable, Equatable {
-    public var digest: String
-    public var size: UInt64
-    public var role: String
 }
 
 public enum DeploymentState: String, Codable, Sendable {

@@ -71,12 +71,7 @@ public actor ContentPlane {
 
     /// CONFIG_RESULT from a site.
     public func received(_ result: ConfigResult, from name: String, at now: Date) async throws {
-        let status: String
-        switch result.status {
-        case .applied: status = "applied"
-        case .failed: status = "failed"
-        case .drifted: status = "drifted"
-        }
+        let status = ConfigStatus(result.status)
         var state = try await self.store.configState(for: name) ?? ConfigState(subcloud: name, appliedGeneration: nil, status: status, detail: "", reportedAt: now)
         if result.status == .applied || result.status == .drifted { state.appliedGeneration = Int(result.generation) }
         state.status = status
@@ -134,7 +129,7 @@ public actor ContentPlane {
         do {
             if let latest = try await self.store.latestConfig(for: name) {
                 let state = try await self.store.configState(for: name)
-                if state?.appliedGeneration != latest.generation || state?.status == "failed" { try await self.sendConfig(latest) }
+                if state?.appliedGeneration != latest.generation || state?.status == .failed { try await self.sendConfig(latest) }
             }
             for deployment in try await self.store.deployments(subcloud: name) where deployment.isOpen {
                 await self.send(deployment)
@@ -148,7 +143,7 @@ public actor ContentPlane {
     private func send(_ deployment: Deployment) async {
         do {
             var from = ""
-            var objects: [ReleaseObject]
+            var objects: [ObjectRef]
             switch deployment.kind {
             case .ostree:
                 let installed = try await self.store.installed(subcloud: deployment.subcloud)
@@ -170,7 +165,8 @@ public actor ContentPlane {
             }
             let message = Deploy(
                 deploymentID: UInt64(deployment.id), kind: deployment.kind.rawValue, name: deployment.name, version: deployment.version,
-                objects: objects.map { Deploy.ObjectRef(digest: ContentDigest(hex: $0.digest), size: $0.size, blockSize: UInt32(self.objects.blockSize), role: $0.role) },
+                // Cut as this store cuts them now (catalogue entries made before may not say).
+                objects: objects.map { ObjectRef(digest: $0.digest, size: $0.size, blockSize: UInt32(self.objects.blockSize), role: $0.role) },
                 activate: deployment.activate, from: from
             )
             if try await self.live.send(.message(.deploy(message)), to: deployment.subcloud) {
@@ -220,7 +216,7 @@ public actor ContentPlane {
         var config: SyncStatus = .unknown
         if let latest = try await self.store.latestConfig(for: name) {
             let state = try await self.store.configState(for: name)
-            config = state?.appliedGeneration == latest.generation && state?.status == "applied" ? .inSync : .outOfSync
+            config = state?.appliedGeneration == latest.generation && state?.status == .applied ? .inSync : .outOfSync
         }
         let installed = try await self.store.installed(subcloud: name)
         let deployments = try await self.store.deployments(subcloud: name).filter { $0.activate && $0.state != .superseded }

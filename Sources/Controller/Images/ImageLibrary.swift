@@ -39,7 +39,7 @@ public struct ImageLibrary: Sendable {
         let imageName = (name ?? URL(fileURLWithPath: directory).lastPathComponent) + ":" + tag
 
         try self.layout.create()
-        var objects: [ReleaseObject] = []
+        var objects: [ObjectRef] = []
         var blobs: [(OCILayout.Descriptor, String)] = [(descriptor, "manifest"), (manifest.config, "config")]
         blobs += manifest.layers.enumerated().map { ($1, "layer/\($0)") }
         for (blob, role) in blobs {
@@ -51,7 +51,7 @@ public struct ImageLibrary: Sendable {
             if !FileManager.default.fileExists(atPath: target), link(self.objects.root + "/" + imported.digest.hex, target) != 0 {
                 try FileManager.default.copyItem(atPath: self.objects.root + "/" + imported.digest.hex, toPath: target)
             }
-            objects.append(ReleaseObject(digest: imported.digest.hex, size: imported.size, role: role))
+            objects.append(ObjectRef(digest: imported.digest, size: imported.size, blockSize: UInt32(self.objects.blockSize), role: role))
         }
         try self.layout.tag(imageName, manifest: descriptor)
         let layerTypes = Set(manifest.layers.map { $0.mediaType.split(separator: ".").last.map(String.init) ?? $0.mediaType }).sorted()

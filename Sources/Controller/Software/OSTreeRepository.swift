@@ -12,7 +12,7 @@ public actor OSTreeRepository {
     let objects: ObjectStore
     /// Deltas being generated, with whoever else waits for each: many sites asking
     /// for one pair wait for the one run their first asker does.
-    private var generating: [String: [CheckedContinuation<[ReleaseObject], any Error>]] = [:]
+    private var generating: [String: [CheckedContinuation<[ObjectRef], any Error>]] = [:]
 
     public init(dataDirectory: String, objects: ObjectStore) {
         self.path = dataDirectory + "/ostree"
@@ -48,7 +48,7 @@ public actor OSTreeRepository {
 
     /// The delta's objects (superblock, then parts in order), generating it on first use.
     /// `from` nil or unknown here: a delta from scratch.
-    public func delta(from: String?, to: String) async throws -> (from: String?, objects: [ReleaseObject]) {
+    public func delta(from: String?, to: String) async throws -> (from: String?, objects: [ObjectRef]) {
         var base = from
         if let commit = from, await !self.has(commit) { base = nil }
         let key = "\(base ?? "empty")-\(to)"
@@ -56,17 +56,17 @@ public actor OSTreeRepository {
             return (base, try await withCheckedThrowingContinuation { self.generating[key, default: []].append($0) })
         }
         self.generating[key] = []
-        let result: Result<[ReleaseObject], any Error>
+        let result: Result<[ObjectRef], any Error>
         do { result = .success(try await self.generate(from: base, to: to, key: key)) } catch { result = .failure(error) }
         for waiter in self.generating.removeValue(forKey: key) ?? [] { waiter.resume(with: result) }
         return (base, try result.get())
     }
 
-    private func generate(from: String?, to: String, key: String) async throws -> [ReleaseObject] {
+    private func generate(from: String?, to: String, key: String) async throws -> [ObjectRef] {
         let directory = self.deltasPath + "/" + key
         let manifest = directory + "/objects.json"
-        if let data = FileManager.default.contents(atPath: manifest), let objects = try? JSONDecoder().decode([ReleaseObject].self, from: data),
-           objects.allSatisfy({ ContentDigest(hex: $0.digest).map { self.objects.offer($0, kind: "", name: "") != nil } ?? false }) {
+        if let data = FileManager.default.contents(atPath: manifest), let objects = try? JSONDecoder().decode([ObjectRef].self, from: data),
+           objects.allSatisfy({ $0.digest.map { self.objects.offer($0, kind: "", name: "") != nil } ?? false }) {
             return objects
         }
         try AtomicFile.makeDirectory(self.deltasPath, mode: 0o700)
@@ -76,13 +76,13 @@ public actor OSTreeRepository {
         var arguments = ["static-delta", "generate", "--repo=\(self.path)", "--min-fallback-size=0", "--to=\(to)", "--filename=\(staging)/superblock"]
         arguments.append(from.map { "--from=\($0)" } ?? "--empty")
         try await HostCommand("ostree", arguments).check()
-        var objects: [ReleaseObject] = []
+        var objects: [ObjectRef] = []
         let superblock = try await self.objects.importFile(staging + "/superblock")
-        objects.append(ReleaseObject(digest: superblock.digest.hex, size: superblock.size, role: "superblock"))
+        objects.append(ObjectRef(digest: superblock.digest, size: superblock.size, blockSize: UInt32(self.objects.blockSize), role: "superblock"))
         var index = 0
         while FileManager.default.fileExists(atPath: "\(staging)/\(index)") {
             let part = try await self.objects.importFile("\(staging)/\(index)")
-            objects.append(ReleaseObject(digest: part.digest.hex, size: part.size, role: "part/\(index)"))
+            objects.append(ObjectRef(digest: part.digest, size: part.size, blockSize: UInt32(self.objects.blockSize), role: "part/\(index)"))
             index += 1
         }
         try AtomicFile.makeDirectory(directory, mode: 0o700)

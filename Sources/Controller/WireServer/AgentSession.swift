@@ -20,6 +20,14 @@ struct AgentSession {
         var serial: String?
     }
 
+    /// Why this side ended a connection on purpose: not failures, and not cancellation.
+    enum Ended: Error {
+        /// Admission refused, or the subcloud was deleted: GOAWAY UNAUTHORIZED was sent.
+        case refused(String)
+        /// Shutdown: the agent had the drain timeout to finish and leave.
+        case drained
+    }
+
     /// Runs until the agent leaves, the connection fails, or shutdown has drained it.
     /// Errors end this connection only.
     func run() async {
@@ -32,7 +40,7 @@ struct AgentSession {
                         try await gracefulShutdown()
                         try await commands.write(.goAway(.noError, reason: "controller shutting down"))
                         try await Task.sleep(for: .nanoseconds(self.context.configuration.drainTimeout.nanoseconds))
-                        throw CancellationError()
+                        throw Ended.drained
                     }
                     for try await event in events {
                         if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
@@ -42,6 +50,10 @@ struct AgentSession {
                     group.cancelAll()
                 }
             }
+        } catch Ended.drained {
+            self.context.logger.debug("connection closed at shutdown")
+        } catch Ended.refused {
+            // Logged where the refusal was decided; the GOAWAY told the agent why.
         } catch is CancellationError {
             self.context.logger.debug("connection closed at shutdown")
         } catch {
@@ -67,8 +79,10 @@ struct AgentSession {
         case .message(_, let message, _):
             guard let name = admitted?.name else { return nil }
             if await self.context.live.isRevoked(name) {
-                try await commands.write(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"))
-                throw CancellationError()
+                let reason = "subcloud \(name) was deleted; its certificate is revoked"
+                self.context.logger.warning("closing connection of a deleted subcloud", metadata: ["subcloud": "\(name)"])
+                try await commands.write(.goAway(.unauthorized, reason: reason))
+                throw Ended.refused(reason)
             }
             await self.context.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
@@ -100,7 +114,7 @@ struct AgentSession {
             self.context.metrics.handshakeFailures.increment()
             self.context.logger.warning("refusing agent", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
             try await commands.write(.goAway(.unauthorized, reason: refusal))
-            throw CancellationError()
+            throw Ended.refused(refusal)
         }
         let (generation, replaced) = await self.context.live.connected(negotiated, at: now, writer: commands)
         if let replaced {

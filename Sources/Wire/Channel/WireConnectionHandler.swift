@@ -153,7 +153,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
         } catch let error as WireError {
             self.handle(self.machine.fail(error), context: context)
         } catch {
-            self.handle(self.machine.fail(WireError(.internalError, "\(error)")), context: context)
+            self.handle(self.machine.fail(.internal(error)), context: context)
         }
         self.closeIfDoneAfterPeerGoAway(context: context)
     }

@@ -6,6 +6,10 @@
 /// every connection until the agent reports the deployment finished, so an agent
 /// MUST treat a repeat as a question about its state, not a new job.
 public struct Deploy: Hashable, Sendable, FieldCoded {
+    /// The kind as this implementation knows it; nil for a kind from a newer peer,
+    /// which the agent refuses by name.
+    public var contentKind: ContentKind? { ContentKind(rawValue: self.kind) }
+
     /// Chosen by the controller, echoed in DEPLOY_STATUS (field 1).
     public var deploymentID: UInt64
     /// `ostree`, `image` or `firmware` (field 2).
@@ -30,47 +34,6 @@ public struct Deploy: Hashable, Sendable, FieldCoded {
         self.objects = objects
         self.activate = activate
         self.from = from
-    }
-
-    /// One object of a deployment: enough for the agent to request it without an offer.
-    public struct ObjectRef: Hashable, Sendable, FieldCoded {
-        /// Field 1.
-        public var digest: ContentDigest?
-        /// Bytes (field 2).
-        public var size: UInt64
-        /// The sender's block size, ≤ 1 MiB (field 3).
-        public var blockSize: UInt32
-        /// What the object is within the deployment: `superblock`, `part/0`, `manifest`,
-        /// `config`, `layer`, `image` (field 4).
-        public var role: String
-
-        public init(digest: ContentDigest?, size: UInt64, blockSize: UInt32, role: String) {
-            self.digest = digest
-            self.size = size
-            self.blockSize = blockSize
-            self.role = role
-        }
-
-        init(fields: FieldReader, depth: Int) throws {
-            self.init(digest: nil, size: 0, blockSize: 0, role: "")
-            var fields = fields
-            while let field = try fields.next() {
-                switch field.number {
-                case 1: self.digest = try field.digest()
-                case 2: self.size = try field.uint64()
-                case 3: self.blockSize = try field.uint32()
-                case 4: self.role = try field.string(max: 255)
-                default: break
-                }
-            }
-        }
-
-        func write(fields: inout FieldWriter) {
-            fields.digest(1, self.digest)
-            fields.varint(2, self.size)
-            fields.varint(3, self.blockSize)
-            fields.string(4, self.role)
-        }
     }
 
     init(fields: FieldReader, depth: Int) throws {
@@ -164,4 +127,12 @@ public struct DeployStatus: Hashable, Sendable, FieldCoded {
         fields.varint(5, self.status.rawValue)
         fields.string(6, self.detail)
     }
+}
+
+/// The kinds of content DEPLOY carries (field 2 of DEPLOY and DEPLOY_STATUS, as text
+/// on the wire so that a newer kind reaches an older agent as a clear refusal).
+public enum ContentKind: String, Codable, Sendable, CaseIterable {
+    case ostree
+    case image
+    case firmware
 }

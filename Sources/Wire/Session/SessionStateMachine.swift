@@ -138,7 +138,7 @@ public struct SessionStateMachine {
         var lastStreamID: StreamID = 0
         if case .established(let established) = self.state { lastStreamID = established.lastRemoteStreamID }
         self.state = .closed
-        let goAway = GoAway(lastStreamID: lastStreamID, code: error.code, reason: error.detail)
+        let goAway = GoAway(lastStreamID: lastStreamID, code: error.code, reason: error.reason)
         return .closeConnection(error, Frame(streamID: 0, payload: .goAway(goAway)))
     }
 }

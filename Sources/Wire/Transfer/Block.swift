@@ -130,7 +130,9 @@ public struct BlockCodec {
             } catch let error as CompressNIOError where error == .bufferOverflow {
                 throw WireError(.compressionError, "block \(block.index) inflates past its declared \(block.rawLength) bytes")
             } catch {
-                throw WireError(.compressionError, "block \(block.index): zlib stream is corrupt (\(error))")
+                var failure = WireError(.compressionError, "block \(block.index): zlib stream is corrupt")
+                failure.detail = "\(error)"
+                throw failure
             }
             guard output.readableBytes == block.rawLength else {
                 throw WireError(.compressionError, "block \(block.index) inflates to \(output.readableBytes) bytes, header says \(block.rawLength)")
