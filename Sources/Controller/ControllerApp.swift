@@ -8,7 +8,14 @@ import Wire
 /// The controller, assembled from its configuration: the same builder serves the
 /// `tern-controller serve` command and the tests.
 public struct ControllerApp: Sendable {
-    public let context: ControllerContext
+    public let configuration: ControllerConfiguration
+    public let pki: ControllerPKI
+    public let live: LiveFleet
+    public let store: any FleetStore
+    /// Content-addressed objects and their block cache.
+    public let objects: ObjectStore
+    /// Desired config, software, images and firmware per subcloud.
+    public let content: ContentPlane
     public let wireServer: WireServer
     public let enrolmentServer: EnrolmentServer
     private let api: any Service
@@ -17,10 +24,6 @@ public struct ControllerApp: Sendable {
     /// Resolves to the API's bound address once it listens.
     public let apiAddress: AsyncStream<SocketAddress?>
 
-    public var configuration: ControllerConfiguration { self.context.configuration }
-    public var pki: ControllerPKI { self.context.pki }
-    public var live: LiveFleet { self.context.live }
-    public var store: any FleetStore { self.context.store }
 
     /// Creates the data directory, PKI, database and API token if needed, and binds the wire listeners.
     public static func build(configuration: ControllerConfiguration, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) async throws -> ControllerApp {
@@ -31,17 +34,23 @@ public struct ControllerApp: Sendable {
         let live = LiveFleet()
         let objects = try ObjectStore(dataDirectory: configuration.dataDirectory)
         let work = BackgroundWork(logger: logger)
-        let context = ControllerContext(
-            configuration: configuration, store: store, live: live, healthBook: HealthBook(),
-            pki: pki, metrics: ControllerMetrics(), objects: objects,
-            content: ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, work: work, logger: logger),
-            logger: logger
+        let metrics = ControllerMetrics()
+        let content = ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, work: work, logger: logger)
+        let wireServer = try await WireServer.bind(configuration: configuration, pki: pki, parts: AgentSession.Parts(
+            store: store, live: live, healthBook: HealthBook(), content: content, objects: objects, authority: pki.authority,
+            certificateValidity: configuration.certificateValidity, drainTimeout: configuration.drainTimeout, metrics: metrics, logger: logger
+        ))
+        let enrolmentServer = try await EnrolmentServer.bind(
+            configuration: configuration, pki: pki,
+            parts: .init(store: store, authority: pki.authority, certificateValidity: configuration.certificateValidity, metrics: metrics, logger: logger),
+            wirePort: wireServer.localAddress?.port ?? configuration.listenPort
         )
-        let wireServer = try await WireServer.bind(context: context)
-        let enrolmentServer = try await EnrolmentServer.bind(context: context, wirePort: wireServer.localAddress?.port ?? configuration.listenPort)
         let (apiAddress, continuation) = AsyncStream<SocketAddress?>.makeStream()
         let enrolAddress = "\(configuration.enrolHost):\(enrolmentServer.localAddress?.port ?? configuration.enrolPort)"
-        let api = try APIServer.make(context: context, token: token, enrolAddress: enrolAddress) { address in
+        let parts = APIServer.Parts(
+            configuration: configuration, store: store, live: live, content: content, objects: objects, pki: pki, metrics: metrics, logger: logger
+        )
+        let api = try APIServer.make(parts, token: token, enrolAddress: enrolAddress) { address in
             if let address {
                 try? AtomicFile.write("\(configuration.apiTLS ? "https" : "http")://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)\n", to: configuration.apiAddressPath)
                 logger.info("API listening", metadata: ["address": "\(address)"])
@@ -51,8 +60,10 @@ public struct ControllerApp: Sendable {
             notifier.notify("READY=1\nSTATUS=serving")
         }
         return ControllerApp(
-            context: context, wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
-            availability: AvailabilityMonitor(context: context), systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
+            configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
+            wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
+            availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
+            systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }
 
@@ -61,14 +72,14 @@ public struct ControllerApp: Sendable {
     /// then the listeners send GOAWAY and drain, background work they started
     /// finishes, and the monitor stops last.
     public var services: [any Service] {
-        [self.availability, self.context.content.work, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+        [self.availability, self.content.work, self.wireServer, self.enrolmentServer, self.api, self.systemd]
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and
     /// offers it now if the subcloud is connected (and again on every reconnection).
     /// Returns false when the object is unknown.
     public func offer(_ digest: ContentDigest, kind: String, name: String, to subcloud: String) async throws -> Bool {
-        try await self.context.deliver(digest, kind: kind, name: name, to: subcloud) != nil
+        try await self.content.deliver(digest, kind: kind, name: name, to: subcloud) != nil
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

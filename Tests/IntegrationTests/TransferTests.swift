@@ -25,7 +25,7 @@ import Wire
     static func importObject(_ bytes: [UInt8], into controller: ControllerApp, directory: TemporaryDirectory) async throws -> ContentDigest {
         let path = directory.appending("object.bin")
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return try await controller.context.objects.importFile(path).digest
+        return try await controller.objects.importFile(path).digest
     }
 
     @Test("two agents receive an offered object intact; each block is compressed once for both")
@@ -49,8 +49,8 @@ import Wire
                 let received = try Data(contentsOf: URL(fileURLWithPath: path))
                 #expect(received == Data(bytes))
             }
-            #expect(controller.context.objects.blocksEncoded == 6)
-            #expect(controller.context.objects.blocksServed == 12)
+            #expect(controller.objects.blocksEncoded == 6)
+            #expect(controller.objects.blocksServed == 12)
         }
     }
 
@@ -78,7 +78,7 @@ import Wire
             #expect(arrived)
             let received = try Data(contentsOf: URL(fileURLWithPath: path))
             #expect(received == Data(bytes))
-            #expect(controller.context.objects.blocksServed == 2)
+            #expect(controller.objects.blocksServed == 2)
         }
     }
 
@@ -90,7 +90,7 @@ import Wire
         let bytes = Self.object()
         let digest = try await Self.importObject(bytes, into: controller, directory: directory)
         // One flipped byte in the stored object, after its digest was taken.
-        let stored = controller.context.objects.root + "/" + digest.hex
+        let stored = controller.objects.root + "/" + digest.hex
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: stored))
         try handle.seek(toOffset: 5_000_000)
         try handle.write(contentsOf: Data([bytes[5_000_000] ^ 0xFF]))
@@ -100,7 +100,7 @@ import Wire
             let connected = await eventually { await controller.live.count == 1 }
             #expect(connected)
             #expect(try await controller.offer(digest, kind: "firmware", name: "image.bin", to: "edge-01"))
-            let served = await eventually(timeout: .seconds(20)) { controller.context.objects.blocksServed == 6 }
+            let served = await eventually(timeout: .seconds(20)) { controller.objects.blocksServed == 6 }
             #expect(served)
             try await Task.sleep(for: .milliseconds(500))
             #expect(!FileManager.default.fileExists(atPath: directory.appending("agent-edge-01/transfers/objects/\(digest.hex)")))

@@ -11,24 +11,40 @@ import Wire
 /// The operator surface over HTTP: the REST API under `/v1` (bearer token),
 /// `/metrics` for Prometheus and `/healthz` (both open).
 enum APIServer {
-    static func make(context: ControllerContext, token: String, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) throws -> some ApplicationProtocol {
+    /// What the API serves from.
+    struct Parts: Sendable {
+        let configuration: ControllerConfiguration
+        let store: any FleetStore
+        let live: LiveFleet
+        let content: ContentPlane
+        let objects: ObjectStore
+        let pki: ControllerPKI
+        let metrics: ControllerMetrics
+        let logger: Logger
+    }
+
+    static func make(_ parts: Parts, token: String, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) throws -> some ApplicationProtocol {
         let router = Router()
         router.middlewares.add(StoreErrorMapping())
         router.get("healthz") { _, _ in "ok\n" }
+        let metrics = parts.metrics
         router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: context.metrics.render())))
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
         let v1 = router.group("v1").add(middleware: BearerAuthentication(token: token))
-        FleetRoutes(context: context, enrolAddress: enrolAddress).register(v1)
-        AlarmRoutes(context: context).register(v1)
-        ContentRoutes(context: context).register(v1)
-        DeploymentRoutes(context: context).register(v1)
-        var logger = context.logger
+        SubcloudController(
+            store: parts.store, live: parts.live, tokenLifetime: Double(parts.configuration.tokenLifetime.nanoseconds) / 1e9,
+            caFingerprint: try parts.pki.authority.fingerprint.hex, enrolAddress: enrolAddress
+        ).register(v1)
+        AlarmController(alarms: parts.store, subclouds: parts.store).register(v1)
+        ObjectController(content: parts.content, objects: parts.objects, subclouds: parts.store).register(v1)
+        ContentController(content: parts.content, releases: parts.store, subclouds: parts.store).register(v1)
+        var logger = parts.logger
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(
             router: router,
-            server: try self.server(context.configuration, pki: context.pki),
-            configuration: .init(address: .hostname(context.configuration.apiHost, port: context.configuration.apiPort), serverName: "tern-controller"),
+            server: try self.server(parts.configuration, pki: parts.pki),
+            configuration: .init(address: .hostname(parts.configuration.apiHost, port: parts.configuration.apiPort), serverName: "tern-controller"),
             onServerRunning: { channel in await onRunning(channel.localAddress) },
             logger: logger
         )

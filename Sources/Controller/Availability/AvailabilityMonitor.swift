@@ -6,10 +6,14 @@ import Wire
 /// Marks subclouds offline by `OfflineRule`, raising a critical alarm;
 /// `AgentSession` marks them online and clears it.
 struct AvailabilityMonitor: Service {
-    let context: ControllerContext
+    let store: any SubcloudStore & AlarmStore
+    let live: LiveFleet
+    let configuration: ControllerConfiguration
+    let metrics: ControllerMetrics
+    let logger: Logger
 
     func run() async throws {
-        let configuration = self.context.configuration
+        let configuration = self.configuration
         let rule = OfflineRule(
             offlineAfter: Double(configuration.offlineAfter.nanoseconds) / 1e9,
             disconnectGrace: Double(configuration.disconnectGrace.nanoseconds) / 1e9,
@@ -22,17 +26,17 @@ struct AvailabilityMonitor: Service {
             do {
                 try await self.check(rule, now: Date())
             } catch {
-                self.context.logger.error("availability check failed", metadata: ["error": "\(error)"])
+                self.logger.error("availability check failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
         }
     }
 
     func check(_ rule: OfflineRule, now: Date) async throws {
-        let live = self.context.live
+        let live = self.live
         var online = 0
         var offline = 0
-        for subcloud in try await self.context.store.subclouds() {
+        for subcloud in try await self.store.subclouds() {
             guard subcloud.availability == .online else {
                 offline += 1
                 continue
@@ -43,12 +47,12 @@ struct AvailabilityMonitor: Service {
                 continue
             }
             offline += 1
-            try await self.context.store.markOffline(subcloud.name, at: now)
-            try await self.context.store.raise(FleetAlarms.offline(subcloud.name, reason: reason, at: now))
-            self.context.logger.warning("subcloud offline", metadata: ["subcloud": "\(subcloud.name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
+            try await self.store.markOffline(subcloud.name, at: now)
+            try await self.store.raise(FleetAlarms.offline(subcloud.name, reason: reason, at: now))
+            self.logger.warning("subcloud offline", metadata: ["subcloud": "\(subcloud.name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
         }
-        self.context.metrics.subcloudsOnline.set(Double(online))
-        self.context.metrics.subcloudsOffline.set(Double(offline))
-        self.context.metrics.alarmsActive.set(Double(try await self.context.store.alarms(subcloud: nil).count))
+        self.metrics.subcloudsOnline.set(Double(online))
+        self.metrics.subcloudsOffline.set(Double(offline))
+        self.metrics.alarmsActive.set(Double(try await self.store.alarms(subcloud: nil).count))
     }
 }

@@ -7,11 +7,17 @@ import Wire
 /// or pending offer refers to. Objects younger than `grace` are kept, so an import
 /// in progress is never collected.
 public struct ObjectCollector: Sendable {
-    let context: ControllerContext
+    let store: any ContentStore & SubcloudStore & AlarmStore
+    let live: LiveFleet
+    let objects: ObjectStore
+    let ostree: OSTreeRepository
     public var grace: TimeInterval = 3600
 
-    public init(context: ControllerContext) {
-        self.context = context
+    init(store: any ContentStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, ostree: OSTreeRepository) {
+        self.store = store
+        self.live = live
+        self.objects = objects
+        self.ostree = ostree
     }
 
     public struct Report: Codable, Sendable {
@@ -24,7 +30,7 @@ public struct ObjectCollector: Sendable {
 
     public func collect(dryRun: Bool, now: Date = Date()) async throws -> Report {
         var report = Report(dryRun: dryRun)
-        let store = self.context.store
+        let store = self.store
         var referenced = Set<String>()
         for kind in ContentKind.allCases {
             for release in try await store.releases(kind: kind) { referenced.formUnion(release.objects.compactMap(\.digest?.hex)) }
@@ -39,9 +45,9 @@ public struct ObjectCollector: Sendable {
             }
             if let config = try await store.latestConfig(for: subcloud.name) { referenced.insert(config.bundle) }
         }
-        referenced.formUnion(await self.context.live.allWanted.map(\.hex))
+        referenced.formUnion(await self.live.allWanted.map(\.hex))
 
-        let deltas = self.context.content.ostree.deltasPath
+        let deltas = self.ostree.deltasPath
         for name in (try? FileManager.default.contentsOfDirectory(atPath: deltas)) ?? [] where !name.hasPrefix(".") {
             let target = String(name.split(separator: "-").last ?? "")
             let manifest = "\(deltas)/\(name)/objects.json"
@@ -55,7 +61,7 @@ public struct ObjectCollector: Sendable {
             if !dryRun { try FileManager.default.removeItem(atPath: "\(deltas)/\(name)") }
         }
 
-        let root = self.context.objects.root
+        let root = self.objects.root
         for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where ContentDigest(hex: name) != nil {
             let attributes = try? FileManager.default.attributesOfItem(atPath: root + "/" + name)
             let modified = attributes?[.modificationDate] as? Date ?? now

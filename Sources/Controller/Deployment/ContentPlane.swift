@@ -8,7 +8,7 @@ import Wire
 /// and DEPLOY messages out, CONFIG_RESULT and DEPLOY_STATUS in, sync status kept.
 /// Everything is re-sent on each connection until the site says it is done.
 public actor ContentPlane {
-    let store: any FleetStore
+    let store: any ContentStore & SubcloudStore & AlarmStore
     let live: LiveFleet
     let objects: ObjectStore
     public let ostree: OSTreeRepository
@@ -17,7 +17,7 @@ public actor ContentPlane {
     /// Where work that must not hold up a connection's reader or a request runs.
     public let work: BackgroundWork
 
-    public init(store: any FleetStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
+    public init(store: any ContentStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
         self.store = store
         self.work = work
         self.live = live

@@ -10,28 +10,36 @@ import X509
 /// certificate back, then GOAWAY.
 public struct EnrolmentServer: Service {
     private let serverChannel: NIOAsyncChannel<WireListener.Connection, Never>
-    private let context: ControllerContext
+    private let parts: Parts
+
+    /// What enrolment uses, and nothing else.
+    struct Parts: Sendable {
+        let store: any PKIStore & AlarmStore
+        let authority: CertificateAuthority
+        let certificateValidity: TimeAmount
+        let metrics: ControllerMetrics
+        let logger: Logger
+    }
     /// The protocol port enrolled agents are told to use.
     private let wirePort: Int
 
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
-    static func bind(context: ControllerContext, wirePort: Int) async throws -> EnrolmentServer {
-        let configuration = context.configuration
+    static func bind(configuration: ControllerConfiguration, pki: ControllerPKI, parts: Parts, wirePort: Int) async throws -> EnrolmentServer {
         var session = configuration.session
         session.handshakeTimeout = .seconds(10)
         let channel = try await WireListener.bind(
-            host: configuration.enrolHost, port: configuration.enrolPort, tls: try context.pki.enrolmentTLS(),
+            host: configuration.enrolHost, port: configuration.enrolPort, tls: try pki.enrolmentTLS(),
             alpn: TLSPolicy.enrolmentALPN, session: session,
             unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
             release: .close, tlsDeadline: configuration.tlsHandshakeTimeout, lifetime: configuration.enrolmentLifetime,
-            logger: context.logger
+            logger: parts.logger
         )
-        return EnrolmentServer(serverChannel: channel, context: context, wirePort: wirePort)
+        return EnrolmentServer(serverChannel: channel, parts: parts, wirePort: wirePort)
     }
 
     public func run() async throws {
-        self.context.logger.info("enrolment server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
+        self.parts.logger.info("enrolment server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
         try await withThrowingDiscardingTaskGroup { group in
             try await self.serverChannel.executeThenClose { connections in
                 for try await connection in connections.cancelOnGracefulShutdown() {
@@ -56,7 +64,7 @@ public struct EnrolmentServer: Service {
                 }
             }
         } catch {
-            self.context.logger.info("enrolment connection ended", metadata: ["error": "\(error)"])
+            self.parts.logger.info("enrolment connection ended", metadata: ["error": "\(error)"])
         }
     }
 
@@ -65,14 +73,14 @@ public struct EnrolmentServer: Service {
     /// with a valid token counts as a failed attempt; the fifth locks the token.
     private func answer(_ request: EnrolRequest, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
         let now = Date()
-        let store = self.context.store
+        let store = self.parts.store
         let tokenHash = BootstrapToken.hash(request.token)
         do {
             let subcloud = try await store.enrolmentToken(hash: tokenHash, at: now)
-            let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
+            let validity = Double(self.parts.certificateValidity.nanoseconds) / 1e9
             let signed: (certificate: Certificate, der: [UInt8])
             do {
-                signed = try self.context.pki.authority.sign(csr: request.csr, name: subcloud.name, now: now, validity: validity)
+                signed = try self.parts.authority.sign(csr: request.csr, name: subcloud.name, now: now, validity: validity)
             } catch let rejected as CertificateRequest.Rejected {
                 try await store.tokenAttemptFailed(hash: tokenHash, reason: rejected.description, at: now)
                 throw rejected
@@ -82,13 +90,13 @@ public struct EnrolmentServer: Service {
                 serial: certificate.serialHex, subcloud: subcloud.name, notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter
             ), at: now)
             try await commands.write(.message(.enrolResponse(EnrolResponse(
-                certificate: signed.der, caCertificate: try self.context.pki.authority.certificate.derBytes, subcloud: subcloud.name,
+                certificate: signed.der, caCertificate: try self.parts.authority.certificate.derBytes, subcloud: subcloud.name,
                 notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000),
                 wirePort: UInt32(self.wirePort)
             ))))
             try await commands.write(.goAway(.noError, reason: "enrolled"))
-            self.context.metrics.enrolmentsAccepted.increment()
-            self.context.logger.info("subcloud enrolled", metadata: ["subcloud": "\(subcloud.name)", "serial": "\(certificate.serialHex)"])
+            self.parts.metrics.enrolmentsAccepted.increment()
+            self.parts.logger.info("subcloud enrolled", metadata: ["subcloud": "\(subcloud.name)", "serial": "\(certificate.serialHex)"])
         } catch let refusal as EnrolmentRefusal {
             try await self.refuse(refusal.description, commands: commands)
         } catch let rejected as CertificateRequest.Rejected {
@@ -97,8 +105,8 @@ public struct EnrolmentServer: Service {
     }
 
     private func refuse(_ reason: String, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
-        self.context.metrics.enrolmentsRefused.increment()
-        self.context.logger.warning("enrolment refused", metadata: ["reason": "\(reason)"])
+        self.parts.metrics.enrolmentsRefused.increment()
+        self.parts.logger.warning("enrolment refused", metadata: ["reason": "\(reason)"])
         try await commands.write(.goAway(.enrolmentRefused, reason: reason))
     }
 }

@@ -1,9 +1,12 @@
 import Foundation
 
-/// The fleet registry. SQLite (GRDB) by default; the protocol lets a PostgreSQL
-/// store back several controller replicas later.
-public protocol FleetStore: ContentStore {
-    // Subclouds
+/// The fleet registry, one protocol per aggregate so that each part of the controller
+/// depends on the records it uses and a PostgreSQL store can follow the same split.
+/// SQLite (GRDB) by default: `SQLiteFleetStore`, one file per aggregate.
+public protocol FleetStore: SubcloudStore, PKIStore, AlarmStore, ContentStore {}
+
+/// Subclouds and their groups, and what their agents last reported.
+public protocol SubcloudStore: Sendable {
     func createSubcloud(name: String, group: String, description: String, token: BootstrapToken.Record, at: Date) async throws -> Subcloud
     func subcloud(named name: String) async throws -> Subcloud?
     func subclouds() async throws -> [Subcloud]
@@ -13,7 +16,22 @@ public protocol FleetStore: ContentStore {
     /// Replaces the subcloud's bootstrap token (a lost or expired one).
     func replaceToken(for name: String, with token: BootstrapToken.Record, at: Date) async throws
 
-    // Enrolment (PROTOCOL.md §5.4): a token is consumed only by an enrolment that succeeds.
+    // Liveness and reports
+    func markOnline(_ name: String, software: String, at: Date) async throws
+    func markOffline(_ name: String, at: Date) async throws
+    func recordHealth(_ name: String, _ health: Subcloud.Health) async throws
+    func recordFirmware(_ name: String, _ firmware: [Subcloud.Firmware]) async throws
+
+    // Groups
+    func createGroup(_ group: SubcloudGroup) async throws -> SubcloudGroup
+    func groups() async throws -> [SubcloudGroup]
+    func group(named name: String) async throws -> SubcloudGroup?
+    func deleteGroup(_ name: String) async throws
+}
+
+/// Bootstrap tokens and the certificates the CA issued (PROTOCOL.md §5.4).
+public protocol PKIStore: Sendable {
+    // Enrolment: a token is consumed only by an enrolment that succeeds.
     /// The subcloud a token may enrol now; throws `EnrolmentRefusal` when unknown, used, expired or locked.
     func enrolmentToken(hash: String, at: Date) async throws -> Subcloud
     /// Counts a refused attempt with a valid token (a bad CSR); the fifth locks the token.
@@ -32,25 +50,15 @@ public protocol FleetStore: ContentStore {
     /// Decides whether a connection presenting `serial` for `name` is let in (nil) or why
     /// not. Admitting the current certificate revokes every earlier one.
     func admit(serial: String, name: String, at: Date) async throws -> String?
+}
 
-    // Liveness and reports
-    func markOnline(_ name: String, software: String, at: Date) async throws
-    func markOffline(_ name: String, at: Date) async throws
-    func recordHealth(_ name: String, _ health: Subcloud.Health) async throws
-    func recordFirmware(_ name: String, _ firmware: [Subcloud.Firmware]) async throws
-
-    // Alarms and events
+/// Active alarms and the fleet's event log.
+public protocol AlarmStore: Sendable {
     func raise(_ alarm: Alarm) async throws
     func clear(subcloud: String, alarmID: String, entity: String, at: Date) async throws
     func alarms(subcloud: String?) async throws -> [Alarm]
     func events(since: Date?, limit: Int) async throws -> [FleetEvent]
     func recordEvent(subcloud: String?, kind: String, detail: String, at: Date) async throws
-
-    // Groups
-    func createGroup(_ group: SubcloudGroup) async throws -> SubcloudGroup
-    func groups() async throws -> [SubcloudGroup]
-    func group(named name: String) async throws -> SubcloudGroup?
-    func deleteGroup(_ name: String) async throws
 }
 
 /// A store request that cannot be carried out as asked; the message is for the operator.
@@ -112,7 +120,7 @@ public struct IssuedCertificate: Sendable, Equatable {
     public func renewable(at now: Date) -> Bool { now >= self.renewableFrom }
 }
 
-extension FleetStore {
+extension PKIStore {
     /// Records a certificate by its serial and validity end (tests and benchmarks).
     public func recordCertificate(for name: String, serial: String, notAfter: Date, enrolment: Bool, at: Date) async throws {
         try await self.recordCertificate(

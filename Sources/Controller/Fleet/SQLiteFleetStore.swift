@@ -189,64 +189,6 @@ public final class SQLiteFleetStore: FleetStore {
         }
     }
 
-    // MARK: Alarms and events
-
-    public func raise(_ alarm: Alarm) async throws {
-        try await self.database.write { db in
-            guard try Self.fetchSubcloud(db, alarm.subcloud) != nil else { return }
-            let existing = try Row.fetchOne(db, sql: "SELECT severity FROM alarm WHERE subcloud = ? AND alarmID = ? AND entity = ?",
-                                            arguments: [alarm.subcloud, alarm.alarmID, alarm.entity])
-            try db.execute(sql: """
-                INSERT INTO alarm VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (subcloud, alarmID, entity) DO UPDATE SET severity = excluded.severity, reason = excluded.reason,
-                    probableCause = excluded.probableCause, repairAction = excluded.repairAction, serviceAffecting = excluded.serviceAffecting
-                """, arguments: [alarm.subcloud, alarm.alarmID, alarm.entity, alarm.severity, alarm.reason, alarm.probableCause,
-                                 alarm.repairAction, alarm.serviceAffecting, alarm.raisedAt.timeIntervalSince1970])
-            if existing == nil || (existing!["severity"] as String) != alarm.severity {
-                try Self.event(db, subcloud: alarm.subcloud, kind: "alarm-raised",
-                               detail: "\(alarm.alarmID) \(alarm.severity) \(alarm.entity): \(alarm.reason)", at: alarm.raisedAt)
-            }
-        }
-    }
-
-    public func clear(subcloud: String, alarmID: String, entity: String, at: Date) async throws {
-        try await self.database.write { db in
-            try db.execute(sql: "DELETE FROM alarm WHERE subcloud = ? AND alarmID = ? AND entity = ?", arguments: [subcloud, alarmID, entity])
-            if db.changesCount > 0 {
-                try Self.event(db, subcloud: subcloud, kind: "alarm-cleared", detail: "\(alarmID) \(entity)", at: at)
-            }
-        }
-    }
-
-    public func alarms(subcloud: String?) async throws -> [Alarm] {
-        try await self.database.read { db in
-            let rows: [Row]
-            if let subcloud {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm WHERE subcloud = ? ORDER BY raisedAt", arguments: [subcloud])
-            } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY raisedAt")
-            }
-            return rows.map { row in
-                Alarm(subcloud: row["subcloud"], alarmID: row["alarmID"], entity: row["entity"], severity: row["severity"],
-                      reason: row["reason"], probableCause: row["probableCause"], repairAction: row["repairAction"],
-                      serviceAffecting: row["serviceAffecting"], raisedAt: Date(timeIntervalSince1970: row["raisedAt"]))
-            }
-        }
-    }
-
-    public func events(since: Date?, limit: Int) async throws -> [FleetEvent] {
-        try await self.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM event WHERE at >= ? ORDER BY id DESC LIMIT ?",
-                             arguments: [since?.timeIntervalSince1970 ?? 0, limit]).reversed().map { row in
-                FleetEvent(id: row["id"], at: Date(timeIntervalSince1970: row["at"]), subcloud: row["subcloud"], kind: row["kind"], detail: row["detail"])
-            }
-        }
-    }
-
-    public func recordEvent(subcloud: String?, kind: String, detail: String, at: Date) async throws {
-        try await self.database.write { db in try Self.event(db, subcloud: subcloud, kind: kind, detail: detail, at: at) }
-    }
-
     // MARK: Groups
 
     public func createGroup(_ group: SubcloudGroup) async throws -> SubcloudGroup {

@@ -9,7 +9,23 @@ import X509
 /// records what the agent reports, and renews its certificate.
 struct AgentSession {
     let connection: NIOAsyncChannel<WireEvent, WireCommand>
-    let context: ControllerContext
+    let parts: Parts
+
+    /// What a session uses, and nothing else.
+    struct Parts: Sendable {
+        let store: any SubcloudStore & PKIStore & AlarmStore
+        let live: LiveFleet
+        let healthBook: HealthBook
+        let content: ContentPlane
+        let objects: ObjectStore
+        /// Signs renewed certificates.
+        let authority: CertificateAuthority
+        let certificateValidity: TimeAmount
+        /// How long agents get to leave after GOAWAY at shutdown.
+        let drainTimeout: TimeAmount
+        let metrics: ControllerMetrics
+        let logger: Logger
+    }
     /// An agent let in past the handshake.
     struct Admission {
         var name: String
@@ -39,7 +55,7 @@ struct AgentSession {
                         // On SIGTERM: GOAWAY, then give the agent `drainTimeout` to finish and leave.
                         try await gracefulShutdown()
                         try await commands.write(.goAway(.noError, reason: "controller shutting down"))
-                        try await Task.sleep(for: .nanoseconds(self.context.configuration.drainTimeout.nanoseconds))
+                        try await Task.sleep(for: .nanoseconds(self.parts.drainTimeout.nanoseconds))
                         throw Ended.drained
                     }
                     for try await event in events {
@@ -51,20 +67,20 @@ struct AgentSession {
                 }
             }
         } catch Ended.drained {
-            self.context.logger.debug("connection closed at shutdown")
+            self.parts.logger.debug("connection closed at shutdown")
         } catch Ended.refused {
             // Logged where the refusal was decided; the GOAWAY told the agent why.
         } catch is CancellationError {
-            self.context.logger.debug("connection closed at shutdown")
+            self.parts.logger.debug("connection closed at shutdown")
         } catch {
-            if admitted == nil { self.context.metrics.handshakeFailures.increment() }
-            self.context.logger.info("connection ended", metadata: ["error": "\(error)"])
+            if admitted == nil { self.parts.metrics.handshakeFailures.increment() }
+            self.parts.logger.info("connection ended", metadata: ["error": "\(error)"])
         }
         if let admission = admitted {
             let name = admission.name
-            await self.context.live.disconnected(name, generation: admission.generation)
-            self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
-            self.context.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
+            await self.parts.live.disconnected(name, generation: admission.generation)
+            self.parts.metrics.agentsConnected.set(Double(await self.parts.live.count))
+            self.parts.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
         }
     }
 
@@ -78,22 +94,22 @@ struct AgentSession {
             return try await self.admit(negotiated, commands: commands, now: now)
         case .message(_, let message, _):
             guard let name = admitted?.name else { return nil }
-            if await self.context.live.isRevoked(name) {
+            if await self.parts.live.isRevoked(name) {
                 let reason = "subcloud \(name) was deleted; its certificate is revoked"
-                self.context.logger.warning("closing connection of a deleted subcloud", metadata: ["subcloud": "\(name)"])
+                self.parts.logger.warning("closing connection of a deleted subcloud", metadata: ["subcloud": "\(name)"])
                 try await commands.write(.goAway(.unauthorized, reason: reason))
                 throw Ended.refused(reason)
             }
-            await self.context.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
+            await self.parts.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
                 try await self.serve(request, on: stream, compress: admitted!.compress, commands: commands)
             } else {
                 try await self.record(message, from: name, serial: admitted?.serial, commands: commands, now: now)
             }
         case .roundTrip(let value):
-            if let name = admitted?.name { await self.context.live.roundTrip(name, value) }
+            if let name = admitted?.name { await self.parts.live.roundTrip(name, value) }
         case .goAway(let goAway):
-            self.context.logger.info("agent going away", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
+            self.parts.logger.info("agent going away", metadata: ["code": "\(goAway.code)", "reason": "\(goAway.reason)"])
         default:
             break
         }
@@ -103,7 +119,7 @@ struct AgentSession {
     /// PROTOCOL.md §5.1: only enrolled, unrevoked subclouds get past the handshake.
     private func admit(_ negotiated: Negotiated, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws -> Admission? {
         let name = negotiated.peerIdentity
-        let store = self.context.store
+        let store = self.parts.store
         // Fail closed: no serial (no usable client certificate) is no admission.
         let refusal: String? = if let serial = negotiated.peerCertificateSerial {
             try await store.admit(serial: serial, name: name, at: now)
@@ -111,26 +127,26 @@ struct AgentSession {
             "the connection presented no usable client certificate"
         }
         if let refusal {
-            self.context.metrics.handshakeFailures.increment()
-            self.context.logger.warning("refusing agent", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
+            self.parts.metrics.handshakeFailures.increment()
+            self.parts.logger.warning("refusing agent", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
             try await commands.write(.goAway(.unauthorized, reason: refusal))
             throw Ended.refused(refusal)
         }
-        let (generation, replaced) = await self.context.live.connected(negotiated, at: now, writer: commands)
+        let (generation, replaced) = await self.parts.live.connected(negotiated, at: now, writer: commands)
         if let replaced {
-            self.context.logger.notice("a newer connection replaces the current one", metadata: ["subcloud": "\(name)"])
+            self.parts.logger.notice("a newer connection replaces the current one", metadata: ["subcloud": "\(name)"])
             try? await replaced.write(.goAway(.connectionReplaced, reason: "replaced by a newer connection of \(name)"))
         }
-        self.context.metrics.agentsConnected.set(Double(await self.context.live.count))
+        self.parts.metrics.agentsConnected.set(Double(await self.parts.live.count))
         try await store.markOnline(name, software: negotiated.peerSoftware, at: now)
         try await store.clear(subcloud: name, alarmID: FleetAlarms.offlineID, entity: FleetAlarms.offlineEntity(name), at: now)
-        for offer in await self.context.live.wantedOffers(for: name) {
+        for offer in await self.parts.live.wantedOffers(for: name) {
             try await commands.write(.message(.transferOffer(offer)))
         }
         // Desired content goes out as background work: an OSTree delta may take a while to generate.
-        let content = self.context.content
+        let content = self.parts.content
         content.work.submit("desired content for \(name)") { await content.connected(name) }
-        self.context.logger.info("agent connected", metadata: [
+        self.parts.logger.info("agent connected", metadata: [
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
         ])
@@ -139,7 +155,7 @@ struct AgentSession {
 
     /// PROTOCOL.md §7.4: stream the requested blocks from the object store, or say why not.
     private func serve(_ request: TransferRequest, on stream: StreamID, compress: Bool, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
-        guard let digest = request.digest, let source = self.context.objects.source(for: digest, compress: compress) else {
+        guard let digest = request.digest, let source = self.parts.objects.source(for: digest, compress: compress) else {
             try await commands.write(.message(.transferAbort(TransferAbort(digest: request.digest, code: .notFound, reason: "no such object")), stream: stream, endStream: true))
             return
         }
@@ -152,16 +168,16 @@ struct AgentSession {
     }
 
     private func record(_ message: Message, from name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
-        let store = self.context.store
+        let store = self.parts.store
         switch message {
         case .heartbeat(let heartbeat):
-            self.context.metrics.heartbeats.increment()
-            self.context.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
+            self.parts.metrics.heartbeats.increment()
+            self.parts.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
             if let health = heartbeat.health {
-                try await store.recordHealth(name, await self.context.healthBook.merge(health, for: name, at: now))
+                try await store.recordHealth(name, await self.parts.healthBook.merge(health, for: name, at: now))
             }
         case .healthReport(let health):
-            try await store.recordHealth(name, await self.context.healthBook.merge(health, for: name, at: now))
+            try await store.recordHealth(name, await self.parts.healthBook.merge(health, for: name, at: now))
         case .firmwareInventory(let inventory):
             try await store.recordFirmware(name, inventory.components.map {
                 Subcloud.Firmware(kind: $0.kind, name: $0.name, vendor: $0.vendor, version: $0.version, releaseDate: $0.releaseDate)
@@ -175,9 +191,9 @@ struct AgentSession {
         case .alarmClear(let clear):
             try await store.clear(subcloud: name, alarmID: clear.alarmID, entity: clear.entity, at: now)
         case .configResult(let result):
-            try await self.context.content.received(result, from: name, at: now)
+            try await self.parts.content.received(result, from: name, at: now)
         case .deployStatus(let status):
-            try await self.context.content.received(status, from: name, at: now)
+            try await self.parts.content.received(status, from: name, at: now)
         case .renewRequest(let request):
             try await self.renew(request, for: name, serial: serial, commands: commands, now: now)
         default:
@@ -189,7 +205,7 @@ struct AgentSession {
     /// only for the certificate this connection presented, in the last third of its
     /// validity. A refusal is answered with its reason, so the agent can say why.
     private func renew(_ request: RenewRequest, for name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
-        let store = self.context.store
+        let store = self.parts.store
         let refusal: String?
         if let serial, let current = try await store.issuedCertificate(serial: serial) {
             refusal = current.renewable(at: now) ? nil
@@ -198,23 +214,23 @@ struct AgentSession {
             refusal = "the connection's certificate is not on record"
         }
         if let refusal {
-            self.context.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
+            self.parts.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
             try await store.recordEvent(subcloud: name, kind: "renewal-refused", detail: refusal, at: now)
             try await commands.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: refusal))))
             return
         }
-        let validity = Double(self.context.configuration.certificateValidity.nanoseconds) / 1e9
+        let validity = Double(self.parts.certificateValidity.nanoseconds) / 1e9
         do {
-            let (certificate, der) = try self.context.pki.authority.sign(csr: request.csr, name: name, now: now, validity: validity)
+            let (certificate, der) = try self.parts.authority.sign(csr: request.csr, name: name, now: now, validity: validity)
             try await store.recordCertificate(IssuedCertificate(
                 serial: certificate.serialHex, subcloud: name, notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter
             ), enrolment: false, at: now)
             try await commands.write(.message(.renewResponse(RenewResponse(
                 certificate: der, notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000)
             ))))
-            self.context.logger.info("certificate renewed", metadata: ["subcloud": "\(name)", "serial": "\(certificate.serialHex)"])
+            self.parts.logger.info("certificate renewed", metadata: ["subcloud": "\(name)", "serial": "\(certificate.serialHex)"])
         } catch let rejected as CertificateRequest.Rejected {
-            self.context.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(rejected)"])
+            self.parts.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(rejected)"])
             try await commands.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: rejected.description))))
         }
     }

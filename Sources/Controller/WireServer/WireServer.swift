@@ -10,32 +10,31 @@ import Wire
 /// up to `drainTimeout` for them to leave.
 public struct WireServer: Service {
     private let serverChannel: NIOAsyncChannel<WireListener.Connection, Never>
-    private let context: ControllerContext
+    private let parts: AgentSession.Parts
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked for).
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
-    static func bind(context: ControllerContext) async throws -> WireServer {
-        let configuration = context.configuration
+    static func bind(configuration: ControllerConfiguration, pki: ControllerPKI, parts: AgentSession.Parts) async throws -> WireServer {
         let channel = try await WireListener.bind(
-            host: configuration.listenHost, port: configuration.listenPort, tls: try context.pki.serverTLS(),
+            host: configuration.listenHost, port: configuration.listenPort, tls: try pki.serverTLS(),
             alpn: TLSPolicy.protocolALPN, session: configuration.session,
             unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
-            release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout, logger: context.logger
+            release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout, logger: parts.logger
         )
-        return WireServer(serverChannel: channel, context: context)
+        return WireServer(serverChannel: channel, parts: parts)
     }
 
     public func run() async throws {
-        self.context.logger.info("wire server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
+        self.parts.logger.info("wire server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
         try await withThrowingDiscardingTaskGroup { group in
             try await self.serverChannel.executeThenClose { connections in
                 for try await connection in connections.cancelOnGracefulShutdown() {
-                    group.addTask { await AgentSession(connection: connection, context: self.context).run() }
+                    group.addTask { await AgentSession(connection: connection, parts: self.parts).run() }
                 }
             }
-            self.context.logger.info("wire server stopped accepting; agents are being sent GOAWAY")
+            self.parts.logger.info("wire server stopped accepting; agents are being sent GOAWAY")
         }
-        self.context.logger.info("wire server stopped")
+        self.parts.logger.info("wire server stopped")
     }
 }

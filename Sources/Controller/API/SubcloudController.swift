@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import Wire
+
+/// `/v1/subclouds` and `/v1/subcloud-groups`: the fleet registry, in operator's words.
+struct SubcloudController: Sendable {
+    let store: any SubcloudStore
+    let live: LiveFleet
+    /// How long a new bootstrap token is good for, in seconds.
+    let tokenLifetime: Double
+    /// The CA's fingerprint, which `subcloud add` prints for the enrol command.
+    let caFingerprint: String
+    /// Where agents enrol, as bound (the configured port may have been 0).
+    let enrolAddress: String
+
+    struct AddSubcloud: Decodable {
+        var name: String
+        var group: String?
+        var description: String?
+    }
+
+    struct AddGroup: Decodable {
+        var name: String
+        var description: String?
+        var updateApplyType: SubcloudGroup.ApplyType?
+        var maxParallel: Int?
+    }
+
+    func register(_ group: RouterGroup<BasicRequestContext>) {
+        group.get("subclouds", use: self.list)
+        group.post("subclouds", use: self.add)
+        group.get("subclouds/{name}", use: self.show)
+        group.post("subclouds/{name}/manage", use: self.manage)
+        group.post("subclouds/{name}/unmanage", use: self.unmanage)
+        group.post("subclouds/{name}/token", use: self.newToken)
+        group.delete("subclouds/{name}", use: self.delete)
+        group.get("subcloud-groups", use: self.listGroups)
+        group.post("subcloud-groups", use: self.addGroup)
+        group.get("subcloud-groups/{name}", use: self.showGroup)
+        group.delete("subcloud-groups/{name}", use: self.deleteGroup)
+    }
+
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> [Subcloud] {
+        try await self.store.subclouds()
+    }
+
+    @Sendable func add(_ request: Request, context: BasicRequestContext) async throws -> EditedResponse<SubcloudAdded> {
+        let body = try await request.decode(as: AddSubcloud.self, context: context)
+        try Self.validateName(body.name)
+        let (token, record) = BootstrapToken.make(validFor: self.tokenLifetime)
+        let subcloud = try await self.store.createSubcloud(
+            name: body.name, group: body.group ?? SubcloudGroup.defaultName, description: body.description ?? "", token: record, at: Date()
+        )
+        return EditedResponse(status: .created, response: self.added(subcloud, token: token, record: record))
+    }
+
+    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Subcloud {
+        let name = try context.parameters.require("name")
+        guard let subcloud = try await self.store.subcloud(named: name) else { throw HTTPError(.notFound, message: "no subcloud named \"\(name)\"") }
+        return subcloud
+    }
+
+    @Sendable func manage(_ request: Request, context: BasicRequestContext) async throws -> Subcloud {
+        try await self.store.setManagement(try context.parameters.require("name"), to: .managed, at: Date())
+    }
+
+    @Sendable func unmanage(_ request: Request, context: BasicRequestContext) async throws -> Subcloud {
+        try await self.store.setManagement(try context.parameters.require("name"), to: .unmanaged, at: Date())
+    }
+
+    @Sendable func newToken(_ request: Request, context: BasicRequestContext) async throws -> SubcloudAdded {
+        let name = try context.parameters.require("name")
+        let (token, record) = BootstrapToken.make(validFor: self.tokenLifetime)
+        try await self.store.replaceToken(for: name, with: record, at: Date())
+        guard let subcloud = try await self.store.subcloud(named: name) else { throw HTTPError(.notFound) }
+        return self.added(subcloud, token: token, record: record)
+    }
+
+    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> HTTPResponse.Status {
+        let name = try context.parameters.require("name")
+        try await self.store.deleteSubcloud(name, at: Date())
+        await self.live.forget(name)
+        // End its connection now rather than at its next message.
+        _ = try? await self.live.send(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"), to: name)
+        return .noContent
+    }
+
+    @Sendable func listGroups(_ request: Request, context: BasicRequestContext) async throws -> [SubcloudGroup] {
+        try await self.store.groups()
+    }
+
+    @Sendable func addGroup(_ request: Request, context: BasicRequestContext) async throws -> EditedResponse<SubcloudGroup> {
+        let body = try await request.decode(as: AddGroup.self, context: context)
+        try Self.validateName(body.name)
+        let created = try await self.store.createGroup(SubcloudGroup(
+            name: body.name, description: body.description ?? "", updateApplyType: body.updateApplyType ?? .parallel, maxParallel: body.maxParallel ?? 2
+        ))
+        return EditedResponse(status: .created, response: created)
+    }
+
+    @Sendable func showGroup(_ request: Request, context: BasicRequestContext) async throws -> SubcloudGroup {
+        let name = try context.parameters.require("name")
+        guard let found = try await self.store.group(named: name) else { throw HTTPError(.notFound, message: "no subcloud group named \"\(name)\"") }
+        return found
+    }
+
+    @Sendable func deleteGroup(_ request: Request, context: BasicRequestContext) async throws -> HTTPResponse.Status {
+        try await self.store.deleteGroup(try context.parameters.require("name"))
+        return .noContent
+    }
+
+    private func added(_ subcloud: Subcloud, token: String, record: BootstrapToken.Record) -> SubcloudAdded {
+        SubcloudAdded(
+            subcloud: subcloud, bootstrapToken: token, tokenExpiresAt: record.expiresAt,
+            caFingerprint: self.caFingerprint, enrolAddress: self.enrolAddress
+        )
+    }
+
+    /// Names go into certificates, URLs and file names: keep them to a safe alphabet.
+    static func validateName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+        guard !name.isEmpty, name.count <= 63, name.allSatisfy(allowed.contains), name.first != "." else {
+            throw HTTPError(.badRequest, message: "a name is 1–63 characters of letters, digits, '-', '_' and '.'")
+        }
+    }
+}
+
+extension Subcloud: ResponseEncodable {}
+extension SubcloudAdded: ResponseEncodable {}
+extension SubcloudGroup: ResponseEncodable {}
