@@ -20,6 +20,7 @@ public struct ControllerApp: Sendable {
     public let enrolmentServer: EnrolmentServer
     private let api: any Service
     private let availability: AvailabilityMonitor
+    private let orchestrator: Orchestrator
     private let systemd: SystemdService
     /// Resolves to the API's bound address once it listens.
     public let apiAddress: AsyncStream<SocketAddress?>
@@ -63,6 +64,7 @@ public struct ControllerApp: Sendable {
             configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
             availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
+            orchestrator: Orchestrator(store: store, content: content, metrics: metrics, logger: logger),
             systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }
@@ -72,7 +74,7 @@ public struct ControllerApp: Sendable {
     /// then the listeners send GOAWAY and drain, background work they started
     /// finishes, and the monitor stops last.
     public var services: [any Service] {
-        [self.availability, self.content.work, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+        [self.availability, self.content.work, self.orchestrator, self.wireServer, self.enrolmentServer, self.api, self.systemd]
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and

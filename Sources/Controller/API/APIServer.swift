@@ -39,6 +39,7 @@ enum APIServer {
         AlarmController(alarms: parts.store, subclouds: parts.store).register(v1)
         ObjectController(content: parts.content, objects: parts.objects, subclouds: parts.store).register(v1)
         ContentController(content: parts.content, releases: parts.store, subclouds: parts.store).register(v1)
+        StrategyController(strategies: Strategies(store: parts.store)).register(v1)
         var logger = parts.logger
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(
@@ -73,6 +74,7 @@ struct StoreErrorMapping<Context: RequestContext>: RouterMiddleware {
             case .notFound: throw HTTPError(.notFound, message: error.message)
             case .conflict: throw HTTPError(.conflict, message: error.message)
             case .refused: throw HTTPError(.unprocessableContent, message: error.message)
+            case .invalid: throw HTTPError(.badRequest, message: error.message)
             }
         } catch let error as OCILayout.Failure {
             throw HTTPError(.unprocessableContent, message: error.description)

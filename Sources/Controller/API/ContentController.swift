@@ -124,25 +124,10 @@ struct ContentController: Sendable {
         try await self.releases.deployments(subcloud: request.uri.queryParameters["subcloud"].map(String.init))
     }
 
-    /// The subcloud names a target selects; an empty selection is an error.
+    /// The subcloud names a target selects (errors become 400/404/422 in `StoreErrorMapping`).
     private func resolve(_ targets: Targets) async throws -> [String] {
-        let chosen = [targets.subclouds != nil, targets.group != nil, targets.all == true].filter { $0 }.count
-        guard chosen == 1 else { throw HTTPError(.badRequest, message: "give exactly one of subclouds, group or all") }
-        let all = try await self.subclouds.subclouds()
-        let names: [String]
-        if let subclouds = targets.subclouds {
-            for name in subclouds where !all.contains(where: { $0.name == name }) {
-                throw HTTPError(.notFound, message: "no subcloud named \"\(name)\"")
-            }
-            names = subclouds
-        } else if let group = targets.group {
-            guard try await self.subclouds.group(named: group) != nil else { throw HTTPError(.notFound, message: "no subcloud group named \"\(group)\"") }
-            names = all.filter { $0.group == group }.map(\.name)
-        } else {
-            names = all.map(\.name)
-        }
-        guard !names.isEmpty else { throw HTTPError(.unprocessableContent, message: "the selection contains no subclouds") }
-        return names
+        let selection = TargetSelection(subclouds: targets.subclouds, groups: targets.group.map { [$0] }, all: targets.all)
+        return try await selection.resolve(in: self.subclouds).map(\.name)
     }
 }
 

@@ -24,6 +24,7 @@ struct SubcloudController: Sendable {
         var description: String?
         var updateApplyType: SubcloudGroup.ApplyType?
         var maxParallel: Int?
+        var priority: Int?
     }
 
     func register(_ group: RouterGroup<BasicRequestContext>) {
@@ -93,7 +94,8 @@ struct SubcloudController: Sendable {
         let body = try await request.decode(as: AddGroup.self, context: context)
         try Self.validateName(body.name)
         let created = try await self.store.createGroup(SubcloudGroup(
-            name: body.name, description: body.description ?? "", updateApplyType: body.updateApplyType ?? .parallel, maxParallel: body.maxParallel ?? 2
+            name: body.name, description: body.description ?? "", updateApplyType: body.updateApplyType ?? .parallel, maxParallel: body.maxParallel ?? 2,
+            priority: body.priority ?? SubcloudGroup.defaultPriority
         ))
         return EditedResponse(status: .created, response: created)
     }

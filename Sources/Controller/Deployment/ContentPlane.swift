@@ -63,6 +63,14 @@ public actor ContentPlane {
         )
     }
 
+    /// Offers the subcloud's latest config generation again (a config strategy's step).
+    public func offerLatestConfig(to subcloud: String) async throws {
+        guard let latest = try await self.store.latestConfig(for: subcloud) else {
+            throw FleetStoreError.notFound("no config generation was set for \(subcloud)")
+        }
+        try await self.sendConfig(latest)
+    }
+
     private func sendConfig(_ generation: ConfigGeneration) async throws {
         guard let digest = ContentDigest(hex: generation.bundle), let offer = self.objects.offer(digest, kind: "config", name: "config generation \(generation.generation)") else { return }
         guard try await self.live.send(.message(.transferOffer(offer)), to: generation.subcloud) else { return }

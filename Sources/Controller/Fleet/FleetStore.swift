@@ -3,7 +3,7 @@ import Foundation
 /// The fleet registry, one protocol per aggregate so that each part of the controller
 /// depends on the records it uses and a PostgreSQL store can follow the same split.
 /// SQLite (GRDB) by default: `SQLiteFleetStore`, one file per aggregate.
-public protocol FleetStore: SubcloudStore, PKIStore, AlarmStore, ContentStore {}
+public protocol FleetStore: SubcloudStore, PKIStore, AlarmStore, ContentStore, StrategyStore {}
 
 /// Subclouds and their groups, and what their agents last reported.
 public protocol SubcloudStore: Sendable {
@@ -52,6 +52,20 @@ public protocol PKIStore: Sendable {
     func admit(serial: String, name: String, at: Date) async throws -> String?
 }
 
+/// Orchestration strategies and their steps; every step transition is also an event.
+public protocol StrategyStore: Sendable {
+    /// Refused when a strategy of the type exists, or when a running strategy of
+    /// another type targets one of the same subclouds.
+    func createStrategy(_ strategy: Strategy, steps: [StrategyStep]) async throws
+    func strategy(_ type: StrategyType) async throws -> Strategy?
+    func strategies() async throws -> [Strategy]
+    func steps(of type: StrategyType) async throws -> [StrategyStep]
+    func saveStrategy(_ strategy: Strategy, event: String?, at: Date) async throws
+    func saveSteps(_ steps: [StrategyStep], of type: StrategyType, at: Date) async throws
+    /// Refused while the strategy runs.
+    func deleteStrategy(_ type: StrategyType) async throws
+}
+
 /// Active alarms and the fleet's event log.
 public protocol AlarmStore: Sendable {
     func raise(_ alarm: Alarm) async throws
@@ -59,6 +73,9 @@ public protocol AlarmStore: Sendable {
     func alarms(subcloud: String?) async throws -> [Alarm]
     func events(since: Date?, limit: Int) async throws -> [FleetEvent]
     func recordEvent(subcloud: String?, kind: String, detail: String, at: Date) async throws
+    /// Alarms of the controller itself; listed with every subcloud's, as subcloud `controller`.
+    func raiseControllerAlarm(_ alarm: Alarm) async throws
+    func clearControllerAlarm(alarmID: String, entity: String, at: Date) async throws
 }
 
 /// A store request that cannot be carried out as asked; the message is for the operator.
@@ -67,6 +84,8 @@ public struct FleetStoreError: Error, CustomStringConvertible, Equatable {
         case notFound
         case conflict
         case refused
+        /// The request itself is malformed (HTTP 400).
+        case invalid
     }
 
     public var kind: Kind
@@ -76,6 +95,7 @@ public struct FleetStoreError: Error, CustomStringConvertible, Equatable {
     public static func notFound(_ message: String) -> FleetStoreError { .init(kind: .notFound, message: message) }
     public static func conflict(_ message: String) -> FleetStoreError { .init(kind: .conflict, message: message) }
     public static func refused(_ message: String) -> FleetStoreError { .init(kind: .refused, message: message) }
+    public static func invalid(_ message: String) -> FleetStoreError { .init(kind: .invalid, message: message) }
 }
 
 /// Why an enrolment token was refused.

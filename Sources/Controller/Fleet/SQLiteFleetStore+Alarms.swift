@@ -38,11 +38,14 @@ extension SQLiteFleetStore {
             } else {
                 rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY raisedAt")
             }
-            return rows.map { row in
+            let site = rows.map { row in
                 Alarm(subcloud: row["subcloud"], alarmID: row["alarmID"], entity: row["entity"], severity: row["severity"],
                       reason: row["reason"], probableCause: row["probableCause"], repairAction: row["repairAction"],
                       serviceAffecting: row["serviceAffecting"], raisedAt: Date(timeIntervalSince1970: row["raisedAt"]))
             }
+            guard subcloud == nil || subcloud == Alarm.controller else { return site }
+            let own = try String.fetchAll(db, sql: "SELECT body FROM controllerAlarm").map { try Self.decodeJSON(Alarm.self, $0) }
+            return (own + site).sorted { $0.raisedAt < $1.raisedAt }
         }
     }
 
@@ -57,5 +60,25 @@ extension SQLiteFleetStore {
 
     public func recordEvent(subcloud: String?, kind: String, detail: String, at: Date) async throws {
         try await self.database.write { db in try Self.event(db, subcloud: subcloud, kind: kind, detail: detail, at: at) }
+    }
+
+    /// An alarm of the controller itself (a failed strategy), not of a subcloud.
+    public func raiseControllerAlarm(_ alarm: Alarm) async throws {
+        try await self.database.write { db in
+            let existed = try Row.fetchOne(db, sql: "SELECT 1 FROM controllerAlarm WHERE alarmID = ? AND entity = ?", arguments: [alarm.alarmID, alarm.entity]) != nil
+            try db.execute(sql: "INSERT OR REPLACE INTO controllerAlarm VALUES (?, ?, ?)", arguments: [alarm.alarmID, alarm.entity, try Self.encodeJSON(alarm)])
+            if !existed {
+                try Self.event(db, subcloud: nil, kind: "alarm-raised", detail: "\(alarm.alarmID) \(alarm.severity) \(alarm.entity): \(alarm.reason)", at: alarm.raisedAt)
+            }
+        }
+    }
+
+    public func clearControllerAlarm(alarmID: String, entity: String, at: Date) async throws {
+        try await self.database.write { db in
+            try db.execute(sql: "DELETE FROM controllerAlarm WHERE alarmID = ? AND entity = ?", arguments: [alarmID, entity])
+            if db.changesCount > 0 {
+                try Self.event(db, subcloud: nil, kind: "alarm-cleared", detail: "\(alarmID) \(entity)", at: at)
+            }
+        }
     }
 }

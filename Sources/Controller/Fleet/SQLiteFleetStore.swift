@@ -80,6 +80,7 @@ public final class SQLiteFleetStore: FleetStore {
         }
         Self.registerContentMigration(&migrator)
         Self.registerPKIMigration(&migrator)
+        Self.registerStrategyMigration(&migrator)
         return migrator
     }
 
@@ -197,8 +198,8 @@ public final class SQLiteFleetStore: FleetStore {
                 throw FleetStoreError.conflict("a subcloud group named \"\(group.name)\" already exists")
             }
             guard group.maxParallel >= 1 else { throw FleetStoreError.refused("max-parallel must be at least 1") }
-            try db.execute(sql: "INSERT INTO subcloudGroup VALUES (?, ?, ?, ?)",
-                           arguments: [group.name, group.description, group.updateApplyType.rawValue, group.maxParallel])
+            try db.execute(sql: "INSERT INTO subcloudGroup (name, description, updateApplyType, maxParallel, priority) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [group.name, group.description, group.updateApplyType.rawValue, group.maxParallel, group.priority])
             return try Self.fetchGroups(db, name: group.name).first!
         }
     }
@@ -280,11 +281,11 @@ public final class SQLiteFleetStore: FleetStore {
     private static func fetchGroups(_ db: Database, name: String?) throws -> [SubcloudGroup] {
         try Row.fetchAll(db, sql: """
             SELECT g.*, (SELECT COUNT(*) FROM subcloud s WHERE s.groupName = g.name) AS members
-            FROM subcloudGroup g WHERE ? IS NULL OR g.name = ? ORDER BY g.name
+            FROM subcloudGroup g WHERE ? IS NULL OR g.name = ? ORDER BY g.priority, g.name
             """, arguments: [name, name]).map { row in
             SubcloudGroup(name: row["name"], description: row["description"],
                           updateApplyType: SubcloudGroup.ApplyType(rawValue: row["updateApplyType"]) ?? .parallel,
-                          maxParallel: row["maxParallel"], subclouds: row["members"])
+                          maxParallel: row["maxParallel"], priority: row["priority"], subclouds: row["members"])
         }
     }
 }

@@ -109,20 +109,38 @@ public struct SubcloudGroup: Codable, Sendable, Equatable {
     public var description: String
     public var updateApplyType: ApplyType
     public var maxParallel: Int
+    /// Strategies take groups in this order, lowest first (ties by name).
+    public var priority: Int
     /// Filled in when read.
     public var subclouds: Int
 
-    public init(name: String, description: String, updateApplyType: ApplyType, maxParallel: Int, subclouds: Int = 0) {
+    public static let defaultPriority = 10
+
+    public init(name: String, description: String, updateApplyType: ApplyType, maxParallel: Int, priority: Int = SubcloudGroup.defaultPriority, subclouds: Int = 0) {
         self.name = name
         self.description = description
         self.updateApplyType = updateApplyType
         self.maxParallel = maxParallel
+        self.priority = priority
         self.subclouds = subclouds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.name = try container.decode(String.self, forKey: .name)
+        self.description = try container.decode(String.self, forKey: .description)
+        self.updateApplyType = try container.decode(ApplyType.self, forKey: .updateApplyType)
+        self.maxParallel = try container.decode(Int.self, forKey: .maxParallel)
+        self.priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? SubcloudGroup.defaultPriority
+        self.subclouds = try container.decodeIfPresent(Int.self, forKey: .subclouds) ?? 0
     }
 }
 
 /// An active alarm, raised by an agent or by the controller itself.
 public struct Alarm: Codable, Sendable, Equatable {
+    /// What `subcloud` says for an alarm of the controller itself.
+    public static let controller = "controller"
+
     public var subcloud: String
     public var alarmID: String
     public var entity: String

@@ -26,6 +26,21 @@ public struct ControllerMetrics: Sendable {
         self.alarmsActive = self.registry.makeGauge(name: "tern_alarms_active", help: "Active alarms across the fleet")
     }
 
+    /// Steps of each strategy type per state, as of the last orchestration round.
+    func recordSteps(_ type: StrategyType, _ steps: [StrategyStep]) {
+        let counts = Dictionary(grouping: steps, by: \.state).mapValues(\.count)
+        for state in StepState.allCases {
+            self.registry.makeGauge(name: "tern_strategy_steps", labels: [("type", type.rawValue), ("state", state.rawValue)], help: "Strategy steps by state")
+                .set(Double(counts[state] ?? 0))
+        }
+    }
+
+    /// How long the last strategy of a type ran, from apply to its end.
+    func strategyFinished(_ type: StrategyType, seconds: Double) {
+        self.registry.makeGauge(name: "tern_strategy_duration_seconds", labels: [("type", type.rawValue)], help: "Duration of the last strategy of each type")
+            .set(seconds)
+    }
+
     /// The text exposition format.
     public func render() -> String { self.registry.emitToString() }
 }

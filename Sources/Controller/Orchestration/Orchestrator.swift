@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Wire
+
+/// Runs strategies: every tick it gathers what is known of the sites near their
+/// turn, lets `StrategyMachine` decide, and carries the decisions out — persisting
+/// each step's move before acting on it, so that after a crash (even `kill -9`) a
+/// restart continues where it was and no site is sent its content twice.
+public final class Orchestrator: Service, Sendable {
+    let store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore
+    let content: ContentPlane
+    let metrics: ControllerMetrics
+    let logger: Logger
+    let period: Duration
+
+    init(store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore, content: ContentPlane, metrics: ControllerMetrics, logger: Logger, period: Duration = .milliseconds(250)) {
+        self.store = store
+        self.content = content
+        self.metrics = metrics
+        self.logger = logger
+        self.period = period
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                for strategy in try await self.store.strategies() where strategy.state.isRunning {
+                    try await self.tick(strategy, now: Date())
+                }
+            } catch {
+                self.logger.error("orchestration tick failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.period) }
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// One round for one strategy.
+    func tick(_ strategy: Strategy, now: Date) async throws {
+        var strategy = strategy
+        var steps = try await self.store.steps(of: strategy.type)
+        try await self.adoptOrphans(strategy, &steps, now: now)
+        let facts = try await self.facts(for: strategy, steps)
+        let decisions = StrategyMachine.decide(strategy, steps, facts: facts, now: now)
+        var changed: [Int] = []
+        var starts: [Int] = []
+        for decision in decisions {
+            switch decision {
+            case .step(let name, let state, let detail):
+                guard let index = steps.firstIndex(where: { $0.subcloud == name }) else { continue }
+                steps[index].state = state
+                steps[index].detail = detail
+                if state.isFinished { steps[index].finishedAt = now }
+                changed.append(index)
+            case .start(let name):
+                guard let index = steps.firstIndex(where: { $0.subcloud == name }) else { continue }
+                steps[index].state = strategy.type == .prestage ? .prestaging : .applying
+                steps[index].detail = ""
+                steps[index].startedAt = now
+                changed.append(index)
+                starts.append(index)
+            case .finish(let state, let detail):
+                strategy.state = state
+                strategy.finishedAt = now
+                strategy.detail = detail
+            }
+        }
+        // The move first, then the action: a crash in between leaves a step marked
+        // started, which `adoptOrphans` matches with what was (or was not) sent.
+        try await self.store.saveSteps(changed.map { steps[$0] }, of: strategy.type, at: now)
+        var sent: [Int] = []
+        for index in starts {
+            do {
+                steps[index].deploymentID = try await self.send(strategy, to: steps[index].subcloud, now: now)
+                sent.append(index)
+            } catch {
+                steps[index].state = .failed
+                steps[index].detail = "could not start: \(error)"
+                steps[index].finishedAt = now
+                sent.append(index)
+            }
+        }
+        try await self.store.saveSteps(sent.map { steps[$0] }, of: strategy.type, at: now)
+        self.metrics.recordSteps(strategy.type, steps)
+        if strategy.state.isFinished {
+            try await self.finished(strategy, now: now)
+        }
+    }
+
+    /// Sends the strategy's content to one site; returns the deployment made.
+    private func send(_ strategy: Strategy, to subcloud: String, now: Date) async throws -> Int64? {
+        guard let kind = strategy.content.kind else {
+            try await self.content.offerLatestConfig(to: subcloud)
+            return nil
+        }
+        let made = try await self.content.deploy(
+            kind: kind, name: strategy.content.name, version: strategy.content.version, on: [subcloud],
+            activate: strategy.type != .prestage, at: now
+        )
+        return made.first?.id
+    }
+
+    /// Steps marked started whose deployment was not recorded (the controller died
+    /// between the two): take the deployment made for them if there is one, else send.
+    private func adoptOrphans(_ strategy: Strategy, _ steps: inout [StrategyStep], now: Date) async throws {
+        guard let kind = strategy.content.kind else { return }
+        var adopted: [Int] = []
+        for index in steps.indices where steps[index].state.isActive && steps[index].deploymentID == nil {
+            let started = steps[index].startedAt ?? now
+            let existing = try await self.store.deployments(subcloud: steps[index].subcloud).last {
+                $0.kind == kind && $0.name == strategy.content.name && $0.version == strategy.content.version
+                    && $0.activate == (strategy.type != .prestage) && $0.createdAt >= started.addingTimeInterval(-1)
+            }
+            if let existing {
+                steps[index].deploymentID = existing.id
+            } else {
+                self.logger.notice("step was marked started but nothing was sent; sending now", metadata: ["subcloud": "\(steps[index].subcloud)"])
+                steps[index].deploymentID = try await self.send(strategy, to: steps[index].subcloud, now: now)
+            }
+            adopted.append(index)
+        }
+        try await self.store.saveSteps(adopted.map { steps[$0] }, of: strategy.type, at: now)
+    }
+
+    /// Facts for the steps in flight and for those whose turn is near.
+    private func facts(for strategy: Strategy, _ steps: [StrategyStep]) async throws -> [String: SiteFacts] {
+        let subclouds = Dictionary(try await self.store.subclouds().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var wanted = steps.filter(\.state.isActive)
+        if let stage = steps.filter({ !$0.state.isFinished }).map(\.stage).min() {
+            let pending = steps.filter { $0.stage == stage && ($0.state == .initial || $0.state == .waiting) }
+            let room = max(0, (pending.first?.window ?? 1) - wanted.filter { $0.stage == stage }.count)
+            // Skipped sites do not take a place in the window: look a little further.
+            wanted += pending.prefix(room * 2 + 8)
+        }
+        var facts: [String: SiteFacts] = [:]
+        for step in wanted {
+            var site = SiteFacts()
+            guard let subcloud = subclouds[step.subcloud] else {
+                site.exists = false
+                facts[step.subcloud] = site
+                continue
+            }
+            site.managed = subcloud.management == .managed
+            site.online = subcloud.availability == .online
+            if let id = step.deploymentID { site.deployment = try await self.store.deployment(id: id) }
+            if let generation = strategy.content.generation {
+                let state = try await self.store.configState(for: step.subcloud)
+                site.configApplied = state?.appliedGeneration
+                if let state, state.status == .failed, (state.appliedGeneration ?? -1) < generation { site.configFailure = state.detail }
+            } else if let kind = strategy.content.kind {
+                site.installedVersion = try await self.store.installed(subcloud: step.subcloud).first { $0.kind == kind && $0.name == strategy.content.name }?.version
+            }
+            facts[step.subcloud] = site
+        }
+        return facts
+    }
+
+    private func finished(_ strategy: Strategy, now: Date) async throws {
+        let elapsed = strategy.startedAt.map { now.timeIntervalSince($0) } ?? 0
+        self.metrics.strategyFinished(strategy.type, seconds: elapsed)
+        try await self.store.saveStrategy(strategy, event: "\(strategy.type.rawValue) strategy \(strategy.state.rawValue): \(strategy.detail)", at: now)
+        self.logger.notice("strategy \(strategy.state.rawValue)", metadata: ["type": "\(strategy.type.rawValue)", "detail": "\(strategy.detail)"])
+        let alarm = StrategyAlarm(type: strategy.type)
+        if strategy.state == .failed {
+            try await self.store.raiseControllerAlarm(alarm.raise(strategy.detail, at: now))
+        } else if strategy.state == .complete {
+            try await self.store.clearControllerAlarm(alarmID: alarm.id, entity: alarm.entity, at: now)
+        }
+    }
+}
