@@ -1,0 +1,221 @@
+import Foundation
+import TernTestSupport
+import Testing
+
+/// Strategies over real processes: the shipped controller and agents, a firmware
+/// command per site that records when it ran (its own log is the ground truth).
+@Suite(.serialized) struct OrchestrationTests {
+    /// One line per event of the sites' firmware commands: `NAME start|end|fail SECONDS`.
+    struct Runs {
+        var lines: [(site: String, event: String, at: Double)]
+
+        init(_ path: String) {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            self.lines = text.split(separator: "\n").compactMap { line in
+                let parts = line.split(separator: " ")
+                guard parts.count == 3, let at = Double(parts[2]) else { return nil }
+                return (String(parts[0]), String(parts[1]), at)
+            }
+        }
+
+        func count(_ site: String) -> Int { self.lines.filter { $0.site == site && $0.event == "start" }.count }
+
+        /// The most commands running at one moment.
+        var mostAtOnce: Int {
+            var running = 0
+            var most = 0
+            for line in self.lines.sorted(by: { $0.at < $1.at }) {
+                if line.event == "start" { running += 1 } else { running -= 1 }
+                most = max(most, running)
+            }
+            return most
+        }
+    }
+
+    /// Starts a controller and `count` agents whose firmware command sleeps `seconds`
+    /// and fails on the sites in `failing`.
+    static func fleet(
+        _ fleet: ProcessFleet, count: Int, seconds: Double = 0.5, failing: Set<String> = [], hanging: Set<String> = []
+    ) async throws -> (names: [String], log: String) {
+        try await fleet.startController()
+        let log = fleet.directory.appending("fw-runs.log")
+        let names = (1...count).map { String(format: "edge-%02d", $0) }
+        for name in names {
+            let script = fleet.directory.appending("fw-\(name)")
+            let outcome = failing.contains(name)
+                ? "echo \"\(name) fail $(date +%s.%N)\" >> \(log); exit 1"
+                : "printf '%s\\n' \"$2\" > \(fleet.directory.appending("sys-\(name)"))/class/dmi/id/bios_version; echo \"\(name) end $(date +%s.%N)\" >> \(log)"
+            try """
+            #!/bin/sh
+            echo "\(name) start $(date +%s.%N)" >> \(log)
+            sleep \(hanging.contains(name) ? 600 : seconds)
+            \(outcome)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+            chmod(script, 0o755)
+            _ = try await ContentPlaneTests.enrolled(fleet, name, extra: ["--firmware-command", script])
+            // Strategies act on managed subclouds only.
+            let managed = try await fleet.cli(["subcloud", "manage", name])
+            try #require(managed.status == 0, "\(managed.output)")
+        }
+        let image = fleet.directory.appending("bios.cap")
+        try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }).write(to: URL(fileURLWithPath: image))
+        let imported = try await fleet.cli(["firmware", "import", image, "--component", "bios", "--version", "2.0"])
+        try #require(imported.status == 0, "\(imported.output)")
+        return (names, log)
+    }
+
+    /// Creates and applies a firmware strategy, then follows it with `show --watch` until it ends.
+    static func run(_ fleet: ProcessFleet, _ settings: [String]) async throws -> (status: Int32, output: String) {
+        let created = try await fleet.cli(["strategy", "create", "firmware", "bios", "--version", "2.0"] + settings)
+        try #require(created.status == 0, "\(created.output)")
+        let applied = try await fleet.cli(["strategy", "apply", "firmware"])
+        try #require(applied.status == 0, "\(applied.output)")
+        return try await self.watch(fleet)
+    }
+
+    static func watch(_ fleet: ProcessFleet) async throws -> (status: Int32, output: String) {
+        try await TernTestSupport.run(
+            ChildProcess.productsDirectory + "/tern-controller", ["strategy", "show", "firmware", "--watch", "--interval", "0.3", "--data", fleet.data],
+            timeout: .seconds(240)
+        )
+    }
+
+    static func steps(_ fleet: ProcessFleet) async throws -> [String: [String: Any]] {
+        let view = try await fleet.json(["strategy", "show", "firmware"]) as! [String: Any]
+        let steps = view["steps"] as! [[String: Any]]
+        return Dictionary(uniqueKeysWithValues: steps.map { ($0["subcloud"] as! String, $0) })
+    }
+
+    @Test("serial over 5 sites: the firmware commands run strictly one after another; --watch without a terminal prints plain lines and exits 0")
+    func serial() async throws {
+        try await ProcessFleet.with { fleet in
+            let (names, log) = try await Self.fleet(fleet, count: 5)
+            let watched = try await Self.run(fleet, ["--all", "--apply-type", "serial"])
+            #expect(watched.status == 0, "\(watched.output)")
+            #expect(watched.output.contains("firmware strategy complete, 100% done: complete 5"), "\(watched.output)")
+            #expect(!watched.output.contains("\u{1B}["), "escape sequences without a terminal")
+            let runs = Runs(log)
+            for name in names { #expect(runs.count(name) == 1, "\(name) ran \(runs.count(name)) times") }
+            #expect(runs.mostAtOnce == 1, "\(runs.lines)")
+            // The step timestamps say the same: each started after the one before finished.
+            let steps = try await Self.steps(fleet)
+            let formatter = ISO8601DateFormatter()
+            let spans = names.map { (formatter.date(from: steps[$0]?["startedAt"] as? String ?? "")!, formatter.date(from: steps[$0]?["finishedAt"] as? String ?? "")!) }
+            for (earlier, later) in zip(spans, spans.dropFirst()) { #expect(later.0 >= earlier.1) }
+        }
+    }
+
+    @Test("parallel with max-parallel 3 over 10 sites: never more than 3 at once, all complete")
+    func parallelWindow() async throws {
+        try await ProcessFleet.with { fleet in
+            let (names, log) = try await Self.fleet(fleet, count: 10, seconds: 1)
+            let watched = try await Self.run(fleet, ["--all", "--apply-type", "parallel", "--max-parallel", "3"])
+            #expect(watched.status == 0, "\(watched.output)")
+            let runs = Runs(log)
+            #expect(runs.mostAtOnce <= 3, "\(runs.lines)")
+            #expect(runs.mostAtOnce >= 2, "the window was not used: \(runs.lines)")
+            for name in names { #expect(runs.count(name) == 1) }
+            #expect(try await Self.steps(fleet).values.allSatisfy { $0["state"] as? String == "complete" })
+        }
+    }
+
+    @Test("stop on failure: a site's firmware command exits 1, no further step starts, the strategy fails naming it and raises 900.001")
+    func stopOnFailure() async throws {
+        try await ProcessFleet.with { fleet in
+            let (_, log) = try await Self.fleet(fleet, count: 4, seconds: 0.2, failing: ["edge-02"])
+            let watched = try await Self.run(fleet, ["--all", "--apply-type", "serial"])
+            #expect(watched.status != 0)
+            let view = try await fleet.json(["strategy", "show", "firmware"]) as! [String: Any]
+            let strategy = view["strategy"] as! [String: Any]
+            #expect(strategy["state"] as? String == "failed")
+            #expect((strategy["detail"] as? String)?.contains("edge-02") == true, "\(strategy)")
+            let runs = Runs(log)
+            #expect(runs.count("edge-01") == 1 && runs.count("edge-02") == 1)
+            #expect(runs.count("edge-03") == 0 && runs.count("edge-04") == 0, "steps started after the failure: \(runs.lines)")
+            let steps = try await Self.steps(fleet)
+            #expect(steps["edge-02"]?["state"] as? String == "failed")
+            #expect(steps["edge-03"]?["state"] as? String == "aborted")
+            let alarms = try await fleet.json(["alarm", "list"]) as! [[String: Any]]
+            #expect(alarms.contains { $0["alarmID"] as? String == "900.001" && $0["entity"] as? String == "strategy=firmware" }, "\(alarms)")
+        }
+    }
+
+    @Test("failure threshold: without stop-on-failure the strategy goes on past one failure and stops at the threshold")
+    func failureThreshold() async throws {
+        try await ProcessFleet.with { fleet in
+            let (_, log) = try await Self.fleet(fleet, count: 6, seconds: 0.2, failing: ["edge-02", "edge-03"])
+            let watched = try await Self.run(fleet, ["--all", "--apply-type", "serial", "--no-stop-on-failure", "--failure-threshold", "60"])
+            #expect(watched.status != 0)
+            let runs = Runs(log)
+            // edge-02 fails (1 of 2 finished: 50 %, under 60): edge-03 runs and fails too (2 of 3: 67 %): stop.
+            #expect(runs.count("edge-03") == 1)
+            #expect(runs.count("edge-04") == 0, "\(runs.lines)")
+        }
+    }
+
+    @Test("abort mid-way: the step in flight finishes, no new one starts, the strategy ends aborted")
+    func abort() async throws {
+        try await ProcessFleet.with { fleet in
+            let (_, log) = try await Self.fleet(fleet, count: 4, seconds: 2)
+            #expect(try await fleet.cli(["strategy", "create", "firmware", "bios", "--version", "2.0", "--all", "--apply-type", "serial"]).status == 0)
+            #expect(try await fleet.cli(["strategy", "apply", "firmware"]).status == 0)
+            #expect(await eventually(timeout: .seconds(30)) { Runs(log).count("edge-02") == 1 })
+            #expect(try await fleet.cli(["strategy", "abort", "firmware"]).status == 0)
+            let watched = try await Self.watch(fleet)
+            #expect(watched.status != 0)
+            let runs = Runs(log)
+            #expect(runs.lines.contains { $0.site == "edge-02" && $0.event == "end" }, "the step in flight was cut short")
+            #expect(runs.count("edge-03") == 0 && runs.count("edge-04") == 0)
+            let steps = try await Self.steps(fleet)
+            #expect(steps["edge-02"]?["state"] as? String == "complete")
+            #expect(steps["edge-04"]?["state"] as? String == "aborted")
+            #expect((try await fleet.json(["strategy", "show", "firmware"]) as! [String: Any])["strategy"].flatMap { ($0 as? [String: Any])?["state"] as? String } == "aborted")
+        }
+    }
+
+    @Test("kill -9 of the controller mid-way, then a restart: the strategy finishes and every site's command ran exactly once")
+    func crashAndResume() async throws {
+        try await ProcessFleet.with { fleet in
+            let (names, log) = try await Self.fleet(fleet, count: 4, seconds: 1.5)
+            #expect(try await fleet.cli(["strategy", "create", "firmware", "bios", "--version", "2.0", "--all", "--apply-type", "serial"]).status == 0)
+            #expect(try await fleet.cli(["strategy", "apply", "firmware"]).status == 0)
+            // Killed while the second site's command runs.
+            #expect(await eventually(timeout: .seconds(30)) { Runs(log).count("edge-02") == 1 })
+            fleet.controller?.signal(SIGKILL)
+            _ = await fleet.controller?.wait()
+            try await fleet.startController()
+            let watched = try await Self.watch(fleet)
+            #expect(watched.status == 0, "\(watched.output)")
+            let runs = Runs(log)
+            for name in names { #expect(runs.count(name) == 1, "\(name) ran \(runs.count(name)) times: \(runs.lines)") }
+        }
+    }
+
+    @Test("a site that never finishes fails its step when the step timeout passes, saying so")
+    func stepTimeout() async throws {
+        try await ProcessFleet.with { fleet in
+            _ = try await Self.fleet(fleet, count: 2, seconds: 0.2, hanging: ["edge-01"])
+            let watched = try await Self.run(fleet, ["--all", "--apply-type", "parallel", "--no-stop-on-failure", "--step-timeout", "4s"])
+            #expect(watched.status != 0)
+            let steps = try await Self.steps(fleet)
+            #expect(steps["edge-01"]?["state"] as? String == "failed")
+            #expect((steps["edge-01"]?["detail"] as? String)?.contains("no result within 4 s") == true, "\(steps)")
+            #expect(steps["edge-02"]?["state"] as? String == "complete")
+        }
+    }
+
+    @Test("strategy show --watch in a pseudo-terminal redraws a progress bar in place")
+    func watchInTerminal() async throws {
+        try await ProcessFleet.with { fleet in
+            _ = try await Self.fleet(fleet, count: 2, seconds: 0.5)
+            #expect(try await fleet.cli(["strategy", "create", "firmware", "bios", "--version", "2.0", "--all"]).status == 0)
+            #expect(try await fleet.cli(["strategy", "apply", "firmware"]).status == 0)
+            // util-linux `script` gives the command a pseudo-terminal.
+            let command = "\(ChildProcess.productsDirectory)/tern-controller strategy show firmware --watch --interval 0.3 --data \(fleet.data)"
+            let result = try await TernTestSupport.run("/usr/bin/script", ["-qfec", command, "/dev/null"], timeout: .seconds(120))
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.output.contains("[########################################] 100%"), "\(result.output)")
+            #expect(result.output.contains("\u{1B}["), "no redraw")
+        }
+    }
+}
