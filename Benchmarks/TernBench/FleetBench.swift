@@ -44,6 +44,8 @@ enum FleetBench {
             try await store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
             var configuration = AgentConfiguration(stateDirectory: state, controllerHost: wire.host, controllerPort: wire.port)
             configuration.useFwupd = false
+            // For `--strategy`: a firmware update that succeeds at once, so the figure is the orchestration's.
+            configuration.firmwareCommand = "/bin/true"
             configuration.reconnectBase = .seconds(1)
             configuration.reconnectCap = .seconds(10)
             links.append(ControllerLink(configuration: configuration, status: statuses[index], logger: logger))
@@ -64,8 +66,14 @@ enum FleetBench {
                 try await Task.sleep(for: .milliseconds(200))
             }
             print("connected \(count) agents in \(ContinuousClock.now - start)")
+            let controllerPID = value("--controller-pid").flatMap { Int32($0) }
             if let file = value("--deliver") {
-                try await Self.deliver(file, data: data, work: work, count: count, controllerPID: value("--controller-pid").flatMap { Int32($0) })
+                try await Self.deliver(file, data: data, work: work, count: count, controllerPID: controllerPID)
+            }
+            if let file = value("--strategy") {
+                try await StrategyBench.run(
+                    file, store: store, data: data, count: count, maxParallel: Int(value("--max-parallel") ?? "") ?? 100, controllerPID: controllerPID
+                )
             }
             print("READY")
             try await Task.sleep(for: .seconds(hold))

@@ -13,6 +13,8 @@ struct TernBench {
     static let usage = """
         usage: tern-bench [--size-mib N] [--repeat N] [--only codec|goodput]
                tern-bench fleet --data DIR --controller HOST:PORT --agents N [--hold S] [--work DIR]
+                          [--deliver FILE] [--strategy FILE --max-parallel N] [--controller-pid PID]
+               tern-bench responsiveness --work DIR [--size-mib N]
                                 [--deliver FILE [--controller-pid PID]]
           (no arguments)   wire codec rates and TLS goodput, Tern against raw swift-nio-ssl in the same run
           --size-mib N     goodput object size (default 512)
@@ -31,6 +33,7 @@ struct TernBench {
             return
         }
         if arguments.count > 1, arguments[1] == "fleet" { return try await FleetBench.run(arguments: arguments) }
+        if arguments.count > 1, arguments[1] == "responsiveness" { return try await ResponsivenessBench.run(arguments: arguments) }
         let known: Set<String> = ["--size-mib", "--repeat", "--only"]
         for (index, argument) in arguments.enumerated().dropFirst() where argument.hasPrefix("-") && !known.contains(argument) {
             print("unknown option \(argument) (argument \(index))\n\(Self.usage)")
