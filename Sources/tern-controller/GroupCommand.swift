@@ -5,14 +5,14 @@ import Foundation
 struct GroupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subcloud-group",
-        abstract: "Groups of subclouds (their update settings are stored; strategies that use them come later).",
+        abstract: "Groups of subclouds: strategies take groups in priority order, each with its apply type and max-parallel.",
         subcommands: [Add.self, List.self, Show.self, Delete.self]
     )
 
     static func render(_ groups: [SubcloudGroup]) -> String {
-        var table = Table("name", "update apply type", "max parallel", "subclouds", "description")
+        var table = Table("name", "priority", "update apply type", "max parallel", "subclouds", "description")
         for group in groups {
-            table.add(group.name, group.updateApplyType.rawValue, "\(group.maxParallel)", "\(group.subclouds)", group.description)
+            table.add(group.name, "\(group.priority)", group.updateApplyType.rawValue, "\(group.maxParallel)", "\(group.subclouds)", group.description)
         }
         return table.render()
     }
@@ -22,6 +22,7 @@ struct GroupCommand: AsyncParsableCommand {
         @Argument var name: String
         @Option(help: "serial or parallel.") var updateApplyType: String = "parallel"
         @Option(help: "Subclouds updated at once when parallel.") var maxParallel: Int = 2
+        @Option(help: "Strategies take groups in this order, lowest first.") var priority: Int = SubcloudGroup.defaultPriority
         @Option var description: String = ""
         @OptionGroup var options: ClientOptions
 
@@ -33,6 +34,7 @@ struct GroupCommand: AsyncParsableCommand {
         func run() async throws {
             let body = try JSONSerialization.data(withJSONObject: [
                 "name": self.name, "description": self.description, "updateApplyType": self.updateApplyType, "maxParallel": self.maxParallel,
+                "priority": self.priority,
             ] as [String: Any])
             let data = try await self.options.client().send(.POST, "/v1/subcloud-groups", body: body)
             if self.options.json { return try self.options.printJSON(data) }
