@@ -16,6 +16,8 @@ public actor ContentPlane {
     let logger: Logger
     /// Where work that must not hold up a connection's reader or a request runs.
     public let work: BackgroundWork
+    /// Rung after every report from a site, so that orchestration reacts at once.
+    let reports = Wakeup()
 
     public init(store: any ContentStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
         self.store = store
@@ -79,6 +81,7 @@ public actor ContentPlane {
 
     /// CONFIG_RESULT from a site.
     public func received(_ result: ConfigResult, from name: String, at now: Date) async throws {
+        defer { self.reports.notify() }
         let status = ConfigStatus(result.status)
         var state = try await self.store.configState(for: name) ?? ConfigState(subcloud: name, appliedGeneration: nil, status: status, detail: "", reportedAt: now)
         if result.status == .applied || result.status == .drifted { state.appliedGeneration = Int(result.generation) }
@@ -191,6 +194,7 @@ public actor ContentPlane {
 
     /// DEPLOY_STATUS from a site: an inventory entry (id 0) or a deployment's progress.
     public func received(_ status: DeployStatus, from name: String, at now: Date) async throws {
+        defer { self.reports.notify() }
         guard let kind = ContentKind(rawValue: status.kind) else { return }
         if status.deploymentID == 0 {
             let changed = try await self.store.recordInstalled(InstalledContent(subcloud: name, kind: kind, name: status.name, version: status.version, reportedAt: now))

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// The fleet registry, one protocol per aggregate so that each part of the controller
 /// depends on the records it uses and a PostgreSQL store can follow the same split.
@@ -64,6 +65,18 @@ public protocol StrategyStore: Sendable {
     func saveSteps(_ steps: [StrategyStep], of type: StrategyType, at: Date) async throws
     /// Refused while the strategy runs.
     func deleteStrategy(_ type: StrategyType) async throws
+
+    // What one round of orchestration reads about the whole fleet, in a query each.
+    func presence() async throws -> [String: SubcloudPresence]
+    func deployments(ids: [Int64]) async throws -> [Int64: Deployment]
+    /// The version each subcloud runs of one piece of content.
+    func installedVersions(kind: ContentKind, name: String) async throws -> [String: String]
+}
+
+/// Whether the operator lets Tern act on a subcloud, and whether it is reachable.
+public struct SubcloudPresence: Sendable, Equatable {
+    public var managed: Bool
+    public var online: Bool
 }
 
 /// Active alarms and the fleet's event log.

@@ -204,6 +204,8 @@ extension SQLiteFleetStore {
         }
     }
 
+    static func deploymentRow(_ row: Row) -> Deployment { self.deployment(from: row) }
+
     private static func deployment(from row: Row) -> Deployment {
         Deployment(
             id: row["id"], subcloud: row["subcloud"], kind: ContentKind(rawValue: row["kind"]) ?? .ostree, name: row["name"], version: row["version"],

@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 import GRDB
 
 /// Strategies and their steps (`StrategyStore`): one row each, the value as JSON,
@@ -102,6 +103,47 @@ extension SQLiteFleetStore {
             let state = try Self.decodeJSON(Strategy.self, body).state
             guard !state.isRunning else { throw FleetStoreError.refused("the \(type.rawValue) strategy is \(state.rawValue); abort it and wait for it to end first") }
             try db.execute(sql: "DELETE FROM strategy WHERE type = ?", arguments: [type.rawValue])
+        }
+    }
+
+    // MARK: What a round of orchestration reads, in three queries
+
+    public func presence() async throws -> [String: SubcloudPresence] {
+        try await self.database.read { db in
+            var presence: [String: SubcloudPresence] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, management, availability FROM subcloud") {
+                presence[row["name"]] = SubcloudPresence(
+                    managed: (row["management"] as String) == ManagementState.managed.rawValue,
+                    online: (row["availability"] as String) == Availability.online.rawValue
+                )
+            }
+            return presence
+        }
+    }
+
+    public func deployments(ids: [Int64]) async throws -> [Int64: Deployment] {
+        guard !ids.isEmpty else { return [:] }
+        return try await self.database.read { db in
+            var found: [Int64: Deployment] = [:]
+            // In slices, under SQLite's limit on bound parameters.
+            for slice in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM deployment WHERE id IN (\(marks))", arguments: StatementArguments(slice)) {
+                    let deployment = Self.deploymentRow(row)
+                    found[deployment.id] = deployment
+                }
+            }
+            return found
+        }
+    }
+
+    public func installedVersions(kind: ContentKind, name: String) async throws -> [String: String] {
+        try await self.database.read { db in
+            var versions: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = ? AND name = ?", arguments: [kind.rawValue, name]) {
+                versions[row["subcloud"]] = row["version"]
+            }
+            return versions
         }
     }
 

@@ -14,13 +14,21 @@ public final class Orchestrator: Service, Sendable {
     let logger: Logger
     let period: Duration
 
-    init(store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore, content: ContentPlane, metrics: ControllerMetrics, logger: Logger, period: Duration = .milliseconds(250)) {
+    /// `period`: the longest between two rounds (timeouts, sites going offline); a
+    /// report from a site starts a round at once, at most one per `settle`.
+    init(
+        store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore, content: ContentPlane, metrics: ControllerMetrics, logger: Logger,
+        period: Duration = .seconds(1), settle: Duration = .milliseconds(20)
+    ) {
         self.store = store
         self.content = content
         self.metrics = metrics
         self.logger = logger
         self.period = period
+        self.settle = settle
     }
+
+    let settle: Duration
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
@@ -32,7 +40,11 @@ public final class Orchestrator: Service, Sendable {
                 self.logger.error("orchestration tick failed", metadata: ["error": "\(error)"])
             }
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: self.period) }
+                try await cancelWhenGracefulShutdown {
+                    await self.content.reports.wait(upTo: self.period)
+                    // Reports come in bursts: take them in one round.
+                    try await Task.sleep(for: self.settle)
+                }
             } catch {
                 return
             }
@@ -126,9 +138,9 @@ public final class Orchestrator: Service, Sendable {
         try await self.store.saveSteps(adopted.map { steps[$0] }, of: strategy.type, at: now)
     }
 
-    /// Facts for the steps in flight and for those whose turn is near.
+    /// Facts for the steps in flight and for those whose turn is near, in a few
+    /// queries for the whole fleet rather than a few per site.
     private func facts(for strategy: Strategy, _ steps: [StrategyStep]) async throws -> [String: SiteFacts] {
-        let subclouds = Dictionary(try await self.store.subclouds().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var wanted = steps.filter(\.state.isActive)
         if let stage = steps.filter({ !$0.state.isFinished }).map(\.stage).min() {
             let pending = steps.filter { $0.stage == stage && ($0.state == .initial || $0.state == .waiting) }
@@ -136,23 +148,27 @@ public final class Orchestrator: Service, Sendable {
             // Skipped sites do not take a place in the window: look a little further.
             wanted += pending.prefix(room * 2 + 8)
         }
+        guard !wanted.isEmpty else { return [:] }
+        let presence = try await self.store.presence()
+        let deployments = try await self.store.deployments(ids: wanted.compactMap(\.deploymentID))
+        var installed: [String: String] = [:]
+        if let kind = strategy.content.kind { installed = try await self.store.installedVersions(kind: kind, name: strategy.content.name) }
         var facts: [String: SiteFacts] = [:]
         for step in wanted {
             var site = SiteFacts()
-            guard let subcloud = subclouds[step.subcloud] else {
+            guard let state = presence[step.subcloud] else {
                 site.exists = false
                 facts[step.subcloud] = site
                 continue
             }
-            site.managed = subcloud.management == .managed
-            site.online = subcloud.availability == .online
-            if let id = step.deploymentID { site.deployment = try await self.store.deployment(id: id) }
+            site.managed = state.managed
+            site.online = state.online
+            site.deployment = step.deploymentID.flatMap { deployments[$0] }
+            site.installedVersion = installed[step.subcloud]
             if let generation = strategy.content.generation {
-                let state = try await self.store.configState(for: step.subcloud)
-                site.configApplied = state?.appliedGeneration
-                if let state, state.status == .failed, (state.appliedGeneration ?? -1) < generation { site.configFailure = state.detail }
-            } else if let kind = strategy.content.kind {
-                site.installedVersion = try await self.store.installed(subcloud: step.subcloud).first { $0.kind == kind && $0.name == strategy.content.name }?.version
+                let config = try await self.store.configState(for: step.subcloud)
+                site.configApplied = config?.appliedGeneration
+                if let config, config.status == .failed, (config.appliedGeneration ?? -1) < generation { site.configFailure = config.detail }
             }
             facts[step.subcloud] = site
         }
