@@ -2,8 +2,8 @@
 # Orchestration overhead for BENCHMARKS.md: N in-process agents (one `tern-bench
 # fleet` process, each agent with its own TLS connection and state directory)
 # against a release controller. First a plain delivery of one small object to every
-# site (the baseline: the same bytes, no orchestration), then a firmware strategy of
-# another object of the same size, parallel with max-parallel M. Prints both times,
+# site (the baseline: the same bytes, no orchestration), then an images strategy
+# whose layer is another object of the same size, parallel with max-parallel M. Prints both times,
 # their ratio, the controller's CPU seconds per step and its memory.
 # Usage: scripts/bench-strategy.sh [AGENTS] [MAX_PARALLEL] [SIZE_KIB]
 set -euo pipefail
@@ -19,13 +19,13 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || true
 head -c $((size << 10)) /dev/urandom > "$work/baseline.bin"
-head -c $((size << 10)) /dev/urandom > "$work/firmware.bin"
+head -c $((size << 10)) /dev/urandom > "$work/layer.bin"
 "$bin/tern-controller" serve --data "$work/c" --listen 127.0.0.1:17647 --enrol-listen 127.0.0.1:17648 --api-listen 127.0.0.1:17680 \
     --heartbeat-interval 30 --log-level warning 2> "$work/controller.log" &
 controller=$!; pids+=($controller)
 for _ in $(seq 50); do [ -s "$work/c/api-address" ] && break; sleep 0.2; done
 "$bin/tern-bench" fleet --data "$work/c" --controller 127.0.0.1:17647 --agents "$agents" --hold 0 --work "$work/agents" \
-    --deliver "$work/baseline.bin" --strategy "$work/firmware.bin" --max-parallel "$window" --controller-pid "$controller" \
+    --deliver "$work/baseline.bin" --strategy "$work/layer.bin" --max-parallel "$window" --controller-pid "$controller" \
     | grep -v READY | tee "$work/out"
 baseline=$(sed -n 's/^delivered .* in \([0-9.]*\) seconds$/\1/p' "$work/out")
 strategy=$(sed -n 's/^STRATEGY seconds=\([0-9.]*\).*/\1/p' "$work/out")

@@ -44,8 +44,6 @@ enum FleetBench {
             try await store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
             var configuration = AgentConfiguration(stateDirectory: state, controllerHost: wire.host, controllerPort: wire.port)
             configuration.useFwupd = false
-            // For `--strategy`: a firmware update that succeeds at once, so the figure is the orchestration's.
-            configuration.firmwareCommand = "/bin/true"
             configuration.reconnectBase = .seconds(1)
             configuration.reconnectCap = .seconds(10)
             links.append(ControllerLink(configuration: configuration, status: statuses[index], logger: logger))

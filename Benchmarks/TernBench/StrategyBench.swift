@@ -4,9 +4,12 @@ import Platform
 import Wire
 
 /// `tern-bench fleet … --strategy FILE`: the same sites, after a plain delivery of
-/// another object of the same size (the baseline, `--deliver`), get FILE as a
-/// firmware image through a parallel strategy. Prints the strategy's time against
-/// the baseline's, the controller's CPU per step and its memory.
+/// another object of the same size (the baseline, `--deliver`), get FILE as the
+/// layer of a container image through a parallel `images` strategy. Prints the
+/// strategy's time against the baseline's, the controller's CPU per step and its
+/// memory. (An image, not firmware: firmware runs a command per site, and
+/// Foundation's `Process` cannot spawn from a process holding 1,000 agents' file
+/// descriptors; real agents are one per host.)
 enum StrategyBench {
     static func run(_ file: String, store: SQLiteFleetStore, data: String, count: Int, maxParallel: Int, controllerPID: Int32?) async throws {
         for index in 0..<count {
@@ -16,21 +19,22 @@ enum StrategyBench {
         let token = try String(contentsOfFile: data + "/api-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let (host, port) = try HostPort.parse(address.replacingOccurrences(of: "http://", with: ""))
         let client = APIClient(host: host, port: port, token: token)
-        _ = try await client.send(.POST, "/v1/firmware", body: try JSONSerialization.data(withJSONObject: ["path": file, "component": "bench-fw", "version": "2.0"]))
+        let layout = try Self.image(layer: file, in: data + "/../bench-image")
+        _ = try await client.send(.POST, "/v1/images", body: try JSONSerialization.data(withJSONObject: ["reference": "oci:\(layout):1", "name": "bench"]))
         let request = Strategies.Request(
-            type: .firmware, what: "bench-fw", version: "2.0", generation: nil, targets: TargetSelection(all: true),
+            type: .images, what: "bench:1", version: nil, generation: nil, targets: TargetSelection(all: true),
             settings: StrategySettings(applyType: .parallel, maxParallel: maxParallel, stepTimeout: 600)
         )
         _ = try await client.send(.POST, "/v1/strategies", body: try JSONEncoder().encode(request))
         let cpuBefore = FleetBench.cpuSeconds(controllerPID)
         let start = ContinuousClock.now
-        _ = try await client.send(.POST, "/v1/strategies/firmware/apply")
+        _ = try await client.send(.POST, "/v1/strategies/images/apply")
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var view: StrategyView
         repeat {
             try await Task.sleep(for: .milliseconds(200))
-            view = try decoder.decode(StrategyView.self, from: try await client.send(.GET, "/v1/strategies/firmware"))
+            view = try decoder.decode(StrategyView.self, from: try await client.send(.GET, "/v1/strategies/images"))
         } while !view.strategy.state.isFinished && ContinuousClock.now - start < .seconds(1800)
         let elapsed = ContinuousClock.now - start
         let cpu = (FleetBench.cpuSeconds(controllerPID) ?? 0) - (cpuBefore ?? 0)
@@ -39,5 +43,26 @@ enum StrategyBench {
         if let controllerPID, let status = try? String(contentsOfFile: "/proc/\(controllerPID)/status", encoding: .utf8) {
             for line in status.split(separator: "\n") where line.hasPrefix("VmRSS") || line.hasPrefix("VmHWM") { print("CONTROLLER_" + line.replacingOccurrences(of: "\t", with: " ")) }
         }
+    }
+
+    /// An OCI layout with one image, tag `1`: a config and FILE as its one layer.
+    static func image(layer file: String, in root: String) throws -> String {
+        let layout = OCILayout(root: root)
+        try layout.create()
+        let layer = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
+        let config = Array(#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#.utf8)
+        func put(_ bytes: [UInt8]) throws -> String {
+            let digest = "sha256:" + ContentDigest(of: bytes).hex
+            try Data(bytes).write(to: URL(fileURLWithPath: layout.blobPath(digest)))
+            return digest
+        }
+        let manifest = Array("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(try put(config))","size":\(config.count)},\
+            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(try put(layer))","size":\(layer.count)}]}
+            """.utf8)
+        let digest = try put(manifest)
+        try layout.tag("1", manifest: OCILayout.Descriptor(mediaType: "application/vnd.oci.image.manifest.v1+json", digest: digest, size: UInt64(manifest.count)))
+        return root
     }
 }
