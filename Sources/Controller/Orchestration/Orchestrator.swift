@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Wire
 
@@ -18,7 +19,7 @@ public final class Orchestrator: Service, Sendable {
     /// report from a site starts a round at once, at most one per `settle`.
     init(
         store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore, content: ContentPlane, metrics: ControllerMetrics, logger: Logger,
-        period: Duration = .seconds(1), settle: Duration = .milliseconds(20)
+        period: Duration = .seconds(1), settle: Duration = .milliseconds(50)
     ) {
         self.store = store
         self.content = content
@@ -29,6 +30,10 @@ public final class Orchestrator: Service, Sendable {
     }
 
     let settle: Duration
+    /// The steps as the last round left them, by type, with the strategy's creation
+    /// time: this service is their only writer while a strategy runs, so a round
+    /// reads them from the store only for a strategy it has not seen (or after an error).
+    private let known = NIOLockedValueBox<[StrategyType: (createdAt: Date, steps: [StrategyStep])]>([:])
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
@@ -53,8 +58,22 @@ public final class Orchestrator: Service, Sendable {
 
     /// One round for one strategy.
     func tick(_ strategy: Strategy, now: Date) async throws {
+        let cached = self.known.withLockedValue { $0.removeValue(forKey: strategy.type) }
+        var steps: [StrategyStep]
+        if let cached, cached.createdAt == strategy.createdAt {
+            steps = cached.steps
+        } else {
+            steps = try await self.store.steps(of: strategy.type)
+        }
+        let ended = try await self.round(strategy, &steps, now: now)
+        if !ended {
+            self.known.withLockedValue { [steps] in $0[strategy.type] = (strategy.createdAt, steps) }
+        }
+    }
+
+    /// One round; returns whether the strategy ended.
+    private func round(_ strategy: Strategy, _ steps: inout [StrategyStep], now: Date) async throws -> Bool {
         var strategy = strategy
-        var steps = try await self.store.steps(of: strategy.type)
         try await self.adoptOrphans(strategy, &steps, now: now)
         let facts = try await self.facts(for: strategy, steps)
         let decisions = StrategyMachine.decide(strategy, steps, facts: facts, now: now)
@@ -101,6 +120,7 @@ public final class Orchestrator: Service, Sendable {
         if strategy.state.isFinished {
             try await self.finished(strategy, now: now)
         }
+        return strategy.state.isFinished
     }
 
     /// Sends the strategy's content to one site; returns the deployment made.
