@@ -70,7 +70,7 @@ enum FleetBench {
             }
             if let file = value("--strategy") {
                 try await StrategyBench.run(
-                    file, store: store, data: data, count: count, maxParallel: Int(value("--max-parallel") ?? "") ?? 100, controllerPID: controllerPID
+                    file, baseline: value("--baseline-image"), store: store, data: data, count: count, maxParallel: Int(value("--max-parallel") ?? "") ?? 100, controllerPID: controllerPID
                 )
             }
             print("READY")

@@ -11,7 +11,7 @@ import Wire
 /// Foundation's `Process` cannot spawn from a process holding 1,000 agents' file
 /// descriptors; real agents are one per host.)
 enum StrategyBench {
-    static func run(_ file: String, store: SQLiteFleetStore, data: String, count: Int, maxParallel: Int, controllerPID: Int32?) async throws {
+    static func run(_ file: String, baseline: String?, store: SQLiteFleetStore, data: String, count: Int, maxParallel: Int, controllerPID: Int32?) async throws {
         for index in 0..<count {
             _ = try await store.setManagement(String(format: "bench-%05d", index), to: .managed, at: Date())
         }
@@ -19,6 +19,24 @@ enum StrategyBench {
         let token = try String(contentsOfFile: data + "/api-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let (host, port) = try HostPort.parse(address.replacingOccurrences(of: "http://", with: ""))
         let client = APIClient(host: host, port: port, token: token)
+        if let baseline {
+            // The baseline: another image of the same size deployed to every site at once,
+            // through the same content plane, without a strategy.
+            let layout = try Self.image(layer: baseline, in: data + "/../baseline-image")
+            _ = try await client.send(.POST, "/v1/images", body: try JSONSerialization.data(withJSONObject: ["reference": "oci:\(layout):1", "name": "baseline"]))
+            let cpuBefore = FleetBench.cpuSeconds(controllerPID)
+            let start = ContinuousClock.now
+            _ = try await client.send(.POST, "/v1/deployments", body: try JSONSerialization.data(withJSONObject: [
+                "kind": "image", "name": "baseline:1", "targets": ["all": true],
+            ] as [String: Any]))
+            let version = try await store.release(kind: .image, name: "baseline:1", version: nil)?.version ?? ""
+            while try await store.installedVersions(kind: .image, name: "baseline:1").values.filter({ $0 == version }).count < count,
+                  ContinuousClock.now - start < .seconds(1800) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let elapsed = ContinuousClock.now - start
+            print(String(format: "BASELINE seconds=%.2f cpu=%.2f", Self.seconds(elapsed), (FleetBench.cpuSeconds(controllerPID) ?? 0) - (cpuBefore ?? 0)))
+        }
         let layout = try Self.image(layer: file, in: data + "/../bench-image")
         _ = try await client.send(.POST, "/v1/images", body: try JSONSerialization.data(withJSONObject: ["reference": "oci:\(layout):1", "name": "bench"]))
         let request = Strategies.Request(
@@ -39,10 +57,14 @@ enum StrategyBench {
         let elapsed = ContinuousClock.now - start
         let cpu = (FleetBench.cpuSeconds(controllerPID) ?? 0) - (cpuBefore ?? 0)
         print("strategy \(view.strategy.state.rawValue) over \(count) sites (parallel, max-parallel \(maxParallel)) in \(elapsed): \(view.strategy.detail)")
-        print(String(format: "STRATEGY seconds=%.2f cpu=%.2f cpu_per_step_ms=%.2f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, cpu, cpu * 1000 / Double(max(count, 1))))
+        print(String(format: "STRATEGY seconds=%.2f cpu=%.2f cpu_per_step_ms=%.2f", Self.seconds(elapsed), cpu, cpu * 1000 / Double(max(count, 1))))
         if let controllerPID, let status = try? String(contentsOfFile: "/proc/\(controllerPID)/status", encoding: .utf8) {
             for line in status.split(separator: "\n") where line.hasPrefix("VmRSS") || line.hasPrefix("VmHWM") { print("CONTROLLER_" + line.replacingOccurrences(of: "\t", with: " ")) }
         }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// An OCI layout with one image, tag `1`: a config and FILE as its one layer.
