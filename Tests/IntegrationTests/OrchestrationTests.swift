@@ -35,9 +35,10 @@ import Testing
     /// Starts a controller and `count` agents whose firmware command sleeps `seconds`
     /// and fails on the sites in `failing`.
     static func fleet(
-        _ fleet: ProcessFleet, count: Int, seconds: Double = 0.5, failing: Set<String> = [], hanging: Set<String> = []
+        _ fleet: ProcessFleet, count: Int, seconds: Double = 0.5, failing: Set<String> = [], hanging: Set<String> = [],
+        via proxy: (port: Int, sites: Set<String>)? = nil
     ) async throws -> (names: [String], log: String) {
-        try await fleet.startController()
+        if fleet.controller == nil { try await fleet.startController() }
         let log = fleet.directory.appending("fw-runs.log")
         let names = (1...count).map { String(format: "edge-%02d", $0) }
         for name in names {
@@ -52,13 +53,16 @@ import Testing
             \(outcome)
             """.write(toFile: script, atomically: true, encoding: .utf8)
             chmod(script, 0o755)
-            _ = try await ContentPlaneTests.enrolled(fleet, name, extra: ["--firmware-command", script])
+            let link = proxy.flatMap { $0.sites.contains(name) ? ["--controller", "127.0.0.1:\($0.port)"] : nil } ?? []
+            _ = try await ContentPlaneTests.enrolled(fleet, name, extra: ["--firmware-command", script] + link)
             // Strategies act on managed subclouds only.
             let managed = try await fleet.cli(["subcloud", "manage", name])
             try #require(managed.status == 0, "\(managed.output)")
         }
         let image = fleet.directory.appending("bios.cap")
-        try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }).write(to: URL(fileURLWithPath: image))
+        var generator = SplitMix(seed: 9)
+        // Random, so zlib cannot shrink it below what a stalled link lets through.
+        try Data((0..<200_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) }).write(to: URL(fileURLWithPath: image))
         let imported = try await fleet.cli(["firmware", "import", image, "--component", "bios", "--version", "2.0"])
         try #require(imported.status == 0, "\(imported.output)")
         return (names, log)
@@ -216,6 +220,26 @@ import Testing
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains("[########################################] 100%"), "\(result.output)")
             #expect(result.output.contains("\u{1B}["), "no redraw")
+        }
+    }
+
+    @Test("a site whose link lets the handshake through but never a transfer fails its step when the step timeout passes")
+    func stalledLink() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let proxy = try await FaultProxy(targetPort: fleet.wirePort)
+            // Enough for TLS, HELLO/WELCOME and the first reports; a 200 KB image never gets through.
+            proxy.stall(after: 16_000)
+            _ = try await Self.fleet(fleet, count: 2, seconds: 0.2, via: (proxy.port, ["edge-01"]))
+            let watched = try await Self.run(fleet, ["--all", "--apply-type", "parallel", "--no-stop-on-failure", "--step-timeout", "8s"])
+            #expect(watched.status != 0)
+            let steps = try await Self.steps(fleet)
+            #expect(steps["edge-01"]?["state"] as? String == "failed", "\(steps)")
+            let detail = steps["edge-01"]?["detail"] as? String ?? ""
+            #expect(detail.contains("no result within 8 s") || detail.contains("went offline"), "\(detail)")
+            #expect(steps["edge-02"]?["state"] as? String == "complete")
+            #expect(proxy.connections >= 1, "the site did not use the stalled link")
+            try await proxy.close()
         }
     }
 }

@@ -11,6 +11,8 @@ public final class FaultProxy: Sendable {
     private struct State {
         /// Cut each connection after this many server→client bytes; taken in order, one per connection.
         var cuts: [Int] = []
+        /// Stall every connection after this many server→client bytes: it stays up, nothing more arrives.
+        var stallAfter: Int?
         var connections = 0
         var cutsDone = 0
         var bytesForwarded = 0
@@ -26,16 +28,17 @@ public final class FaultProxy: Sendable {
         self.server = try await ServerBootstrap(group: group)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { inbound in
-                let limit = state.withLockedValue { state -> Int? in
+                let (limit, stall) = state.withLockedValue { state -> (Int?, Bool) in
                     state.connections += 1
-                    return state.cuts.isEmpty ? nil : state.cuts.removeFirst()
+                    if let stallAfter = state.stallAfter { return (stallAfter, true) }
+                    return (state.cuts.isEmpty ? nil : state.cuts.removeFirst(), false)
                 }
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
                         let forwarded: @Sendable (Int) -> Void = { count in state.withLockedValue { $0.bytesForwarded += count } }
                         let toServer = Relay(peer: outbound, onForward: forwarded)
-                        let toClient = Relay(peer: inbound, limit: limit, onCut: { state.withLockedValue { $0.cutsDone += 1 } }, onForward: forwarded)
+                        let toClient = Relay(peer: inbound, limit: limit, stall: stall, onCut: { state.withLockedValue { $0.cutsDone += 1 } }, onForward: forwarded)
                         return inbound.pipeline.addHandler(toServer).flatMap { outbound.pipeline.addHandler(toClient) }
                     }
             }
@@ -45,6 +48,12 @@ public final class FaultProxy: Sendable {
     /// Cut the next connections after these numbers of bytes from the server.
     public func scheduleCuts(_ cuts: [Int]) {
         self.state.withLockedValue { $0.cuts += cuts }
+    }
+
+    /// From now on, every connection stalls after `bytes` from the server: a link that
+    /// lets a handshake through and then never delivers a transfer.
+    public func stall(after bytes: Int) {
+        self.state.withLockedValue { $0.stallAfter = bytes }
     }
 
     public func close() async throws {

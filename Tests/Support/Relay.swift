@@ -2,17 +2,20 @@ import NIOCore
 
 /// One direction of a relayed connection: what arrives is written to `peer`. With
 /// `limit`, the link breaks after that many bytes (what fits is delivered, then both
-/// sides close), as a flaky network would. Closing either side closes the other.
+/// sides close), as a flaky network would — or with `stall`, it stays up and carries
+/// nothing more in this direction. Closing either side closes the other.
 final class Relay: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     private let peer: Channel
     private var remaining: Int?
+    private let stall: Bool
     private let onCut: @Sendable () -> Void
     private let onForward: @Sendable (Int) -> Void
 
-    init(peer: Channel, limit: Int? = nil, onCut: @escaping @Sendable () -> Void = {}, onForward: @escaping @Sendable (Int) -> Void = { _ in }) {
+    init(peer: Channel, limit: Int? = nil, stall: Bool = false, onCut: @escaping @Sendable () -> Void = {}, onForward: @escaping @Sendable (Int) -> Void = { _ in }) {
         self.peer = peer
         self.remaining = limit
+        self.stall = stall
         self.onCut = onCut
         self.onForward = onForward
     }
@@ -20,6 +23,11 @@ final class Relay: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = self.unwrapInboundIn(data)
         if let remaining = self.remaining {
+            if self.stall, bytes.readableBytes >= remaining {
+                if remaining > 0 { self.peer.writeAndFlush(bytes.readSlice(length: remaining)!, promise: nil) }
+                self.remaining = 0
+                return
+            }
             if bytes.readableBytes >= remaining {
                 let head = bytes.readSlice(length: remaining)!
                 self.onCut()
