@@ -159,7 +159,7 @@ enum ResponsivenessBench {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             chunk[index] = UInt8(truncatingIfNeeded: z ^ (z >> 31))
         }
-        FileManager.default.createFile(atPath: path, contents: nil)
+        guard FileManager.default.createFile(atPath: path, contents: nil) else { throw BenchFailure("cannot create \(path)") }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
         for index in 0..<mebibytes {

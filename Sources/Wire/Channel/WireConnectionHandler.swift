@@ -372,10 +372,11 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     /// the stream waits and every other stream and control frame goes on.
     private func fetch(_ index: UInt64, of source: any TransferSource, for stream: StreamID, context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        source.block(at: index, on: context.eventLoop).whenComplete { result in
+        let eventLoop = context.eventLoop
+        source.block(at: index, on: eventLoop).whenComplete { result in
             // Always a fresh turn of the loop: a block that was ready at once must not
             // re-enter the pump that asked for it.
-            context.eventLoop.execute {
+            eventLoop.execute {
                 let (handler, context) = loopBound.value
                 handler.blockArrived(stream, result, context: context)
             }
