@@ -3,7 +3,7 @@
 # Debian 12 with Swift already installed; runs apt-get as root or through sudo.
 set -euo pipefail
 
-packages=(zlib1g-dev openssl python3 systemd ostree skopeo umoci)
+packages=(zlib1g-dev openssl python3 systemd ostree skopeo umoci curl bsdutils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

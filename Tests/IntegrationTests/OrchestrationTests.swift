@@ -106,6 +106,14 @@ import Testing
             let formatter = ISO8601DateFormatter()
             let spans = names.map { (formatter.date(from: steps[$0]?["startedAt"] as? String ?? "")!, formatter.date(from: steps[$0]?["finishedAt"] as? String ?? "")!) }
             for (earlier, later) in zip(spans, spans.dropFirst()) { #expect(later.0 >= earlier.1) }
+            // The event log and /metrics say it too.
+            let events = try await fleet.json(["event", "list"]) as! [[String: Any]]
+            #expect(events.contains { ($0["detail"] as? String)?.hasPrefix("firmware strategy started") == true })
+            #expect(events.contains { ($0["detail"] as? String)?.hasPrefix("firmware strategy complete") == true })
+            #expect(events.filter { $0["kind"] as? String == "strategy-step" && ($0["detail"] as? String)?.hasPrefix("firmware step complete") == true }.count == 5)
+            let metrics = try await TernTestSupport.run("/usr/bin/curl", ["-sf", "http://127.0.0.1:\(fleet.apiPort)/metrics"])
+            #expect(metrics.output.contains(#"tern_strategy_steps{type="firmware",state="complete"} 5"#), "\(metrics.output)")
+            #expect(metrics.output.contains(#"tern_strategy_duration_seconds{type="firmware"}"#))
         }
     }
 
@@ -240,6 +248,26 @@ import Testing
             #expect(steps["edge-02"]?["state"] as? String == "complete")
             #expect(proxy.connections >= 1, "the site did not use the stalled link")
             try await proxy.close()
+        }
+    }
+
+    @Test("a site that goes offline during its step fails it with that reason; the strategy ends failed, not hung")
+    func siteGoesOffline() async throws {
+        try await ProcessFleet.with { fleet in
+            let (_, log) = try await Self.fleet(fleet, count: 2, seconds: 30, hanging: [])
+            #expect(try await fleet.cli(["strategy", "create", "firmware", "bios", "--version", "2.0", "--all", "--apply-type", "serial"]).status == 0)
+            #expect(try await fleet.cli(["strategy", "apply", "firmware"]).status == 0)
+            // edge-01's command runs (30 s); its agent is stopped meanwhile.
+            #expect(await eventually(timeout: .seconds(30)) { Runs(log).count("edge-01") == 1 })
+            let agent = try #require(fleet.agents["edge-01"])
+            agent.signal(SIGKILL)
+            _ = await agent.wait()
+            let watched = try await Self.watch(fleet)
+            #expect(watched.status != 0)
+            let steps = try await Self.steps(fleet)
+            #expect(steps["edge-01"]?["state"] as? String == "failed")
+            #expect(steps["edge-01"]?["detail"] as? String == "subcloud went offline", "\(steps)")
+            #expect(steps["edge-02"]?["state"] as? String == "aborted", "stop-on-failure: the next site never starts")
         }
     }
 }
