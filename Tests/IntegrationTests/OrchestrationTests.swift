@@ -270,4 +270,44 @@ import Testing
             #expect(steps["edge-02"]?["state"] as? String == "aborted", "stop-on-failure: the next site never starts")
         }
     }
+
+    @Test("config strategy: a site that applied the generation is skipped as in sync; one whose agent refuses it fails its step with the site's reason")
+    func configStrategy() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let marker = fleet.directory.appending("reloaded")
+            for name in ["edge-01", "edge-02"] {
+                let root = fleet.directory.appending("root-\(name)")
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                // Only edge-01 allows the reload action the generation names.
+                let reload = name == "edge-01" ? ["--reload-action", "touch-marker=/usr/bin/touch \(marker)"] : []
+                _ = try await ContentPlaneTests.enrolled(fleet, name, extra: ["--config-root", root] + reload)
+                #expect(try await fleet.cli(["subcloud", "manage", name]).status == 0)
+            }
+            let ntp = fleet.directory.appending("ntp.conf")
+            try "server 10.0.0.1 iburst\n".write(toFile: ntp, atomically: true, encoding: .utf8)
+            #expect(try await fleet.cli(["config", "set", "--all", "\(ntp):/etc/ntp.conf:0644", "--reload", "touch-marker"]).status == 0)
+            let settled = await eventually(timeout: .seconds(20)) {
+                let views = (try? await fleet.json(["config", "show"])) as? [[String: Any]] ?? []
+                return views.compactMap { ($0["state"] as? [String: Any])?["status"] as? String }.sorted() == ["applied", "failed"]
+            }
+            #expect(settled)
+            // A generation no site has is refused up front.
+            let unknown = try await fleet.cli(["strategy", "create", "config", "--generation", "9", "--all"])
+            #expect(unknown.status != 0 && unknown.output.contains("no config generation 9"), "\(unknown.output)")
+
+            #expect(try await fleet.cli(["strategy", "create", "config", "--generation", "1", "--all", "--no-stop-on-failure"]).status == 0)
+            #expect(try await fleet.cli(["strategy", "apply", "config"]).status == 0)
+            let watched = try await TernTestSupport.run(
+                ChildProcess.productsDirectory + "/tern-controller", ["strategy", "show", "config", "--watch", "--interval", "0.3", "--data", fleet.data],
+                timeout: .seconds(120)
+            )
+            #expect(watched.status != 0, "\(watched.output)")
+            let view = try await fleet.json(["strategy", "show", "config"]) as! [String: Any]
+            let steps = Dictionary(uniqueKeysWithValues: (view["steps"] as! [[String: Any]]).map { ($0["subcloud"] as! String, $0) })
+            #expect(steps["edge-01"]?["state"] as? String == "skipped" && steps["edge-01"]?["detail"] as? String == "already in sync", "\(steps)")
+            #expect(steps["edge-02"]?["state"] as? String == "failed", "\(steps)")
+            #expect((steps["edge-02"]?["detail"] as? String)?.contains("touch-marker") == true, "\(steps)")
+        }
+    }
 }
