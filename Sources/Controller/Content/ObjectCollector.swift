@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import Wire
 
 /// Frees the data directory of what nothing needs any more: OSTree deltas to commits
@@ -29,7 +30,6 @@ public struct ObjectCollector: Sendable {
     }
 
     public func collect(dryRun: Bool, now: Date = Date()) async throws -> Report {
-        var report = Report(dryRun: dryRun)
         let store = self.store
         var referenced = Set<String>()
         for kind in ContentKind.allCases {
@@ -46,7 +46,21 @@ public struct ObjectCollector: Sendable {
             if let config = try await store.latestConfig(for: subcloud.name) { referenced.insert(config.bundle) }
         }
         referenced.formUnion(await self.live.allWanted.map(\.hex))
+        // The walk, the manifest reads and the unlinks touch every file of the data
+        // directory: on the thread pool, not on a cooperative thread.
+        let report = try await NIOThreadPool.singleton.runIfActive { [referenced, wantedCommits] in
+            try self.sweep(referenced: referenced, wantedCommits: wantedCommits, dryRun: dryRun, now: now)
+        }
+        if !dryRun, report.objectsRemoved + report.deltasRemoved.count > 0 {
+            try await store.recordEvent(subcloud: nil, kind: "gc", detail: "removed \(report.deltasRemoved.count) deltas and \(report.objectsRemoved) objects (\(report.bytesFreed) bytes)", at: now)
+        }
+        return report
+    }
 
+    /// Removes what nothing refers to; blocking file work.
+    private func sweep(referenced: Set<String>, wantedCommits: Set<String>, dryRun: Bool, now: Date) throws -> Report {
+        var report = Report(dryRun: dryRun)
+        var referenced = referenced
         let deltas = self.ostree.deltasPath
         for name in (try? FileManager.default.contentsOfDirectory(atPath: deltas)) ?? [] where !name.hasPrefix(".") {
             let target = String(name.split(separator: "-").last ?? "")
@@ -72,9 +86,6 @@ public struct ObjectCollector: Sendable {
             report.objectsRemoved += 1
             report.bytesFreed += attributes?[.size] as? UInt64 ?? 0
             if !dryRun { unlink(root + "/" + name) }
-        }
-        if !dryRun, report.objectsRemoved + report.deltasRemoved.count > 0 {
-            try await store.recordEvent(subcloud: nil, kind: "gc", detail: "removed \(report.deltasRemoved.count) deltas and \(report.objectsRemoved) objects (\(report.bytesFreed) bytes)", at: now)
         }
         return report
     }
