@@ -118,8 +118,7 @@ actor Transfers {
 
     /// Streams that carried nothing for the stall timeout (to cancel), and requests
     /// for offers whose stream failed (to send again, resuming where they stopped).
-    func housekeeping() async throws -> (stalled: [StreamID], retry: [TransferRequest]) {
-        let now = ContinuousClock.now
+    func housekeeping(now: ContinuousClock.Instant = .now) async throws -> (stalled: [StreamID], retry: [TransferRequest]) {
         var stalled: [StreamID] = []
         var retry: [TransferRequest] = []
         for (digest, pending) in self.pending where now - pending.lastActivity >= self.stallTimeout {
