@@ -53,7 +53,7 @@ import Wire
             for _ in 0..<4 { squatters.append(try await Self.idle(port: controller.wireServer.localAddress!.port!)) }
             try await withServices([agent]) {
                 // In once the squatters' TLS deadline has passed.
-                let connected = await eventually(timeout: .seconds(25)) { await controller.live.count == 1 }
+                let connected = await eventually(timeout: .seconds(45)) { await controller.live.count == 1 }
                 #expect(connected, "a real agent was locked out")
             }
             for channel in squatters { try? await channel.close() }
@@ -82,11 +82,10 @@ import Wire
                 "POST /v1/subclouds HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":".utf8
             ))
             // A byte every 400 ms: never idle for the idle timeout, never done either (slowloris).
-            let trickle = Task {
-                while slowBody.isActive {
-                    try await Task.sleep(for: .milliseconds(400))
-                    try? await slowBody.writeAndFlush(ByteBuffer(string: " "))
-                }
+            // Sent from the channel's event loop, so that a test process whose cooperative
+            // pool is busy with other tests still keeps the pace.
+            let trickle = slowBody.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(400), delay: .milliseconds(400)) { _ in
+                if slowBody.isActive { slowBody.writeAndFlush(ByteBuffer(string: " "), promise: nil) }
             }
             defer { trickle.cancel() }
             // 256 KiB without a token: 401, then the connection is closed, not left half-open.
