@@ -82,11 +82,7 @@ enum ResponsivenessBench {
     /// Registers `name` and writes its identity, as enrolment would.
     static func provision(_ name: String, _ controller: ControllerApp, work: String, port: Int) async throws -> AgentConfiguration {
         let state = work + "/agent-" + name
-        let (_, record) = BootstrapToken.make(validFor: 60)
-        _ = try await controller.store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
-        _ = try await controller.store.consumeToken(hash: record.hash, at: Date())
-        let certificate = try controller.pki.provisionAgent(name: name, stateDirectory: state, controller: "127.0.0.1:\(port)")
-        try await controller.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
+        try await controller.provisionAgent(name, stateDirectory: state, controller: "127.0.0.1:\(port)")
         var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: port)
         configuration.useFwupd = false
         return configuration

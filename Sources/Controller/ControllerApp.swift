@@ -4,6 +4,7 @@ import NIOCore
 import Platform
 import ServiceLifecycle
 import Wire
+import X509
 
 /// The controller, assembled from its configuration: the same builder serves the
 /// `tern-controller serve` command and the tests.
@@ -82,6 +83,19 @@ public struct ControllerApp: Sendable {
     /// Returns false when the object is unknown.
     public func offer(_ digest: ContentDigest, kind: String, name: String, to subcloud: String) async throws -> Bool {
         try await self.content.deliver(digest, kind: kind, name: name, to: subcloud) != nil
+    }
+
+    /// Registers `name` and writes an identity for it into `stateDirectory`, as an
+    /// enrolment would, without the exchange (tests and benchmarks; enrolment has tests
+    /// of its own).
+    @discardableResult
+    public func provisionAgent(_ name: String, stateDirectory: String, controller: String, validity: TimeInterval = 30 * 86_400) async throws -> Certificate {
+        let (_, record) = BootstrapToken.make(validFor: 60)
+        _ = try await self.store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
+        _ = try await self.store.consumeToken(hash: record.hash, at: Date())
+        let certificate = try self.pki.provisionAgent(name: name, stateDirectory: stateDirectory, controller: controller, validity: validity)
+        try await self.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
+        return certificate
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -58,7 +58,7 @@ import Wire
             var moved = step("a")
             moved.state = .applying
             moved.deploymentID = 42
-            try await store.saveSteps([moved], of: .firmware, at: Self.t0)
+            try await store.saveSteps([moved], of: .firmware, at: Self.t0, transitions: true)
 
             let reopened = try SQLiteFleetStore(path: path)
             #expect(try await reopened.strategy(.firmware)?.state == .applying)

@@ -51,11 +51,7 @@ func makeAgent(
 ) async throws -> ControllerLink {
     let state = directory.appending("agent-\(name)")
     let port = proxyPort ?? controller.wireServer.localAddress!.port!
-    let (_, record) = BootstrapToken.make(validFor: 60)
-    _ = try await controller.store.createSubcloud(name: name, group: SubcloudGroup.defaultName, description: "", token: record, at: Date())
-    _ = try await controller.store.consumeToken(hash: record.hash, at: Date())
-    let certificate = try controller.pki.provisionAgent(name: name, stateDirectory: state, controller: "127.0.0.1:\(port)", validity: validity)
-    try await controller.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
+    try await controller.provisionAgent(name, stateDirectory: state, controller: "127.0.0.1:\(port)", validity: validity)
     var configuration = AgentConfiguration(stateDirectory: state, controllerHost: "127.0.0.1", controllerPort: port)
     configuration.reconnectBase = .milliseconds(50)
     configuration.reconnectCap = .milliseconds(500)

@@ -172,7 +172,7 @@ actor Deployer {
         if deploy.activate { self.newest[key] = max(self.newest[key] ?? 0, deploy.deploymentID) }
         await self.releasePrestaged(before: deploy)
         // Ask for what is missing — again, on a repeat after a reconnect.
-        for reference in deploy.objects where !self.holds(reference, kind: deploy.kind) {
+        for reference in deploy.objects where !self.holds(reference, kind: deploy.contentKind) {
             do {
                 if let request = try await self.transfers.fetch(reference, kind: deploy.kind, name: "\(deploy.name) \(reference.role)") {
                     await self.outbox.request(request)
@@ -199,9 +199,9 @@ actor Deployer {
         }
     }
 
-    private func holds(_ reference: ObjectRef, kind: String) -> Bool {
+    private func holds(_ reference: ObjectRef, kind: ContentKind?) -> Bool {
         guard let digest = reference.digest else { return true }
-        return ContentKind(rawValue: kind) == .image && self.images.has(digest)
+        return kind == .image && self.images.has(digest)
     }
 
     /// Waits for every object, then applies (or, for a prestage, only keeps them).
@@ -209,7 +209,7 @@ actor Deployer {
         var paths: [(ObjectRef, String?)] = []
         for reference in deploy.objects {
             guard let digest = reference.digest else { continue }
-            if self.holds(reference, kind: deploy.kind) { paths.append((reference, nil)); continue }
+            if self.holds(reference, kind: deploy.contentKind) { paths.append((reference, nil)); continue }
             do {
                 paths.append((reference, try await self.transfers.arrival(of: digest)))
             } catch is CancellationError {

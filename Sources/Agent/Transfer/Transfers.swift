@@ -104,6 +104,8 @@ actor Transfers {
     /// for it and fail whoever waits for it. A later offer or deployment asks again.
     func unavailable(_ digest: ContentDigest, reason: String) {
         self.pending[digest] = nil
+        // Its partial files stay on disk for a later offer; its open descriptors go.
+        self.writers.remove(digest)
         self.missing[digest] = reason
         self.waiting.fail(digest, WireError(.notFound, "object \(digest) is not available: \(reason)"))
     }

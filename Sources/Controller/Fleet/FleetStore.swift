@@ -62,7 +62,9 @@ public protocol StrategyStore: Sendable {
     func strategies() async throws -> [Strategy]
     func steps(of type: StrategyType) async throws -> [StrategyStep]
     func saveStrategy(_ strategy: Strategy, event: String?, at: Date) async throws
-    func saveSteps(_ steps: [StrategyStep], of type: StrategyType, at: Date) async throws
+    /// With `transitions`, each step's new state also goes in the event log; without,
+    /// only what is recorded about it changes (the deployment made for it).
+    func saveSteps(_ steps: [StrategyStep], of type: StrategyType, at: Date, transitions: Bool) async throws
     /// Refused while the strategy runs.
     func deleteStrategy(_ type: StrategyType) async throws
 

@@ -83,12 +83,13 @@ extension SQLiteFleetStore {
         }
     }
 
-    public func saveSteps(_ steps: [StrategyStep], of type: StrategyType, at now: Date) async throws {
+    public func saveSteps(_ steps: [StrategyStep], of type: StrategyType, at now: Date, transitions: Bool) async throws {
         guard !steps.isEmpty else { return }
         try await self.database.write { db in
             for step in steps {
                 try db.execute(sql: "UPDATE strategyStep SET body = ? WHERE type = ? AND subcloud = ?",
                                arguments: [try Self.encodeJSON(step), type.rawValue, step.subcloud])
+                guard transitions else { continue }
                 let detail = step.detail.isEmpty ? "" : ": \(step.detail)"
                 try Self.event(db, subcloud: step.subcloud, kind: "strategy-step", detail: "\(type.rawValue) step \(step.state.rawValue)\(detail)", at: now)
             }

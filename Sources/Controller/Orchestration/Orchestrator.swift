@@ -102,8 +102,9 @@ public final class Orchestrator: Service, Sendable {
         }
         // The move first, then the action: a crash in between leaves a step marked
         // started, which `adoptOrphans` matches with what was (or was not) sent.
-        try await self.store.saveSteps(changed.map { steps[$0] }, of: strategy.type, at: now)
+        try await self.store.saveSteps(changed.map { steps[$0] }, of: strategy.type, at: now, transitions: true)
         var sent: [Int] = []
+        var refused: [Int] = []
         for index in starts {
             do {
                 steps[index].deploymentID = try await self.send(strategy, to: steps[index].subcloud, now: now)
@@ -112,10 +113,11 @@ public final class Orchestrator: Service, Sendable {
                 steps[index].state = .failed
                 steps[index].detail = "could not start: \(error)"
                 steps[index].finishedAt = now
-                sent.append(index)
+                refused.append(index)
             }
         }
-        try await self.store.saveSteps(sent.map { steps[$0] }, of: strategy.type, at: now)
+        try await self.store.saveSteps(sent.map { steps[$0] }, of: strategy.type, at: now, transitions: false)
+        try await self.store.saveSteps(refused.map { steps[$0] }, of: strategy.type, at: now, transitions: true)
         self.metrics.recordSteps(strategy.type, steps)
         if strategy.state.isFinished {
             try await self.finished(strategy, now: now)
@@ -155,7 +157,7 @@ public final class Orchestrator: Service, Sendable {
             }
             adopted.append(index)
         }
-        try await self.store.saveSteps(adopted.map { steps[$0] }, of: strategy.type, at: now)
+        try await self.store.saveSteps(adopted.map { steps[$0] }, of: strategy.type, at: now, transitions: false)
     }
 
     /// Facts for the steps in flight and for those whose turn is near, in a few

@@ -3,7 +3,7 @@ import ServiceLifecycle
 
 /// Work that outlives the message or request that started it — desired content for
 /// a site that just connected, a delta to prepare after an import — submitted here
-/// and run by this Service's `run()` in one task group (STYLE.md: no stray `Task {}`).
+/// and run by this Service's `run()` in one task group (STYLE.md: no unstructured tasks).
 /// On graceful shutdown (or cancellation of `run()`) it takes no more work and,
 /// by its policy, waits for what is running or cancels it; a job's error is logged
 /// with the job's name, never lost.
