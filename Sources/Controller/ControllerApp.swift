@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Platform
 import ServiceLifecycle
@@ -22,6 +23,8 @@ public struct ControllerApp: Sendable {
     private let api: any Service
     private let availability: AvailabilityMonitor
     private let orchestrator: Orchestrator
+    /// Zero-touch installs.
+    public let installer: Installer
     private let systemd: SystemdService
     /// Resolves to the API's bound address once it listens.
     public let apiAddress: AsyncStream<SocketAddress?>
@@ -48,13 +51,30 @@ public struct ControllerApp: Sendable {
             wirePort: wireServer.localAddress?.port ?? configuration.listenPort
         )
         let (apiAddress, continuation) = AsyncStream<SocketAddress?>.makeStream()
-        let enrolAddress = "\(configuration.enrolHost):\(enrolmentServer.localAddress?.port ?? configuration.enrolPort)"
+        let enrolPort = enrolmentServer.localAddress?.port ?? configuration.enrolPort
+        let enrolAddress = "\(configuration.enrolHost):\(enrolPort)"
+        let apiURL = NIOLockedValueBox<String?>(configuration.installImageBase)
+        let installer = Installer(
+            store: store, content: content,
+            builder: BootImageBuilder(
+                kernel: configuration.bootKernel, agent: configuration.bootAgent ?? Self.siblingAgent(),
+                cacheDirectory: configuration.bootCache ?? configuration.dataDirectory + "/boot-kit", logger: logger
+            ),
+            settings: .init(
+                enrolAddress: Self.installAddress(configuration.installAddress ?? configuration.enrolHost, port: enrolPort),
+                imageBaseURL: { apiURL.withLockedValue { $0 } ?? "http://\(configuration.apiHost):\(configuration.apiPort)" },
+                caFingerprint: try pki.authority.fingerprint.hex, dataDirectory: configuration.dataDirectory
+            ),
+            logger: logger
+        )
         let parts = APIServer.Parts(
-            configuration: configuration, store: store, live: live, content: content, objects: objects, pki: pki, metrics: metrics, logger: logger
+            configuration: configuration, store: store, live: live, content: content, objects: objects, installer: installer, pki: pki, metrics: metrics, logger: logger
         )
         let api = try APIServer.make(parts, token: token, enrolAddress: enrolAddress) { address in
             if let address {
-                try? AtomicFile.write("\(configuration.apiTLS ? "https" : "http")://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)\n", to: configuration.apiAddressPath)
+                let url = "\(configuration.apiTLS ? "https" : "http")://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)"
+                apiURL.withLockedValue { if $0 == nil { $0 = url } }
+                try? AtomicFile.write(url + "\n", to: configuration.apiAddressPath)
                 logger.info("API listening", metadata: ["address": "\(address)"])
             }
             continuation.yield(address)
@@ -65,7 +85,7 @@ public struct ControllerApp: Sendable {
             configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
             availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
-            orchestrator: Orchestrator(store: store, content: content, metrics: metrics, logger: logger),
+            orchestrator: Orchestrator(store: store, content: content, metrics: metrics, logger: logger), installer: installer,
             systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }
@@ -75,7 +95,7 @@ public struct ControllerApp: Sendable {
     /// then the listeners send GOAWAY and drain, background work they started
     /// finishes, and the monitor stops last.
     public var services: [any Service] {
-        [self.availability, self.content.work, self.orchestrator, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+        [self.availability, self.content.work, self.orchestrator, self.installer, self.wireServer, self.enrolmentServer, self.api, self.systemd]
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and
@@ -96,6 +116,18 @@ public struct ControllerApp: Sendable {
         let certificate = try self.pki.provisionAgent(name: name, stateDirectory: stateDirectory, controller: controller, validity: validity)
         try await self.store.recordCertificate(for: name, serial: certificate.serialHex, notAfter: certificate.notValidAfter, enrolment: true, at: Date())
         return certificate
+    }
+
+    /// `tern-agent` in the folder this program runs from.
+    static func siblingAgent() -> String {
+        URL(fileURLWithPath: CommandLine.arguments.first ?? "tern-controller").resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("tern-agent").path
+    }
+
+    /// HOST:PORT from `address`, which may lack the port.
+    static func installAddress(_ address: String, port: Int) -> String {
+        if (try? HostPort.parse(address)) != nil { return address }
+        return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 
     /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

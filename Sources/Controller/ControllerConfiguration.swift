@@ -48,6 +48,17 @@ public struct ControllerConfiguration: Sendable {
     /// Serve the API over TLS with a certificate from the controller's CA.
     public var apiTLS = false
 
+    /// HOST or HOST:PORT installed nodes dial to enrol (nil: the enrolment listener).
+    public var installAddress: String?
+    /// The URL base BMCs fetch boot images from (nil: the API listener).
+    public var installImageBase: String?
+    /// The agent binary boot images carry (nil: `tern-agent` beside the running program).
+    public var bootAgent: String?
+    /// The kernel boot images carry (nil: the newest `/boot/vmlinuz-*`).
+    public var bootKernel: String?
+    /// Where boot images' kernel and agent layers are cached (nil: DATA/boot-kit).
+    public var bootCache: String?
+
     public init(dataDirectory: String) {
         self.dataDirectory = dataDirectory
     }

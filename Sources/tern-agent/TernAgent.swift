@@ -58,6 +58,7 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Connect to the controller and stay connected until SIGTERM (systemd Type=notify).")
 
     @Option(help: "The agent's state directory (identity, CA, controller address).") var state: String = "/var/lib/tern-agent"
+    @Option(help: "A boot image's seed (seed.json): with no identity in --state yet, enrol with it first (zero-touch install).") var seed: String?
     @Option(help: "The controller's wire address, HOST:PORT (default: saved at enrolment).") var controller: String?
     @Option(help: "Longest reconnect delay in seconds.") var reconnectCap: Int = 60
     @Option(help: "Where procfs is mounted (tests point this at a fixture tree).") var procRoot: String = "/proc"
@@ -77,6 +78,16 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         bootstrapLogging(self.logLevel)
+        if let seed = self.seed {
+            do {
+                let firstBoot = FirstBoot(seed: try InstallSeed.read(from: seed), stateDirectory: self.state, logger: Logger(label: "tern.agent"))
+                _ = try await firstBoot.enrolIfNeeded()
+            } catch let failure as FirstBoot.Failure {
+                // Not a usage error: say why and stop; the boot image's init says what to do next.
+                FileHandle.standardError.write(Data("tern-agent: \(failure.description)\n".utf8))
+                throw ExitCode(78)  // EX_CONFIG
+            }
+        }
         let identity = try AgentIdentity.load(stateDirectory: self.state)
         var logger = Logger(label: "tern.agent")
         logger[metadataKey: "subcloud"] = "\(identity.name)"

@@ -36,6 +36,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds subclouds have to reconnect after the controller starts (keep above the agents' reconnect cap).") var startupGrace: Int?
     @Option(name: .customLong("server-name"), help: "A name or IPv4 address agents use to reach the controller (repeatable).")
     var serverNames: [String] = []
+    @Option(help: "HOST or HOST:PORT installed nodes dial to enrol (install_address).") var installAddress: String?
+    @Option(help: "URL base BMCs fetch boot images from, http://HOST:PORT (install_image_base).") var installImageBase: String?
+    @Option(help: "The tern-agent binary boot images carry (boot_agent).") var bootAgent: String?
+    @Option(help: "The kernel boot images carry (boot_kernel).") var bootKernel: String?
+    @Option(help: "Cache folder for boot images' kernel and agent layers (boot_cache).") var bootCache: String?
     @Flag(help: "Serve the API over TLS 1.3 with a certificate from the controller's CA (api_tls in controller.conf).") var apiTls = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
@@ -58,6 +63,11 @@ struct Serve: AsyncParsableCommand {
         if let startupGrace { configuration.startupGrace = .seconds(Int64(startupGrace)) }
         if !self.serverNames.isEmpty { configuration.serverNames = self.serverNames }
         if self.apiTls { configuration.apiTLS = true }
+        if let installAddress { configuration.installAddress = installAddress }
+        if let installImageBase { configuration.installImageBase = installImageBase }
+        if let bootAgent { configuration.bootAgent = bootAgent }
+        if let bootKernel { configuration.bootKernel = bootKernel }
+        if let bootCache { configuration.bootCache = bootCache }
         let app = try await ControllerApp.build(configuration: configuration, logger: logger)
         try await app.run(logger: logger)
     }

@@ -171,8 +171,10 @@ actor Deployer {
         let key = Self.key(deploy)
         if deploy.activate { self.newest[key] = max(self.newest[key] ?? 0, deploy.deploymentID) }
         await self.releasePrestaged(before: deploy)
-        // Ask for what is missing — again, on a repeat after a reconnect.
-        for reference in deploy.objects where !self.holds(reference, kind: deploy.contentKind) {
+        // Ask for what is missing — again, on a repeat after a reconnect. A prestaged
+        // site may hold the commit already: then nothing travels.
+        let holdsCommit = await self.holdsCommit(deploy)
+        for reference in deploy.objects where !holdsCommit && !self.holds(reference, kind: deploy.contentKind) {
             do {
                 if let request = try await self.transfers.fetch(reference, kind: deploy.kind, name: "\(deploy.name) \(reference.role)") {
                     await self.outbox.request(request)
@@ -204,10 +206,16 @@ actor Deployer {
         return kind == .image && self.images.has(digest)
     }
 
+    /// An OSTree deployment whose commit the repository holds whole needs no delta.
+    private func holdsCommit(_ deploy: Deploy) async -> Bool {
+        deploy.contentKind == .ostree && deploy.activate ? await self.ostree.has(commit: deploy.version) : false
+    }
+
     /// Waits for every object, then applies (or, for a prestage, only keeps them).
     private func complete(_ deploy: Deploy) async {
         var paths: [(ObjectRef, String?)] = []
-        for reference in deploy.objects {
+        let holdsCommit = await self.holdsCommit(deploy)
+        for reference in deploy.objects where !holdsCommit {
             guard let digest = reference.digest else { continue }
             if self.holds(reference, kind: deploy.contentKind) { paths.append((reference, nil)); continue }
             do {
@@ -276,6 +284,10 @@ actor Deployer {
         case .ostree:
             let have = await self.ostree.commit(of: deploy.name)
             if have == deploy.version { return deploy.version }
+            if await self.ostree.has(commit: deploy.version) {
+                try await self.ostree.point(ref: deploy.name, at: deploy.version)
+                return deploy.version
+            }
             if !deploy.from.isEmpty, have != deploy.from { throw BaseMismatch(have: have) }
             guard let superblock = paths.first(where: { $0.0.role == "superblock" })?.1 else { throw DeployFailure("the deployment has no superblock") }
             let parts = paths.filter { $0.0.role.hasPrefix("part/") }

@@ -50,6 +50,23 @@ struct OSTreeSite: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Whether the repository holds `commit` whole (a prestaged site), so no delta is needed.
+    func has(commit: String) async -> Bool {
+        guard self.available, FileManager.default.fileExists(atPath: self.repository + "/config"),
+              commit.count == 64, commit.allSatisfy(\.isHexDigit) else { return false }
+        // A pull that was cut leaves the commit object behind with a partial marker.
+        if FileManager.default.fileExists(atPath: "\(self.repository)/state/\(commit).commitpartial") { return false }
+        return (try? await HostCommand("ostree", ["show", "--repo=\(self.repository)", commit]).check()) != nil
+    }
+
+    /// Moves `ref` to a commit the repository already holds; deploys it when a sysroot is configured.
+    func point(ref: String, at commit: String) async throws {
+        try await HostCommand("ostree", ["refs", "--repo=\(self.repository)", "--create=\(ref)", commit, "--force"]).check()
+        if let sysroot = self.sysroot {
+            try await HostCommand("ostree", ["admin", "--sysroot=\(sysroot)", "deploy", "--os=\(self.osName)", ref]).check()
+        }
+    }
+
     /// Applies the delta (superblock and parts, already verified by digest) and moves
     /// `ref` to `commit`; deploys it when a sysroot is configured.
     func apply(ref: String, commit: String, superblock: String, parts: [String], id: UInt64) async throws {
@@ -64,10 +81,7 @@ struct OSTreeSite: Sendable {
         try await HostCommand("ostree", ["static-delta", "apply-offline", "--repo=\(self.repository)", directory + "/superblock"]).check()
         // The commit must now be whole before any ref points at it.
         try await HostCommand("ostree", ["show", "--repo=\(self.repository)", commit]).check()
-        try await HostCommand("ostree", ["refs", "--repo=\(self.repository)", "--create=\(ref)", commit, "--force"]).check()
-        if let sysroot = self.sysroot {
-            try await HostCommand("ostree", ["admin", "--sysroot=\(sysroot)", "deploy", "--os=\(self.osName)", ref]).check()
-        }
+        try await self.point(ref: ref, at: commit)
     }
 
     /// A hard link where possible (same filesystem), else a copy.

@@ -51,55 +51,23 @@ public struct APIClient: Sendable {
     }
 
     private func sendOnce(_ method: HTTPMethod, _ path: String, body: Data?) async throws -> Data {
-        let context = try self.tls.map { try NIOSSLContext(configuration: $0) }
-        let host = self.host
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .connect(host: self.host, port: self.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let context {
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: context, serverHostname: HostPort.isIPLiteral(host) ? nil : host)
-                        )
-                    }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
-                }
-            }
-        return try await channel.executeThenClose { inbound, outbound in
-            var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
-            head.headers.add(name: "Host", value: "\(self.host):\(self.port)")
-            head.headers.add(name: "Authorization", value: "Bearer \(self.token)")
-            head.headers.add(name: "Connection", value: "close")
-            if let body {
-                head.headers.add(name: "Content-Type", value: "application/json")
-                head.headers.add(name: "Content-Length", value: "\(body.count)")
-            } else {
-                head.headers.add(name: "Content-Length", value: "0")
-            }
-            try await outbound.write(.head(head))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
-            try await outbound.write(.end(nil))
-
-            var status = HTTPResponseStatus.ok
-            var collected = ByteBuffer()
-            for try await part in inbound {
-                switch part {
-                case .head(let response): status = response.status
-                case .body(var bytes): collected.writeBuffer(&bytes)
-                case .end:
-                    let data = Data(collected.readableBytesView)
-                    guard (200..<300).contains(status.code) else {
-                        let message = (try? JSONDecoder().decode([String: [String: String]].self, from: data))?["error"]?["message"]
-                            ?? (try? JSONDecoder().decode([String: String].self, from: data))?["error"]
-                            ?? String(decoding: data, as: UTF8.self)
-                        throw Failure(status: status, message: message)
-                    }
-                    return data
-                }
-            }
+        var headers = [("Authorization", "Bearer \(self.token)")]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        let response: HTTPExchange.Response
+        do {
+            response = try await HTTPExchange(host: self.host, port: self.port, tls: self.tls, timeout: .minutes(10))
+                .send(method, path, headers: headers, body: body)
+        } catch ChannelError.eof {
             throw Failure(status: .badGateway, message: "the controller closed the connection early")
         }
+        let data = response.body
+        guard (200..<300).contains(response.status.code) else {
+            let message = (try? JSONDecoder().decode([String: [String: String]].self, from: data))?["error"]?["message"]
+                ?? (try? JSONDecoder().decode([String: String].self, from: data))?["error"]
+                ?? String(decoding: data, as: UTF8.self)
+            throw Failure(status: response.status, message: message)
+        }
+        return data
     }
 }
 

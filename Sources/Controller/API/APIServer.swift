@@ -18,6 +18,7 @@ enum APIServer {
         let live: LiveFleet
         let content: ContentPlane
         let objects: ObjectStore
+        let installer: Installer
         let pki: ControllerPKI
         let metrics: ControllerMetrics
         let logger: Logger
@@ -31,9 +32,12 @@ enum APIServer {
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
+        // Boot images, for BMCs: no bearer token (a BMC has none); the unguessable,
+        // single-use URL is the credential.
+        BootImageController(store: parts.store).register(router)
         let v1 = router.group("v1").add(middleware: BearerAuthentication(token: token))
         SubcloudController(
-            store: parts.store, live: parts.live, tokenLifetime: Double(parts.configuration.tokenLifetime.nanoseconds) / 1e9,
+            store: parts.store, live: parts.live, installer: parts.installer, tokenLifetime: Double(parts.configuration.tokenLifetime.nanoseconds) / 1e9,
             caFingerprint: try parts.pki.authority.fingerprint.hex, enrolAddress: enrolAddress
         ).register(v1)
         AlarmController(alarms: parts.store, subclouds: parts.store).register(v1)

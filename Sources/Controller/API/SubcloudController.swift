@@ -4,8 +4,9 @@ import Wire
 
 /// `/v1/subclouds` and `/v1/subcloud-groups`: the fleet registry, in operator's words.
 struct SubcloudController: Sendable {
-    let store: any SubcloudStore
+    let store: any SubcloudStore & InstallStore
     let live: LiveFleet
+    let installer: Installer
     /// How long a new bootstrap token is good for, in seconds.
     let tokenLifetime: Double
     /// The CA's fingerprint, which `subcloud add` prints for the enrol command.
@@ -17,6 +18,11 @@ struct SubcloudController: Sendable {
         var name: String
         var group: String?
         var description: String?
+        /// Zero-touch install: the BMC (its password is stored 0600, never shown) and the values.
+        var bmc: Installer.BMCCredentials?
+        var installValues: InstallValues?
+        /// Start the install at once.
+        var install: Bool?
     }
 
     struct AddGroup: Decodable {
@@ -34,6 +40,8 @@ struct SubcloudController: Sendable {
         group.post("subclouds/{name}/manage", use: self.manage)
         group.post("subclouds/{name}/unmanage", use: self.unmanage)
         group.post("subclouds/{name}/token", use: self.newToken)
+        group.post("subclouds/{name}/install", use: self.install)
+        group.get("subclouds/{name}/install", use: self.showInstall)
         group.delete("subclouds/{name}", use: self.delete)
         group.get("subcloud-groups", use: self.listGroups)
         group.post("subcloud-groups", use: self.addGroup)
@@ -49,10 +57,36 @@ struct SubcloudController: Sendable {
         let body = try await request.decode(as: AddSubcloud.self, context: context)
         try Self.validateName(body.name)
         let (token, record) = BootstrapToken.make(validFor: self.tokenLifetime)
+        if body.install == true, body.bmc == nil { throw HTTPError(.badRequest, message: "--install needs a BMC (--bmc-address, --bmc-username, --bmc-password-file)") }
+        if let problem = body.installValues?.problem { throw HTTPError(.badRequest, message: "install values: \(problem)") }
+        if let bmc = body.bmc {
+            do { _ = try BMCAddress(parsing: bmc.address) } catch { throw HTTPError(.badRequest, message: "\(error)") }
+        }
         let subcloud = try await self.store.createSubcloud(
             name: body.name, group: body.group ?? SubcloudGroup.defaultName, description: body.description ?? "", token: record, at: Date()
         )
-        return EditedResponse(status: .created, response: self.added(subcloud, token: token, record: record))
+        var added = self.added(subcloud, token: token, record: record)
+        let request = Installer.Request(bmc: body.bmc, installValues: body.installValues)
+        if body.install == true {
+            added.install = try await self.installer.start(body.name, request, at: Date())
+        } else if body.bmc != nil {
+            try await self.installer.configure(body.name, request, at: Date())
+            added.install = try await self.store.install(of: body.name)
+        }
+        if let install = added.install { added.subcloud.deployStatus = install.status }
+        return EditedResponse(status: .created, response: added)
+    }
+
+    @Sendable func install(_ request: Request, context: BasicRequestContext) async throws -> EditedResponse<Install> {
+        let name = try context.parameters.require("name")
+        let body = try await request.decode(as: Installer.Request.self, context: context)
+        return EditedResponse(status: .accepted, response: try await self.installer.start(name, body, at: Date()))
+    }
+
+    @Sendable func showInstall(_ request: Request, context: BasicRequestContext) async throws -> Install {
+        let name = try context.parameters.require("name")
+        guard let install = try await self.store.install(of: name) else { throw HTTPError(.notFound, message: "\(name) has no install record (add it with --bmc-address)") }
+        return install
     }
 
     @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> Subcloud {
@@ -80,6 +114,7 @@ struct SubcloudController: Sendable {
     @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> HTTPResponse.Status {
         let name = try context.parameters.require("name")
         try await self.store.deleteSubcloud(name, at: Date())
+        await self.installer.forget(name)
         await self.live.forget(name)
         // End its connection now rather than at its next message.
         _ = try? await self.live.send(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"), to: name)
@@ -130,3 +165,4 @@ struct SubcloudController: Sendable {
 extension Subcloud: ResponseEncodable {}
 extension SubcloudAdded: ResponseEncodable {}
 extension SubcloudGroup: ResponseEncodable {}
+extension Install: ResponseEncodable {}

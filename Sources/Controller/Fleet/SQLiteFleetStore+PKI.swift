@@ -143,10 +143,14 @@ extension SQLiteFleetStore {
                 """, arguments: [at.timeIntervalSince1970, name, certificate.serial])
         }
         try db.execute(sql: """
-            UPDATE subcloud SET certificateSerial = ?, certificateNotAfter = ?, deployStatus = 'enrolled',
+            UPDATE subcloud SET certificateSerial = ?, certificateNotAfter = ?,
+                deployStatus = CASE
+                    WHEN NOT ? THEN deployStatus
+                    WHEN deployStatus IN ('install-preparing', 'installing', 'bootstrapping') THEN 'bootstrapping'
+                    ELSE 'enrolled' END,
                 enrolledAt = COALESCE(CASE WHEN ? THEN ? END, enrolledAt)
             WHERE name = ?
-            """, arguments: [certificate.serial, certificate.notAfter.timeIntervalSince1970, enrolment, at.timeIntervalSince1970, name])
+            """, arguments: [certificate.serial, certificate.notAfter.timeIntervalSince1970, enrolment, enrolment, at.timeIntervalSince1970, name])
         try Self.event(db, subcloud: name, kind: enrolment ? "enrolled" : "certificate-renewed",
                        detail: "certificate \(certificate.serial) valid until \(ISO8601DateFormatter().string(from: certificate.notAfter))", at: at)
     }

@@ -81,6 +81,7 @@ public final class SQLiteFleetStore: FleetStore {
         Self.registerContentMigration(&migrator)
         Self.registerPKIMigration(&migrator)
         Self.registerStrategyMigration(&migrator)
+        Self.registerInstallMigration(&migrator)
         return migrator
     }
 
@@ -119,7 +120,7 @@ public final class SQLiteFleetStore: FleetStore {
     public func setManagement(_ name: String, to state: ManagementState, at: Date) async throws -> Subcloud {
         try await self.database.write { db in
             guard let current = try Self.fetchSubcloud(db, name) else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
-            if state == .managed, current.deployStatus != .enrolled {
+            if state == .managed, current.certificateSerial == nil {
                 throw FleetStoreError.refused("\(name) cannot be managed before its agent has enrolled")
             }
             if current.management != state {

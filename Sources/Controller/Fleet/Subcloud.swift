@@ -18,6 +18,26 @@ public enum SubcloudDeployStatus: String, Codable, Sendable {
     case awaitingEnrolment = "awaiting-enrolment"
     /// The agent enrolled and holds a certificate.
     case enrolled
+    // Zero-touch install, as dcmanager names the steps (`subcloud install`):
+    /// The controller is building the site's boot image.
+    case installPreparing = "install-preparing"
+    /// The BMC is being told to boot the image (virtual media, boot override, power).
+    case installing
+    /// The node boots and enrols from the image's seed.
+    case bootstrapping
+    /// The node is connected; the controller pushes what the install values name.
+    case deploying
+    /// Every area the install values name is in sync.
+    case complete
+    /// The boot image or the BMC failed; `subcloud install` again retries.
+    case installFailed = "install-failed"
+    /// The node came up but a content step failed.
+    case deployFailed = "deploy-failed"
+
+    /// A step of an install that is still moving on by itself.
+    public var isInstalling: Bool {
+        [.installPreparing, .installing, .bootstrapping, .deploying].contains(self)
+    }
 }
 
 /// Per-area sync status, as dcmanager reports it.
@@ -171,4 +191,6 @@ public struct SubcloudAdded: Codable, Sendable {
     public var caFingerprint: String
     /// Where the agent enrols, HOST:PORT.
     public var enrolAddress: String
+    /// With a BMC: the install record (`--install` starts it at once).
+    public var install: Install?
 }

@@ -51,6 +51,21 @@ public enum ConfigFile {
         api_idle_timeout = 60
         api_request_timeout = 30
 
+        # Zero-touch install (`subcloud install`). Unset keys take the default shown.
+        # HOST or HOST:PORT a node booted from a boot image dials to enrol (must be in
+        # server_names); default: enrol_listen.
+        # install_address = 10.0.0.1
+        # URL the BMCs fetch boot images from (plain HTTP works: each image is served
+        # once and its token is single-use); default: the API listener.
+        # install_image_base = http://10.0.0.1:7480
+        # The agent binary put into boot images (build with scripts/build-boot-agent.sh);
+        # default: tern-agent beside this program.
+        # boot_agent = /usr/lib/tern/tern-agent-boot
+        # The kernel for boot images; default: the newest /boot/vmlinuz-*.
+        # boot_kernel = /boot/vmlinuz-6.1.0-57-amd64
+        # Where the kernel/agent layers of boot images are cached; default: DATA/boot-kit.
+        # boot_cache = /var/cache/tern/boot-kit
+
         """
 
     /// Reads `path` (writing the template first if it does not exist) and applies it.
@@ -90,6 +105,11 @@ public enum ConfigFile {
             case "enrolment_lifetime": configuration.enrolmentLifetime = .seconds(try seconds())
             case "api_idle_timeout": configuration.apiIdleTimeout = .seconds(try seconds())
             case "api_request_timeout": configuration.apiRequestTimeout = .seconds(try seconds())
+            case "install_address": configuration.installAddress = value
+            case "install_image_base": configuration.installImageBase = value
+            case "boot_agent": configuration.bootAgent = value
+            case "boot_kernel": configuration.bootKernel = value
+            case "boot_cache": configuration.bootCache = value
             case "api_tls":
                 guard let flag = Bool(value) else { throw Invalid(description: "line \(number + 1): api_tls must be true or false") }
                 configuration.apiTLS = flag

@@ -9,6 +9,11 @@ public struct HostCommand: Sendable {
     /// Extra environment; the rest is inherited.
     public var environment: [String: String] = [:]
 
+    /// Runs the program in this directory (default: the caller's).
+    public var workingDirectory: String?
+    /// Feeds this file to the program's standard input (default: /dev/null).
+    public var inputFile: String?
+
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) {
         self.executable = executable
         self.arguments = arguments
@@ -46,7 +51,15 @@ public struct HostCommand: Sendable {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
+        if let inputFile = self.inputFile {
+            guard let input = FileHandle(forReadingAtPath: inputFile) else {
+                throw Failure(command: self.executable, status: 66, errors: "cannot read \(inputFile)")
+            }
+            process.standardInput = input
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        if let directory = self.workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         // Read both pipes to their end while the process runs (on GCD threads, not the
         // cooperative pool), so a chatty program cannot fill one and stall.
         let collected = OutputCollector()
