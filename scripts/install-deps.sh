@@ -2,8 +2,13 @@
 # Installs the system packages Tern needs to build and test, if any are missing.
 # Debian 12 with Swift already installed; runs apt-get as root or through sudo.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(zlib1g-dev openssl python3 systemd ostree skopeo umoci curl bsdutils)
+packages=(zlib1g-dev openssl python3 systemd ostree skopeo umoci curl bsdutils
+    # zero-touch install: boot images (kernel, busybox, isolinux, xorriso, cpio, xz),
+    # the qemu machine that boots them, and the Redfish emulator's venv and htpasswd
+    linux-image-amd64 busybox-static xorriso isolinux syslinux-common cpio xz-utils file binutils
+    qemu-system-x86 apache2-utils python3-venv)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -16,3 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6.1 or later first" >&2; exit 1; }
+
+# The Redfish BMC emulator (sushy-tools), in a venv of the project's own.
+if [ ! -x .build/sushy-venv/bin/sushy-emulator ]; then
+    echo "installing sushy-tools into .build/sushy-venv"
+    mkdir -p .build
+    /usr/bin/python3 -m venv .build/sushy-venv
+    .build/sushy-venv/bin/pip install -q sushy-tools
+fi

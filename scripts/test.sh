@@ -9,6 +9,9 @@ scripts/install-deps.sh
 echo "== building (debug, with tests)"
 swift build --build-tests
 
+echo "== building the agent boot images carry"
+scripts/build-boot-agent.sh
+
 echo "== checking the golden vectors with the independent decoder"
 python3 Tests/ConformanceTests/annotate.py --check
 

@@ -6,7 +6,7 @@ struct SubcloudCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "subcloud",
         abstract: "Add, list, inspect, manage and delete subclouds.",
-        subcommands: [Add.self, List.self, Show.self, Manage.self, Unmanage.self, Delete.self, Token.self]
+        subcommands: [Add.self, Install.self, List.self, Show.self, Manage.self, Unmanage.self, Delete.self, Token.self]
     )
 
     static func printEnrolment(_ added: SubcloudAdded) {
@@ -22,15 +22,44 @@ struct SubcloudCommand: AsyncParsableCommand {
         @Argument(help: "The subcloud name (letters, digits, '-', '_', '.').") var name: String
         @Option(help: "The subcloud group.") var group: String = SubcloudGroup.defaultName
         @Option(help: "A description for operators.") var description: String = ""
+        @OptionGroup var install: InstallOptions
+        @Flag(name: .customLong("install"), help: "Start the zero-touch install at once (needs the BMC flags and install values).") var installNow = false
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
-            let body = try JSONSerialization.data(withJSONObject: ["name": self.name, "group": self.group, "description": self.description])
-            let data = try await self.options.client().send(.POST, "/v1/subclouds", body: body)
+            var body = try self.install.body()
+            body["name"] = self.name
+            body["group"] = self.group
+            body["description"] = self.description
+            if self.installNow { body["install"] = true }
+            let data = try await self.options.client().send(.POST, "/v1/subclouds", body: try JSONSerialization.data(withJSONObject: body))
             if self.options.json { return try self.options.printJSON(data) }
             let added = try apiDecoder.decode(SubcloudAdded.self, from: data)
             print("Subcloud \(added.subcloud.name) created in group \(added.subcloud.group) (\(added.subcloud.management.rawValue), \(added.subcloud.deployStatus.rawValue)).")
-            SubcloudCommand.printEnrolment(added)
+            if let install = added.install {
+                print(install.attempt > 0 ? "Zero-touch install started; follow it with: tern-controller subcloud show \(self.name) --watch"
+                                          : "BMC recorded; install with: tern-controller subcloud install \(self.name)")
+            } else {
+                SubcloudCommand.printEnrolment(added)
+            }
+        }
+    }
+
+    struct Install: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install a subcloud with no one on site: build its boot image, boot it over Redfish, enrol, push its content.",
+            discussion: "Runs in the background; `subcloud show NAME --watch` follows the deploy status. Run it again to retry a failed install."
+        )
+        @Argument var name: String
+        @OptionGroup var install: InstallOptions
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let body = try JSONSerialization.data(withJSONObject: try self.install.body())
+            let data = try await self.options.client().send(.POST, "/v1/subclouds/\(segment(self.name))/install", body: body)
+            if self.options.json { return try self.options.printJSON(data) }
+            let install = try apiDecoder.decode(Controller.Install.self, from: data)
+            print("Install of \(self.name) started (attempt \(install.attempt)): \(install.status.rawValue). Follow it with: tern-controller subcloud show \(self.name) --watch")
         }
     }
 
@@ -63,13 +92,17 @@ struct SubcloudCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one subcloud in full: states, health, firmware, certificate.")
         @Argument var name: String
+        @Flag(help: "Follow the deploy status: print each change until the install completes or fails (exit 1).") var watch = false
+        @Option(help: "Seconds between looks with --watch.") var interval: Double = 1
         @OptionGroup var options: ClientOptions
 
         func run() async throws {
+            if self.watch { return try await self.follow() }
             let data = try await self.options.client().send(.GET, "/v1/subclouds/\(segment(self.name))")
             if self.options.json { return try self.options.printJSON(data) }
             let s = try apiDecoder.decode(Subcloud.self, from: data)
-            var lines = [
+            let install = try? apiDecoder.decode(Controller.Install.self, from: await self.options.client().send(.GET, "/v1/subclouds/\(segment(self.name))/install"))
+            var lines: [(String, String)] = [
                 ("name", s.name), ("group", s.group), ("description", s.description.isEmpty ? "-" : s.description),
                 ("management", s.management.rawValue), ("availability", s.availability.rawValue),
                 ("deploy status", s.deployStatus.rawValue),
@@ -94,8 +127,38 @@ struct SubcloudCommand: AsyncParsableCommand {
             for firmware in s.firmware {
                 lines.append(("firmware \(firmware.kind)", "\(firmware.vendor) \(firmware.name) \(firmware.version) \(firmware.releaseDate)".trimmingCharacters(in: .whitespaces)))
             }
+            if let install { lines += installLines(install) }
             let width = lines.map(\.0.count).max() ?? 0
             for (key, value) in lines { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
+        }
+
+        /// One line per change of deploy status or detail; ends with the install.
+        func follow() async throws {
+            let client = try self.options.client()
+            var last = ""
+            while true {
+                let subcloud = try apiDecoder.decode(Subcloud.self, from: try await client.send(.GET, "/v1/subclouds/\(segment(self.name))"))
+                let install = try? apiDecoder.decode(Controller.Install.self, from: await client.send(.GET, "/v1/subclouds/\(segment(self.name))/install"))
+                let status = subcloud.deployStatus
+                let line = "\(status.rawValue)\(install.map { ": " + $0.detail } ?? "")"
+                if line != last {
+                    if self.options.json {
+                        let object: [String: Any] = ["at": iso(Date()), "deployStatus": status.rawValue, "detail": install?.detail ?? ""]
+                        print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                    } else {
+                        print("\(iso(Date()))  \(line)")
+                    }
+                    fflush(nil)
+                    last = line
+                }
+                switch status {
+                case .complete, .enrolled: return
+                case .installFailed, .deployFailed: throw ExitCode(1)
+                case .awaitingEnrolment where install == nil || install?.attempt == 0: return
+                default: break
+                }
+                try await Task.sleep(for: .milliseconds(Int(self.interval * 1000)))
+            }
         }
     }
 
