@@ -6,7 +6,7 @@
 # static Foundation cannot be linked into the normal, dynamic build.
 #   scripts/build-boot-agent.sh            debug build (what the tests use)
 #   scripts/build-boot-agent.sh release    release build (smaller image; ~10 min more)
-# Result: .build/boot/tern-agent (debug info stripped). Point the controller at it
+# Result: .build/boot/tern-agent (stripped). Point the controller at it
 # with `--boot-agent` or `boot_agent` in controller.conf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,6 @@ mode="${1:-debug}"
 swift build -c "$mode" --static-swift-stdlib --product tern-agent --scratch-path .build-boot
 mkdir -p .build/boot
 cp ".build-boot/$mode/tern-agent" .build/boot/tern-agent.new
-strip --strip-debug .build/boot/tern-agent.new
+strip .build/boot/tern-agent.new
 mv .build/boot/tern-agent.new .build/boot/tern-agent
 echo "boot agent: .build/boot/tern-agent ($(du -h .build/boot/tern-agent | cut -f1), $mode)"

@@ -2,14 +2,29 @@
 # The main job: a controller on its embedded SQLite store and three local agents
 # that enrol with one-time tokens and report over mutual TLS. Prints the API URL
 # and `subcloud list`, then keeps running until Ctrl-C (or TERN_DEMO_SECONDS).
+#   --zero-touch   also install a fourth site with nobody on it: a Redfish BMC
+#                  emulator (sushy-tools) is told to boot the site's boot image;
+#                  the node is that very ISO booted in qemu (--qemu, ~1 min) or, by
+#                  default, an agent started from the seed taken out of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+zero_touch=""; qemu=""
+for argument in "$@"; do
+    case "$argument" in
+    --zero-touch) zero_touch=1 ;;
+    --qemu) zero_touch=1; qemu=1 ;;
+    *) echo "usage: scripts/demo.sh [--zero-touch [--qemu]]" >&2; exit 64 ;;
+    esac
+done
 
 scripts/install-deps.sh
 echo "== building"
 swift build --product tern-controller
 swift build --product tern-agent
 bin=$(swift build --show-bin-path)
+[ -n "$zero_touch" ] && scripts/build-boot-agent.sh
+# A qemu guest reaches the host's loopback as 10.0.2.2; a local agent as 127.0.0.1.
+install_address=127.0.0.1; [ -n "$qemu" ] && install_address=10.0.2.2
 
 work=$(mktemp -d -t tern-demo.XXXXXX)
 base=${TERN_DEMO_PORT:-7447}
@@ -23,7 +38,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 "$bin/tern-controller" serve --data "$data" --listen "127.0.0.1:$base" --enrol-listen "127.0.0.1:$((base + 1))" \
-    --api-listen "127.0.0.1:$((base + 33))" --heartbeat-interval 5 2> "$work/controller.log" &
+    --api-listen "127.0.0.1:$((base + 33))" --heartbeat-interval 5 \
+    --server-name localhost --server-name 10.0.2.2 --install-address "$install_address" \
+    --boot-agent .build/boot/tern-agent --boot-cache .build/boot/kit-cache 2> "$work/controller.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$data/api-address" ] && break; sleep 0.2; done
 
@@ -41,6 +58,46 @@ sleep 3
 printf 'Welcome to a Tern-managed site.\n' > "$work/motd"
 "$bin/tern-controller" config set --all "$work/motd:/etc/motd:0644" --data "$data" > /dev/null
 sleep 2
+
+if [ -n "$zero_touch" ]; then
+    echo "== zero-touch install of edge-07 through a Redfish BMC emulator"
+    mkdir -p "$work/bmc/downloads"
+    htpasswd -B -b -c "$work/bmc/htpasswd" root demo-bmc 2>/dev/null
+    bmc_port=$((base + 34)); uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
+    cat > "$work/bmc/emulator.conf" <<CONF
+SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'
+SUSHY_EMULATOR_LISTEN_PORT = $bmc_port
+SUSHY_EMULATOR_FAKE_DRIVER = True
+SUSHY_EMULATOR_STATE_DIR = '$work/bmc/state'
+SUSHY_EMULATOR_FAKE_SYSTEMS = [{'uuid': '$uuid', 'name': 'edge-07', 'power_state': 'Off', 'nics': [{'mac': '52:54:00:12:34:56', 'ip': '10.0.2.15'}]}]
+SUSHY_EMULATOR_AUTH_FILE = '$work/bmc/htpasswd'
+CONF
+    TMPDIR="$work/bmc/downloads" .build/sushy-venv/bin/sushy-emulator --config "$work/bmc/emulator.conf" 2> "$work/bmc.log" &
+    pids+=($!)
+    printf 'demo-bmc' > "$work/bmc/password"
+    printf 'config:\n  files: [{path: /etc/site/role.conf, content: "role=edge"}]\nboot: {console: "ttyS0,115200"}\n' > "$work/install.yaml"
+    sleep 1
+    "$bin/tern-controller" subcloud add edge-07 --data "$data" --bmc-address "http://127.0.0.1:$bmc_port" --bmc-username root \
+        --bmc-password-file "$work/bmc/password" --install-values "$work/install.yaml" --install
+    # The node: whatever the BMC was told to boot (power on + CD inserted).
+    for _ in $(seq 240); do
+        image=$(find "$work/bmc/downloads" -name '*.iso' 2>/dev/null | head -1)
+        power=$(curl -s -u root:demo-bmc "http://127.0.0.1:$bmc_port/redfish/v1/Systems/$uuid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["PowerState"])')
+        [ -n "$image" ] && [ "$power" = On ] && break
+        sleep 0.5
+    done
+    echo "boot image: $(du -h "$image" | cut -f1) ($image)"
+    if [ -n "$qemu" ]; then
+        qemu-system-x86_64 -accel tcg -m 512 -smp 1 -display none -monitor none -serial "file:$work/edge-07-console.log" -no-reboot \
+            -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= -cdrom "$image" -boot d &
+        pids+=($!)
+    else
+        mkdir -p "$work/edge-07-seed" && (cd "$work/edge-07-seed" && xorriso -osirrox on -indev "$image" -extract /boot/seed.img seed.cpio 2>/dev/null && cpio -i -d --quiet < seed.cpio)
+        "$bin/tern-agent" run --seed "$work/edge-07-seed/etc/tern/seed.json" --state "$work/edge-07" --no-fwupd --config-root "$work/edge-07/root" 2> "$work/edge-07.log" &
+        pids+=($!)
+    fi
+    "$bin/tern-controller" subcloud show edge-07 --watch --data "$data" || true
+fi
 
 echo
 echo "API:       $(cat "$data/api-address")  (token in $data/api-token; try: curl -H \"Authorization: Bearer \$(cat $data/api-token)\" $(cat "$data/api-address")/v1/subclouds)"

@@ -217,4 +217,51 @@ struct ZeroTouchTests {
             #expect(!FileManager.default.fileExists(atPath: fleet.directory.appending("state-x") + "/identity.pem"))
         }
     }
+
+    @Test("a qemu machine boots the ISO the BMC was given, enrols from inside, and is driven to complete (config and an OCI image; OSTree is covered by the local-process tests)")
+    func qemuBoot() async throws {
+        try await ProcessFleet.with { fleet in
+            let bmc = try await RedfishEmulator(folder: fleet.directory.appending("bmc"), password: "qemu-bmc")
+            defer { Task { await bmc.stop() } }
+            // The guest reaches the host's loopback as 10.0.2.2 (qemu user networking).
+            try await Self.startController(fleet, extra: ["--server-name", "localhost", "--server-name", "10.0.2.2", "--install-address", "10.0.2.2"])
+            let work = fleet.directory.appending("content")
+            try await ContentPlaneTests.makeImages(in: work)
+            #expect(try await fleet.cli(["images", "import", "oci:\(work)/app:v1"]).status == 0)
+            let values = fleet.directory.appending("install.yaml")
+            try """
+                images: [{name: "app:v1"}]
+                config:
+                  files: [{path: /etc/site/role.conf, content: "role=edge"}]
+                boot: {console: "ttyS0,115200"}
+                boot_timeout_seconds: 240
+                """.write(toFile: values, atomically: true, encoding: .utf8)
+            try "qemu-bmc".write(toFile: fleet.directory.appending("pw"), atomically: true, encoding: .utf8)
+            let started = ContinuousClock.now
+            #expect(try await fleet.cli([
+                "subcloud", "add", "edge-q", "--bmc-address", bmc.address, "--bmc-username", "root", "--bmc-password-file", fleet.directory.appending("pw"),
+                "--install-values", values, "--install",
+            ]).status == 0)
+            let image = try #require(try await bmc.bootedImage())
+            let console = fleet.directory.appending("console.log")
+            let qemu = try ChildProcess("/usr/bin/qemu-system-x86_64", [
+                "-accel", "tcg", "-m", "512", "-smp", "1", "-display", "none", "-monitor", "none", "-serial", "file:" + console, "-no-reboot",
+                "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0,romfile=", "-cdrom", image, "-boot", "d",
+            ], outputPath: fleet.directory.appending("qemu.log"))
+            defer { qemu.signal(SIGKILL) }
+            let complete = await eventually(timeout: .seconds(300), every: .seconds(1)) {
+                let status = try? await Self.deployStatus(fleet, "edge-q")
+                return status == "complete" || status == "deploy-failed" || status == "install-failed"
+            }
+            let consoleText = (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+            let history = try await Self.events(fleet, "edge-q")
+            let final = try await Self.deployStatus(fleet, "edge-q")
+            #expect(complete && final == "complete", "\(history)\nconsole:\n\(consoleText.suffix(4000))")
+            #expect(consoleText.contains("tern: starting the agent for site edge-q"))
+            let subcloud = try #require(try await fleet.subclouds()["edge-q"])
+            #expect((subcloud["sync"] as? [String: Any])?["images"] as? String == "in-sync")
+            #expect((subcloud["sync"] as? [String: Any])?["config"] as? String == "in-sync")
+            print("qemu install: \(ContinuousClock.now - started) from subcloud add to complete; \(history)")
+        }
+    }
 }
