@@ -91,6 +91,11 @@ struct ZeroTouchTests {
             let seedPath = try await Self.extractSeed(image, into: fleet.directory.appending("seed"))
             let seed = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: seedPath))) as! [String: Any]
             #expect(seed["site"] as? String == "edge-07")
+            // The BMC fetched the image at its URL; that URL is spent now.
+            let cd = try await shell("curl -s -u root:bmc-Pa55-word \(bmc.address)\(bmc.system)/VirtualMedia/Cd")
+            let url = try #require((try JSONSerialization.jsonObject(with: Data(cd.utf8)) as? [String: Any])?["Image"] as? String)
+            #expect(url.hasPrefix("http://127.0.0.1:\(fleet.apiPort)/boot/") && url.hasSuffix(".iso"))
+            #expect(try await shell("curl -s -o /dev/null -w '%{http_code}' \(url)") == "404")
 
             let state = fleet.directory.appending("agent-edge-07")
             let configRoot = fleet.directory.appending("root-edge-07")
@@ -112,10 +117,7 @@ struct ZeroTouchTests {
             #expect(try await shell("ostree rev-parse --repo=\(state)/ostree-repo tern/x86_64/os") == commit)
             #expect(try await shell("skopeo inspect oci:\(state)/images:app:v1 >/dev/null && echo ok") == "ok")
 
-            // The image URL was good once; the seed's token once.
-            let cd = try await shell("curl -s -u root:bmc-Pa55-word \(bmc.address)\(bmc.system)/VirtualMedia/Cd")
-            let url = try #require((try JSONSerialization.jsonObject(with: Data(cd.utf8)) as? [String: Any])?["Image"] as? String ?? nil)
-            #expect(try await shell("curl -s -o /dev/null -w '%{http_code}' \(url)") == "404")
+            // The seed's token was good once.
             let again = try await fleet.enrol("edge-07", token: seed["token"] as! String, fingerprint: "sha256:" + (seed["ca_fingerprint"] as! String),
                                               extra: ["--force", "--state", fleet.directory.appending("other")])
             #expect(again.status != 0 && again.output.contains("used"), "\(again.output)")
