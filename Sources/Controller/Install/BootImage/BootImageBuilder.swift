@@ -96,6 +96,7 @@ public actor BootImageBuilder {
         }
         hasher.update(data: Data(BootInit.initScript.utf8))
         hasher.update(data: Data(BootInit.dhcpScript.utf8))
+        hasher.update(data: Data("layout 2".utf8))  // bump when the layers' layout changes
         return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
@@ -129,7 +130,7 @@ public actor BootImageBuilder {
         _ = try? await HostCommand("strip", ["--strip-debug", agent + "/usr/bin/tern-agent"]).check()
         for library in try await Self.sharedLibraries(of: kit.agent) {
             try AtomicFile.makeDirectory(agent + (library as NSString).deletingLastPathComponent, mode: 0o755)
-            try Self.place((library as NSString).resolvingSymlinksInPath, at: agent + library, copy: true)
+            try Self.place(library, at: agent + library, copy: true)
         }
         try await Self.pack(agent, to: scratch + "/tern-agent.img", compress: true)
 
@@ -226,11 +227,16 @@ public actor BootImageBuilder {
         guard rename(output + ".cpio.xz", output) == 0 else { throw BootImageError("cannot move \(output): errno \(errno)") }
     }
 
-    /// A hard link where possible (same filesystem), else a copy.
+    /// A hard link where possible (same filesystem), else a copy of the file's
+    /// content — never of a symbolic link (`libstdc++.so.6 -> libstdc++.so.6.0.30`),
+    /// whose target would be missing in the image.
     static func place(_ source: String, at target: String, copy: Bool = false) throws {
         try? FileManager.default.removeItem(atPath: target)
-        if !copy, link(source, target) == 0 { return }
-        try FileManager.default.copyItem(atPath: (source as NSString).resolvingSymlinksInPath, toPath: target)
+        guard let real = realpath(source, nil) else { throw BootImageError("\(source): \(String(cString: strerror(errno)))") }
+        let resolved = String(cString: real)
+        free(real)
+        if !copy, link(resolved, target) == 0 { return }
+        try FileManager.default.copyItem(atPath: resolved, toPath: target)
     }
 
     static func write(_ text: String, to path: String, mode: mode_t) throws {
