@@ -96,6 +96,9 @@ public struct Enroller {
         // (With `.none`, swift-nio-ssl never calls the callback.) The host name is
         // checked by `EnrolmentTrust`, which also covers IP literals.
         tls.certificateVerification = .noHostnameVerification
+        // No system trust store either: a node booted from a boot image has none
+        // (/etc/ssl is absent), and the pinned CA is all that is trusted anyway.
+        tls.trustRoots = .certificates([])
         let context = try NIOSSLContext(configuration: tls)
         let trust = EnrolmentTrust(caFingerprint: self.caFingerprint, host: self.controllerHost)
         let host = self.controllerHost
