@@ -86,6 +86,11 @@ CONF
         [ -n "$image" ] && [ "$power" = On ] && break
         sleep 0.5
     done
+    if [ -z "$image" ]; then
+        echo "the BMC was never told to boot an image:" >&2
+        "$bin/tern-controller" subcloud show edge-07 --data "$data" >&2
+        exit 1
+    fi
     echo "boot image: $(du -h "$image" | cut -f1) ($image)"
     if [ -n "$qemu" ]; then
         qemu-system-x86_64 -accel tcg -m 512 -smp 1 -display none -monitor none -serial "file:$work/edge-07-console.log" -no-reboot \

@@ -220,9 +220,9 @@ struct ZeroTouchTests {
         }
     }
 
-    @Test(.disabled("not yet green: the guest boots, gets DHCP and starts the agent, whose enrolment TLS failed with unknownError([]) (suspected: no system trust store in the initramfs; Enroller now trusts no default roots — to be verified)"))
-    func qemuBootPending() {}
-
+    // Opt-in (TERN_QEMU_TESTS=1) until it is green here: the guest boots, gets DHCP and
+    // starts the agent, whose enrolment TLS failed with unknownError([]) (suspected: no
+    // system trust store in the initramfs; the Enroller now trusts no default roots).
     @Test("a qemu machine boots the ISO the BMC was given, enrols from inside, and is driven to complete (config and an OCI image; OSTree is covered by the local-process tests)",
           .enabled(if: ProcessInfo.processInfo.environment["TERN_QEMU_TESTS"] == "1"))
     func qemuBoot() async throws {

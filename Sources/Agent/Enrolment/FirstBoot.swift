@@ -49,7 +49,7 @@ public struct FirstBoot: Sendable {
                 throw Failure(description: "enrolment of \(self.seed.site) refused: \(refused)")
             } catch {
                 self.logger.warning("controller not reachable yet; retrying", metadata: [
-                    "controller": "\(self.seed.controller)", "error": "\(error)", "in_ms": "\(pause.components.seconds * 1000 + pause.components.attoseconds / 1_000_000_000_000_000)",
+                    "controller": "\(self.seed.controller)", "error": "\(error)", "in": "\(pause)",
                 ])
                 try await Task.sleep(for: pause)
                 pause = min(pause * 2, self.retryCap)

@@ -58,6 +58,7 @@ struct SubcloudController: Sendable {
         try Self.validateName(body.name)
         let (token, record) = BootstrapToken.make(validFor: self.tokenLifetime)
         if body.install == true, body.bmc == nil { throw HTTPError(.badRequest, message: "--install needs a BMC (--bmc-address, --bmc-username, --bmc-password-file)") }
+        if body.install == true, body.installValues == nil { throw HTTPError(.badRequest, message: "--install needs install values (--install-values)") }
         if let problem = body.installValues?.problem { throw HTTPError(.badRequest, message: "install values: \(problem)") }
         if let bmc = body.bmc {
             do { _ = try BMCAddress(parsing: bmc.address) } catch { throw HTTPError(.badRequest, message: "\(error)") }

@@ -59,7 +59,8 @@ public actor BootImageBuilder {
         chmod(output + ".partial", 0o600)
         guard rename(output + ".partial", output) == 0 else { throw BootImageError("cannot move the boot image into place: errno \(errno)") }
         let size = (try FileManager.default.attributesOfItem(atPath: output)[.size] as? NSNumber)?.uint64Value ?? 0
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         self.logger.info("boot image built", metadata: ["subcloud": "\(seed.site)", "bytes": "\(size)", "seconds": "\(seconds)", "kit_cached": "\(cached)"])
         return Built(path: output, size: size, seconds: seconds, kitCached: cached)
     }
@@ -210,7 +211,9 @@ public actor BootImageBuilder {
 
     /// A newc cpio archive of `root` (owned by root), xz-compressed the way the
     /// kernel unpacks it (CRC32 check, 1 MiB dictionary) when `compress`.
-    static func pack(_ root: String, to output: String, compress: Bool) async throws {
+    static func pack(_ root: String, to target: String, compress: Bool) async throws {
+        // cpio runs inside `root`: a relative output path (a relative --data or --boot-cache) must not follow it there.
+        let output = target.hasPrefix("/") ? target : FileManager.default.currentDirectoryPath + "/" + target
         var entries: [String] = ["."]
         if let walker = FileManager.default.enumerator(atPath: root) {
             for case let relative as String in walker { entries.append("./" + relative) }
