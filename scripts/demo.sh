@@ -61,44 +61,23 @@ sleep 2
 
 if [ -n "$zero_touch" ]; then
     echo "== zero-touch install of edge-07 through a Redfish BMC emulator"
-    mkdir -p "$work/bmc/downloads"
-    htpasswd -B -b -c "$work/bmc/htpasswd" root demo-bmc 2>/dev/null
-    bmc_port=$((base + 34)); uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
-    cat > "$work/bmc/emulator.conf" <<CONF
-SUSHY_EMULATOR_LISTEN_IP = '127.0.0.1'
-SUSHY_EMULATOR_LISTEN_PORT = $bmc_port
-SUSHY_EMULATOR_FAKE_DRIVER = True
-SUSHY_EMULATOR_STATE_DIR = '$work/bmc/state'
-SUSHY_EMULATOR_FAKE_SYSTEMS = [{'uuid': '$uuid', 'name': 'edge-07', 'power_state': 'Off', 'nics': [{'mac': '52:54:00:12:34:56', 'ip': '10.0.2.15'}]}]
-SUSHY_EMULATOR_AUTH_FILE = '$work/bmc/htpasswd'
-CONF
-    TMPDIR="$work/bmc/downloads" .build/sushy-venv/bin/sushy-emulator --config "$work/bmc/emulator.conf" 2> "$work/bmc.log" &
-    pids+=($!)
-    printf 'demo-bmc' > "$work/bmc/password"
+    source scripts/lib/bmc-emulator.sh
+    bmc_start "$work/bmc" $((base + 34)) demo-bmc edge-07
     printf 'config:\n  files: [{path: /etc/site/role.conf, content: "role=edge"}]\nboot: {console: "ttyS0,115200"}\n' > "$work/install.yaml"
-    sleep 1
-    "$bin/tern-controller" subcloud add edge-07 --data "$data" --bmc-address "http://127.0.0.1:$bmc_port" --bmc-username root \
-        --bmc-password-file "$work/bmc/password" --install-values "$work/install.yaml" --install
+    "$bin/tern-controller" subcloud add edge-07 --data "$data" --bmc-address "$bmc_address" --bmc-username root \
+        --bmc-password-file "$bmc_password_file" --install-values "$work/install.yaml" --install
     # The node: whatever the BMC was told to boot (power on + CD inserted).
-    for _ in $(seq 240); do
-        image=$(find "$work/bmc/downloads" -name '*.iso' 2>/dev/null | head -1)
-        power=$(curl -s -u root:demo-bmc "http://127.0.0.1:$bmc_port/redfish/v1/Systems/$uuid" | python3 -c 'import json,sys; print(json.load(sys.stdin)["PowerState"])')
-        [ -n "$image" ] && [ "$power" = On ] && break
-        sleep 0.5
-    done
-    if [ -z "$image" ]; then
+    if ! image=$(bmc_booted_image "$work/bmc"); then
         echo "the BMC was never told to boot an image:" >&2
         "$bin/tern-controller" subcloud show edge-07 --data "$data" >&2
         exit 1
     fi
     echo "boot image: $(du -h "$image" | cut -f1) ($image)"
     if [ -n "$qemu" ]; then
-        qemu-system-x86_64 -accel tcg -m 512 -smp 1 -display none -monitor none -serial "file:$work/edge-07-console.log" -no-reboot \
-            -netdev user,id=n0 -device virtio-net-pci,netdev=n0,romfile= -cdrom "$image" -boot d &
-        pids+=($!)
+        qemu_boot "$image" "$work/edge-07-console.log"
     else
-        mkdir -p "$work/edge-07-seed" && (cd "$work/edge-07-seed" && xorriso -osirrox on -indev "$image" -extract /boot/seed.img seed.cpio 2>/dev/null && cpio -i -d --quiet < seed.cpio)
-        "$bin/tern-agent" run --seed "$work/edge-07-seed/etc/tern/seed.json" --state "$work/edge-07" --no-fwupd --config-root "$work/edge-07/root" 2> "$work/edge-07.log" &
+        seed=$(bmc_seed "$image" "$work/edge-07-seed")
+        "$bin/tern-agent" run --seed "$seed" --state "$work/edge-07" --no-fwupd --config-root "$work/edge-07/root" 2> "$work/edge-07.log" &
         pids+=($!)
     fi
     "$bin/tern-controller" subcloud show edge-07 --watch --data "$data" || true

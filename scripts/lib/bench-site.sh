@@ -6,12 +6,13 @@
 bench_now() { date +%s.%N; }
 bench_since() { python3 -c "print(f'{$(bench_now) - $1:.2f}')"; }
 
-# bench_controller PORT: serve on PORT (wire), PORT+1 (enrol), PORT+2 (API).
+# bench_controller PORT [serve options...]: serve on PORT (wire), PORT+1 (enrol), PORT+2 (API).
 bench_controller() {
     bench_port=$1
+    shift
     bench_data="$work/controller"
     "$bin/tern-controller" serve --data "$bench_data" --listen "127.0.0.1:$bench_port" --enrol-listen "127.0.0.1:$((bench_port + 1))" \
-        --api-listen "127.0.0.1:$((bench_port + 2))" 2> "$work/controller.log" &
+        --api-listen "127.0.0.1:$((bench_port + 2))" "$@" 2> "$work/controller.log" &
     pids+=($!)
     for _ in $(seq 100); do [ -s "$bench_data/api-address" ] && break; sleep 0.1; done
 }
