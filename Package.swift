@@ -50,13 +50,17 @@ let package = Package(
         // Platform — what both programs need that is not protocol: running host
         // commands without a shell or a blocked thread, atomic files, sd_notify,
         // HOST:PORT parsing, the on-disk content formats (OCI layout, config bundle),
-        // key-material redaction and BackgroundWork (the Service that runs work
-        // outliving a request). May import Wire (for digests), never Controller or Agent.
+        // key-material redaction, BackgroundWork (the Service that runs work
+        // outliving a request) and the receiving side of transfers (resumable,
+        // verified, off the event loop), which the agent uses for downloads and the
+        // controller for backup uploads. May import Wire, never Controller or Agent.
         .target(
             name: "Platform",
             dependencies: [
                 "Wire",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,6 +4,7 @@ import TernTestSupport
 import Testing
 import Wire
 @testable import Agent
+@testable import Platform
 
 @Suite struct TransferStoreTests {
     static func object(_ size: Int, seed: UInt64 = 1) -> [UInt8] {

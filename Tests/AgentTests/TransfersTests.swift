@@ -6,6 +6,7 @@ import TernTestSupport
 import Testing
 import Wire
 @testable import Agent
+@testable import Platform
 
 @Suite struct TransfersTests {
     /// A connection's transfer sink on an embedded channel, fed as `WireConnectionHandler` would feed it.
@@ -25,7 +26,7 @@ import Wire
         /// Delivers the stream's opening and takes it back out (it passes through to the application).
         func open(_ stream: StreamID, _ request: TransferRequest) throws {
             try self.deliver(.streamOpened(stream, .transferRequest(request)))
-            guard case .wire(.streamOpened(stream, _))? = try self.channel.readInbound(as: AgentEvent.self) else {
+            guard case .wire(.streamOpened(stream, _))? = try self.channel.readInbound(as: TransferEvent.self) else {
                 Issue.record("the opening did not pass through")
                 return
             }
@@ -41,10 +42,10 @@ import Wire
             return nil
         }
 
-        func nextEvent() async throws -> AgentEvent? {
+        func nextEvent() async throws -> TransferEvent? {
             for _ in 0..<500 {
                 self.channel.embeddedEventLoop.run()
-                if let event = try self.channel.readInbound(as: AgentEvent.self) { return event }
+                if let event = try self.channel.readInbound(as: TransferEvent.self) { return event }
                 try await Task.sleep(for: .milliseconds(10))
             }
             return nil

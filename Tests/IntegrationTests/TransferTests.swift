@@ -1,4 +1,5 @@
 import Agent
+import Platform
 import Controller
 import Foundation
 import NIOCore

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Wire
 
 /// The alarm an agent raises when it cannot store what it is sent (issue 7, item 13):

@@ -17,7 +17,7 @@ struct AgentConnection {
         case shutdown
     }
 
-    let connection: NIOAsyncChannel<AgentEvent, WireCommand>
+    let connection: NIOAsyncChannel<TransferEvent, WireCommand>
     let identity: AgentIdentity
     let configuration: AgentConfiguration
     let reporter: HostReporter

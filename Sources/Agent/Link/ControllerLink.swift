@@ -74,7 +74,7 @@ public struct ControllerLink: Service {
         }
     }
 
-    private func connect(_ identity: AgentIdentity, transfers: Transfers) async throws -> NIOAsyncChannel<AgentEvent, WireCommand> {
+    private func connect(_ identity: AgentIdentity, transfers: Transfers) async throws -> NIOAsyncChannel<TransferEvent, WireCommand> {
         let tls = try NIOSSLContext(configuration: try identity.tls())
         var session = SessionConfiguration(identity: identity.name, software: "tern-agent \(AgentVersion.current)")
         session.handshakeTimeout = self.configuration.connectTimeout
@@ -91,7 +91,7 @@ public struct ControllerLink: Service {
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     try channel.pipeline.syncOperations.addHandler(WireConnectionHandler(role: .client, configuration: session, logger: logger))
                     try channel.pipeline.syncOperations.addHandler(TransferSink(writers: transfers.writers, counters: status.transfers, logger: logger))
-                    return try NIOAsyncChannel<AgentEvent, WireCommand>(wrappingChannelSynchronously: channel)
+                    return try NIOAsyncChannel<TransferEvent, WireCommand>(wrappingChannelSynchronously: channel)
                 }
             }
     }

@@ -1,5 +1,5 @@
-import NIOConcurrencyHelpers
 import NIOCore
+import Platform
 import Wire
 
 /// What the link knows about the controller connection, for the agent's own
@@ -44,31 +44,4 @@ public actor LinkStatus {
     }
 
     public var isConnected: Bool { self.negotiated != nil }
-}
-
-/// Transfer bytes received, counted where they are written (off any actor).
-final class TransferCounters: Sendable {
-    private struct State {
-        var bytes = 0
-        var connection = 0
-        var resentPerConnection: [Int] = []
-    }
-
-    private let state = NIOLockedValueBox(State())
-
-    var bytes: Int { self.state.withLockedValue { $0.bytes } }
-    var resentPerConnection: [Int] { self.state.withLockedValue { $0.resentPerConnection } }
-
-    func connectionStarted(_ number: Int) {
-        self.state.withLockedValue { $0.connection = number }
-    }
-
-    func record(bytes count: Int, resent: Int) {
-        self.state.withLockedValue { state in
-            state.bytes += count
-            guard resent > 0 else { return }
-            while state.resentPerConnection.count < state.connection { state.resentPerConnection.append(0) }
-            state.resentPerConnection[max(0, state.connection - 1)] += resent
-        }
-    }
 }

@@ -5,7 +5,6 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
-import Platform
 #endif
 
 /// The agent's side of transfers (PROTOCOL.md §7.4): answers offers with a request
@@ -16,17 +15,17 @@ import Platform
 ///
 /// The bytes themselves never pass through here: the connection's `TransferSink`
 /// parses them on the event loop and an `ObjectWriter` writes them on the thread pool.
-actor Transfers {
+public actor Transfers {
     private let store: TransferStore
     private let logger: Logger
     /// The writers of objects on their way, shared with each connection's sink.
-    nonisolated let writers = ObjectWriters()
+    public nonisolated let writers = ObjectWriters()
     /// Streams this side opened, by id, and the object each carries.
     private var streams: [StreamID: ContentDigest] = [:]
     /// Offers not yet satisfied: asked for again when their stream fails or stalls.
     private var pending: [ContentDigest: Pending] = [:]
     /// A stream with no data for this long is cancelled and asked for again.
-    let stallTimeout: Duration
+    public let stallTimeout: Duration
 
     private struct Pending {
         var offer: TransferOffer
@@ -44,14 +43,14 @@ actor Transfers {
     /// Objects published since start, by digest (for status and tests).
     private(set) var completed: [ContentDigest: String] = [:]
 
-    init(stateDirectory: String, stallTimeout: Duration = .seconds(30), logger: Logger) throws {
+    public init(stateDirectory: String, stallTimeout: Duration = .seconds(30), logger: Logger) throws {
         self.store = try TransferStore(stateDirectory: stateDirectory)
         self.stallTimeout = stallTimeout
         self.logger = logger
     }
 
     /// The request to send for an offer, or nil when the object is already here or on its way.
-    func offered(_ offer: TransferOffer) async throws -> TransferRequest? {
+    public func offered(_ offer: TransferOffer) async throws -> TransferRequest? {
         guard let digest = offer.digest else { return nil }
         self.missing[digest] = nil
         if self.store.has(digest) {
@@ -77,12 +76,12 @@ actor Transfers {
     /// The request for an object a deployment or config generation needs, or nil
     /// when it is here or already on its way. Needs no offer: the reference says
     /// how big it is and how it is cut.
-    func fetch(_ reference: ObjectRef, kind: String, name: String) async throws -> TransferRequest? {
+    public func fetch(_ reference: ObjectRef, kind: String, name: String) async throws -> TransferRequest? {
         try await self.offered(TransferOffer(reference, kind: kind, name: name))
     }
 
     /// Forgets a verified object that has been used up (copied into place).
-    func discard(_ digest: ContentDigest) {
+    public func discard(_ digest: ContentDigest) {
         unlink(self.store.objectPath(digest))
         self.completed[digest] = nil
     }
@@ -90,7 +89,7 @@ actor Transfers {
     /// Waits until the object is here (verified), across reconnects; throws when the
     /// sender said it does not have it, and `CancellationError` when the waiting task
     /// is cancelled.
-    func arrival(of digest: ContentDigest) async throws -> String {
+    public func arrival(of digest: ContentDigest) async throws -> String {
         if self.store.has(digest) { return self.store.objectPath(digest) }
         if let reason = self.missing[digest] { throw WireError(.notFound, "object \(digest) is not available: \(reason)") }
         return try await self.waiting.wait(for: digest)
@@ -102,7 +101,7 @@ actor Transfers {
 
     /// The sender does not have the object (TRANSFER_ABORT with NOT_FOUND): stop asking
     /// for it and fail whoever waits for it. A later offer or deployment asks again.
-    func unavailable(_ digest: ContentDigest, reason: String) {
+    public func unavailable(_ digest: ContentDigest, reason: String) {
         self.pending[digest] = nil
         // Its partial files stay on disk for a later offer; its open descriptors go.
         self.writers.remove(digest)
@@ -111,7 +110,7 @@ actor Transfers {
     }
 
     /// Our request went out on `stream`.
-    func opened(_ stream: StreamID, _ request: TransferRequest) {
+    public func opened(_ stream: StreamID, _ request: TransferRequest) {
         guard let digest = request.digest, self.pending[digest] != nil else { return }
         self.streams[stream] = digest
         self.pending[digest]?.stream = stream
@@ -120,7 +119,7 @@ actor Transfers {
 
     /// Streams that carried nothing for the stall timeout (to cancel), and requests
     /// for offers whose stream failed (to send again, resuming where they stopped).
-    func housekeeping(now: ContinuousClock.Instant = .now) async throws -> (stalled: [StreamID], retry: [TransferRequest]) {
+    public func housekeeping(now: ContinuousClock.Instant = .now) async throws -> (stalled: [StreamID], retry: [TransferRequest]) {
         var stalled: [StreamID] = []
         var retry: [TransferRequest] = []
         for (digest, pending) in self.pending where now - pending.lastActivity >= self.stallTimeout {
@@ -140,12 +139,12 @@ actor Transfers {
     /// This site could not write an object (no space left, an I/O error): a fault of
     /// the site, not of the link or the sender. Only that transfer stops; housekeeping
     /// asks for it again, so it resumes by itself once the write can succeed.
-    struct StorageFailure: Error, CustomStringConvertible {
-        var digest: ContentDigest
-        var underlying: AtomicFile.Failure
-        var description: String { "cannot store object \(self.digest): \(String(cString: strerror(self.underlying.errno)))" }
+    public struct StorageFailure: Error, CustomStringConvertible {
+        public var digest: ContentDigest
+        public var underlying: AtomicFile.Failure
+        public var description: String { "cannot store object \(self.digest): \(String(cString: strerror(self.underlying.errno)))" }
         /// The file system that failed, for the alarm.
-        var path: String { self.underlying.path }
+        public var path: String { self.underlying.path }
     }
 
     /// The storage failure reported last and not yet followed by a stored object.
@@ -154,7 +153,7 @@ actor Transfers {
     /// The sink stopped a stream: the sender broke a rule, or this site could not
     /// store the bytes (returned as a `StorageFailure`, for the alarm). Housekeeping
     /// asks again.
-    func failed(_ stream: StreamID, _ digest: ContentDigest, _ error: any Error) -> StorageFailure? {
+    public func failed(_ stream: StreamID, _ digest: ContentDigest, _ error: any Error) -> StorageFailure? {
         self.abandoned(stream)
         guard let failure = error as? AtomicFile.Failure else { return nil }
         let storage = StorageFailure(digest: digest, underlying: failure)
@@ -163,14 +162,14 @@ actor Transfers {
     }
 
     /// Clears the storage failure once an object was stored again; returns it, for the alarm clear.
-    func storageRecovered() -> StorageFailure? {
+    public func storageRecovered() -> StorageFailure? {
         defer { self.storageFailure = nil }
         return self.storageFailure
     }
 
     /// The sender ended the stream and the sink finished the object: published (its
     /// path), still missing blocks (nil), or rejected (the error; the next request starts over).
-    func ended(_ stream: StreamID, _ digest: ContentDigest, _ result: Result<String?, any Error>) throws -> String? {
+    public func ended(_ stream: StreamID, _ digest: ContentDigest, _ result: Result<String?, any Error>) throws -> String? {
         self.streams[stream] = nil
         self.pending[digest]?.stream = nil
         self.pending[digest]?.requested = false
@@ -188,7 +187,7 @@ actor Transfers {
 
     /// The stream ended early (abort, reset, lost connection): the partial data stays;
     /// housekeeping asks again after the stall timeout, or a new offer sooner.
-    func abandoned(_ stream: StreamID) {
+    public func abandoned(_ stream: StreamID) {
         if let digest = self.streams.removeValue(forKey: stream) {
             self.pending[digest]?.stream = nil
             self.pending[digest]?.requested = false
@@ -196,7 +195,7 @@ actor Transfers {
     }
 
     /// The connection is gone: every stream with it. Offers stay pending for the next connection.
-    func abandonAll() {
+    public func abandonAll() {
         self.streams.removeAll()
         for digest in self.pending.keys {
             self.pending[digest]?.stream = nil

@@ -5,8 +5,8 @@ import Wire
 /// when the sender says it does not have it, or when the waiting task is cancelled
 /// (agent shutdown): cancellation comes from outside the `Transfers` actor, so the
 /// waiters sit behind a lock of their own.
-final class ArrivalWaiters: Sendable {
-    typealias Waiter = CheckedContinuation<String, any Error>
+public final class ArrivalWaiters: Sendable {
+    public typealias Waiter = CheckedContinuation<String, any Error>
 
     private struct State {
         var waiting: [ContentDigest: [UInt64: Waiter]] = [:]
@@ -49,12 +49,12 @@ final class ArrivalWaiters: Sendable {
     }
 
     /// The object is here: every wait for it ends with its path.
-    func resume(_ digest: ContentDigest, path: String) {
+    public func resume(_ digest: ContentDigest, path: String) {
         for waiter in self.take(digest) { waiter.resume(returning: path) }
     }
 
     /// The object will not come: every wait for it ends with `error`.
-    func fail(_ digest: ContentDigest, _ error: any Error) {
+    public func fail(_ digest: ContentDigest, _ error: any Error) {
         for waiter in self.take(digest) { waiter.resume(throwing: error) }
     }
 

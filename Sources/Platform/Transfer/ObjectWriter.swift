@@ -7,9 +7,9 @@ import Wire
 /// block records, fsync and the digest check) runs on the NIO thread pool, one job
 /// at a time and in the order it was submitted, whichever stream or connection
 /// submitted it. Neither an event loop nor a cooperative thread ever blocks on it.
-final class ObjectWriter: Sendable {
-    let digest: ContentDigest
-    let blockSize: Int
+public final class ObjectWriter: Sendable {
+    public let digest: ContentDigest
+    public let blockSize: Int
     /// Only touched inside `run`, by one job at a time.
     private nonisolated(unsafe) let object: IncomingObject
     private let pool: NIOThreadPool
@@ -26,7 +26,7 @@ final class ObjectWriter: Sendable {
 
     private let state: NIOLockedValueBox<State>
 
-    init(_ object: IncomingObject, pool: NIOThreadPool = .singleton, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+    public init(_ object: IncomingObject, pool: NIOThreadPool = .singleton, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
         self.digest = object.digest
         self.blockSize = object.blockSize
         self.object = object
@@ -36,7 +36,7 @@ final class ObjectWriter: Sendable {
     }
 
     /// Runs `body` on the thread pool after every job submitted before it.
-    func run<Result: Sendable>(_ body: @escaping @Sendable (IncomingObject) throws -> Result) -> EventLoopFuture<Result> {
+    public func run<Result: Sendable>(_ body: @escaping @Sendable (IncomingObject) throws -> Result) -> EventLoopFuture<Result> {
         self.state.withLockedValue { state in
             let result = state.tail.flatMap {
                 self.pool.runIfActive(eventLoop: self.loop) { try body(self.object) }
@@ -47,7 +47,7 @@ final class ObjectWriter: Sendable {
     }
 
     /// A request and what its stream's parser starts from.
-    struct Plan: Sendable {
+    public struct Plan: Sendable {
         var request: TransferRequest
         var blockSize: Int
         /// For a request that continues inside a block, the encoded bytes of it held here.
@@ -64,7 +64,7 @@ final class ObjectWriter: Sendable {
 
     /// The request that resumes where the object stopped (after every write submitted
     /// so far); what its stream will need is kept until the stream opens.
-    func plan() async throws -> (request: TransferRequest, complete: Bool) {
+    public func plan() async throws -> (request: TransferRequest, complete: Bool) {
         let (plan, complete) = try await self.run { object -> (Plan, Bool) in
             let point = object.resumePoint()
             // Inside a block only when its held start can be read back (PROTOCOL.md §7.5).
@@ -80,7 +80,7 @@ final class ObjectWriter: Sendable {
     }
 
     /// The parser for a stream opened with `request`, if it is the one last planned.
-    func takeParser(for request: TransferRequest) -> BlockParser? {
+    public func takeParser(for request: TransferRequest) -> BlockParser? {
         let plan = self.state.withLockedValue { state -> Plan? in
             guard let planned = state.planned, planned.request == request else { return nil }
             state.planned = nil
@@ -89,27 +89,27 @@ final class ObjectWriter: Sendable {
         return plan?.parser()
     }
 
-    func touch() {
+    public func touch() {
         self.state.withLockedValue { $0.lastActivity = .now }
     }
 
-    var lastActivity: ContinuousClock.Instant { self.state.withLockedValue { $0.lastActivity } }
+    public var lastActivity: ContinuousClock.Instant { self.state.withLockedValue { $0.lastActivity } }
 }
 
 /// The writers of objects on their way, by digest: `Transfers` adds them before it
 /// asks for an object; the connection's `TransferSink` finds them when the stream opens.
-final class ObjectWriters: Sendable {
+public final class ObjectWriters: Sendable {
     private let writers = NIOLockedValueBox<[ContentDigest: ObjectWriter]>([:])
 
-    subscript(digest: ContentDigest) -> ObjectWriter? {
+    public subscript(digest: ContentDigest) -> ObjectWriter? {
         self.writers.withLockedValue { $0[digest] }
     }
 
-    func add(_ writer: ObjectWriter) {
+    public func add(_ writer: ObjectWriter) {
         self.writers.withLockedValue { $0[writer.digest] = writer }
     }
 
-    func remove(_ digest: ContentDigest) {
+    public func remove(_ digest: ContentDigest) {
         self.writers.withLockedValue { $0[digest] = nil }
     }
 }

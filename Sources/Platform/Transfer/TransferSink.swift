@@ -1,11 +1,10 @@
 import Logging
 import NIOCore
-import Platform
 import Wire
 
 /// What the agent's connection tells the application: the protocol's events, and
 /// what became of the transfer streams the sink handled on the event loop.
-enum AgentEvent: Sendable {
+public enum TransferEvent: Sendable {
     case wire(WireEvent)
     /// The sender ended the stream and everything it sent is on disk: the object was
     /// verified and published (its path), is still missing blocks (nil), or failed.
@@ -24,11 +23,11 @@ enum AgentEvent: Sendable {
 ///
 /// Sits between `WireConnectionHandler` and the `NIOAsyncChannel`. Streams it does
 /// not know pass through as `.wire` events.
-final class TransferSink: ChannelDuplexHandler {
-    typealias InboundIn = WireEvent
-    typealias InboundOut = AgentEvent
-    typealias OutboundIn = WireCommand
-    typealias OutboundOut = WireCommand
+public final class TransferSink: ChannelDuplexHandler {
+    public typealias InboundIn = WireEvent
+    public typealias InboundOut = TransferEvent
+    public typealias OutboundIn = WireCommand
+    public typealias OutboundOut = WireCommand
 
     private struct Receiving {
         var writer: ObjectWriter
@@ -40,13 +39,13 @@ final class TransferSink: ChannelDuplexHandler {
     private let logger: Logger
     private var streams: [StreamID: Receiving] = [:]
 
-    init(writers: ObjectWriters, counters: TransferCounters, logger: Logger) {
+    public init(writers: ObjectWriters, counters: TransferCounters, logger: Logger) {
         self.writers = writers
         self.counters = counters
         self.logger = logger
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let event = self.unwrapInboundIn(data)
         switch event {
         case .streamOpened(let stream, .transferRequest(let request)):
@@ -74,13 +73,13 @@ final class TransferSink: ChannelDuplexHandler {
         context.fireChannelRead(self.wrapInboundOut(.wire(event)))
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         // Writes already submitted still land; the next connection resumes after them.
         self.streams.removeAll()
         context.fireChannelInactive()
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .reset(let stream, _) = self.unwrapOutboundIn(data) {
             self.streams[stream] = nil
         }

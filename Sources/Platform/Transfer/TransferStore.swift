@@ -5,7 +5,6 @@ import Wire
 
 #if canImport(Glibc)
 import Glibc
-import Platform
 #endif
 
 /// Where the agent keeps transfer objects: complete ones under `objects/<sha256>`,
@@ -25,10 +24,10 @@ public struct TransferStore: Sendable {
     }
 
     public func objectPath(_ digest: ContentDigest) -> String { self.root + "/objects/" + digest.hex }
-    func partialPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex }
-    func recordPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".blocks" }
-    func blockRecordPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".block" }
-    func prefixPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".zlib" }
+    public func partialPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex }
+    public func recordPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".blocks" }
+    public func blockRecordPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".block" }
+    public func prefixPath(_ digest: ContentDigest) -> String { self.root + "/partial/" + digest.hex + ".zlib" }
 
     /// Whether a verified copy of the object is here.
     public func has(_ digest: ContentDigest) -> Bool {
@@ -63,7 +62,7 @@ public final class IncomingObject {
 
     public var blockCount: Int { self.held.count }
 
-    init(store: TransferStore, digest: ContentDigest, size: UInt64, blockSize: Int) throws {
+    public init(store: TransferStore, digest: ContentDigest, size: UInt64, blockSize: Int) throws {
         self.store = store
         self.digest = digest
         self.size = size

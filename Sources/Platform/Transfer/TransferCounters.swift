@@ -1,0 +1,30 @@
+import NIOConcurrencyHelpers
+
+/// Transfer bytes received, counted where they are written (off any actor).
+public final class TransferCounters: Sendable {
+    private struct State {
+        var bytes = 0
+        var connection = 0
+        var resentPerConnection: [Int] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    public var bytes: Int { self.state.withLockedValue { $0.bytes } }
+    public var resentPerConnection: [Int] { self.state.withLockedValue { $0.resentPerConnection } }
+
+    public func connectionStarted(_ number: Int) {
+        self.state.withLockedValue { $0.connection = number }
+    }
+
+    public func record(bytes count: Int, resent: Int) {
+        self.state.withLockedValue { state in
+            state.bytes += count
+            guard resent > 0 else { return }
+            while state.resentPerConnection.count < state.connection { state.resentPerConnection.append(0) }
+            state.resentPerConnection[max(0, state.connection - 1)] += resent
+        }
+    }
+}
