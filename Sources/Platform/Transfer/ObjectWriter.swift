@@ -101,6 +101,8 @@ public final class ObjectWriter: Sendable {
 public final class ObjectWriters: Sendable {
     private let writers = NIOLockedValueBox<[ContentDigest: ObjectWriter]>([:])
 
+    public init() {}
+
     public subscript(digest: ContentDigest) -> ObjectWriter? {
         self.writers.withLockedValue { $0[digest] }
     }

@@ -19,7 +19,7 @@ public actor Transfers {
     private let store: TransferStore
     private let logger: Logger
     /// The writers of objects on their way, shared with each connection's sink.
-    public nonisolated let writers = ObjectWriters()
+    public nonisolated let writers: ObjectWriters
     /// Streams this side opened, by id, and the object each carries.
     private var streams: [StreamID: ContentDigest] = [:]
     /// Offers not yet satisfied: asked for again when their stream fails or stalls.
@@ -43,8 +43,10 @@ public actor Transfers {
     /// Objects published since start, by digest (for status and tests).
     private(set) var completed: [ContentDigest: String] = [:]
 
-    public init(stateDirectory: String, stallTimeout: Duration = .seconds(30), logger: Logger) throws {
+    /// `writers` is shared with the sink of the connection(s) this instance asks on.
+    public init(stateDirectory: String, stallTimeout: Duration = .seconds(30), writers: ObjectWriters = ObjectWriters(), logger: Logger) throws {
         self.store = try TransferStore(stateDirectory: stateDirectory)
+        self.writers = writers
         self.stallTimeout = stallTimeout
         self.logger = logger
     }

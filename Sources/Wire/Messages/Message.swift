@@ -27,6 +27,9 @@ public enum Message: Hashable, Sendable {
     case renewResponse(RenewResponse)
     case deploy(Deploy)
     case deployStatus(DeployStatus)
+    case backupRequest(BackupRequest)
+    case backupStatus(BackupStatus)
+    case backupStored(BackupStored)
     /// A message type this implementation does not know.
     case unknown(type: UInt64, payload: ByteBuffer)
 
@@ -53,6 +56,9 @@ public enum Message: Hashable, Sendable {
         case renewResponse = 19
         case deploy = 20
         case deployStatus = 21
+        case backupRequest = 22
+        case backupStatus = 23
+        case backupStored = 24
     }
 
     /// The type number written before the fields.
@@ -79,6 +85,9 @@ public enum Message: Hashable, Sendable {
         case .renewResponse: return Kind.renewResponse.rawValue
         case .deploy: return Kind.deploy.rawValue
         case .deployStatus: return Kind.deployStatus.rawValue
+        case .backupRequest: return Kind.backupRequest.rawValue
+        case .backupStatus: return Kind.backupStatus.rawValue
+        case .backupStored: return Kind.backupStored.rawValue
         case .unknown(let type, _): return type
         }
     }
@@ -114,6 +123,9 @@ public enum Message: Hashable, Sendable {
         case .renewResponse: self = .renewResponse(try RenewResponse(fields: fields, depth: 0))
         case .deploy: self = .deploy(try Deploy(fields: fields, depth: 0))
         case .deployStatus: self = .deployStatus(try DeployStatus(fields: fields, depth: 0))
+        case .backupRequest: self = .backupRequest(try BackupRequest(fields: fields, depth: 0))
+        case .backupStatus: self = .backupStatus(try BackupStatus(fields: fields, depth: 0))
+        case .backupStored: self = .backupStored(try BackupStored(fields: fields, depth: 0))
         }
     }
 
@@ -144,6 +156,9 @@ public enum Message: Hashable, Sendable {
         case .renewResponse(let m): m.write(fields: &writer)
         case .deploy(let m): m.write(fields: &writer)
         case .deployStatus(let m): m.write(fields: &writer)
+        case .backupRequest(let m): m.write(fields: &writer)
+        case .backupStatus(let m): m.write(fields: &writer)
+        case .backupStored(let m): m.write(fields: &writer)
         case .unknown(_, let payload): writer.buffer.writeImmutableBuffer(payload)
         }
         buffer = writer.buffer

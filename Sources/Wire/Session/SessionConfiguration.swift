@@ -9,7 +9,7 @@ public struct SessionConfiguration: Sendable {
     /// Software name and version, for the peer's logs.
     public var software: String
     /// Optional features this side supports (PROTOCOL.md §5.3).
-    public var features: [String] = [WireFeature.zlib]
+    public var features: [String] = [WireFeature.zlib, WireFeature.backup]
     /// Largest frame payload this side accepts.
     public var maxFrameSize: Int = WireLimits.defaultMaxFrameSize
     /// Window granted to each stream for DATA the peer sends.
@@ -35,6 +35,8 @@ public struct SessionConfiguration: Sendable {
 public enum WireFeature {
     /// Transfer blocks may be zlib-compressed.
     public static let zlib = "zlib"
+    /// The agent makes backups and serves their objects (PROTOCOL.md §7.6).
+    public static let backup = "backup"
 }
 
 /// What the handshake settled (PROTOCOL.md §5.2).
