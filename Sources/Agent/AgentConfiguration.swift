@@ -37,6 +37,12 @@ public struct AgentConfiguration: Sendable {
     public var ostreeOS = "tern"
     /// The program that installs a firmware image: run as `PROGRAM COMPONENT VERSION IMAGE`.
     public var firmwareCommand: String?
+    /// Absolute paths a backup archives (`--backup-path`); none: backups fail and say so.
+    public var backupPaths: [String] = []
+    /// tar `--exclude` patterns left out of backups.
+    public var backupExcludes: [String] = []
+    /// Whether a restore may create device files (refused by default).
+    public var restoreDevices = false
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
         self.stateDirectory = stateDirectory

@@ -73,6 +73,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "An OSTree sysroot: deltas go to its repository and each commit is deployed.") var ostreeSysroot: String?
     @Option(help: "The stateroot for OSTree deployments.") var ostreeOs: String = "tern"
     @Option(help: "Program that installs a firmware image, run as PROGRAM COMPONENT VERSION IMAGE.") var firmwareCommand: String?
+    @Option(name: .customLong("backup-path"), help: "An absolute path backups archive (repeatable).") var backupPaths: [String] = []
+    @Option(name: .customLong("backup-exclude"), help: "A tar --exclude pattern left out of backups (repeatable).") var backupExcludes: [String] = []
+    @Flag(help: "Let restores create device files (refused by default).") var restoreDevices = false
     @Option(help: "Seconds after which a transfer that carries nothing (a stalled link, or a full disk) is asked for again.") var transferStallTimeout: Int = 30
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
@@ -118,6 +121,12 @@ struct Run: AsyncParsableCommand {
         configuration.ostreeSysroot = self.ostreeSysroot
         configuration.ostreeOS = self.ostreeOs
         configuration.firmwareCommand = self.firmwareCommand
+        for path in self.backupPaths where !path.hasPrefix("/") || path == "/" || path.split(separator: "/").contains("..") {
+            throw ValidationError("--backup-path \(path): give an absolute path below / without ..")
+        }
+        configuration.backupPaths = self.backupPaths.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        configuration.backupExcludes = self.backupExcludes
+        configuration.restoreDevices = self.restoreDevices
         guard self.transferStallTimeout > 0 else { throw ValidationError("--transfer-stall-timeout must be at least 1") }
         configuration.transferStallTimeout = .seconds(self.transferStallTimeout)
         let link = ControllerLink(configuration: configuration, logger: logger)

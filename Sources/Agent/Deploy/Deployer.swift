@@ -49,6 +49,7 @@ actor Deployer {
         self.logger = logger
         self.finishedPath = configuration.stateDirectory + "/deployments.json"
         try self.config.recover()
+        try Restorer(stateDirectory: configuration.stateDirectory, allowDevices: configuration.restoreDevices, logger: logger).recover()
         if let data = FileManager.default.contents(atPath: self.finishedPath),
            let saved = try? JSONDecoder().decode([FinishedRecord].self, from: data) {
             for record in saved {
@@ -299,6 +300,9 @@ actor Deployer {
             let images = self.images
             try await NIOThreadPool.singleton.runIfActive { try images.apply(name: deploy.name, manifestDigest: deploy.version, objects: paths) }
             return deploy.version
+        case .backup:
+            guard let manifest = paths.first(where: { $0.0.role == "manifest" })?.1 else { throw DeployFailure("the restore names no manifest") }
+            return try await self.restore(manifest: manifest, deploy: deploy)
         case .firmware:
             guard let command = self.configuration.firmwareCommand else {
                 throw DeployFailure("no firmware update command is configured on this agent (--firmware-command)")

@@ -24,6 +24,7 @@ struct AgentConnection {
     let transfers: Transfers
     let outbox: Outbox
     let deployer: Deployer
+    let backups: SiteBackups
     let status: LinkStatus
     let logger: Logger
 
@@ -136,6 +137,15 @@ struct AgentConnection {
                 // A local file could not be made: this offer waits for the next one.
                 self.logger.error("cannot prepare transfer", metadata: ["error": "\(error)"])
             }
+        case .message(0, .backupRequest(let request), _):
+            await self.backups.requested(request)
+        case .message(0, .backupStored(let stored), _):
+            await self.backups.stored(stored)
+        case .message(let stream, .transferRequest(let request), _) where stream != 0:
+            // The controller asks for an object of a backup (PROTOCOL.md §7.6).
+            let compress = await self.status.negotiated?.features.contains(WireFeature.zlib) ?? false
+            let source = if let digest = request.digest { await self.backups.source(for: digest, compress: compress) } else { ObjectSource?.none }
+            try await commands.write(request.answer(on: stream, from: source))
         case .streamOpened(let stream, .transferRequest(let request)):
             await self.transfers.opened(stream, request)
         case .message(let stream, .transferAbort(let abort), _) where stream != 0:

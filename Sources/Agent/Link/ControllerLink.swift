@@ -41,6 +41,9 @@ public struct ControllerLink: Service {
             configuration: self.configuration, transfers: transfers, outbox: outbox, work: work,
             firmwareInventory: { await reporter.freshInventory() }, logger: self.logger
         )
+        let backups = try SiteBackups(
+            configuration: self.configuration, site: name, outbox: outbox, work: work, inventory: { await deployer.inventory() }, logger: self.logger
+        )
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let startedAt = NIODeadline.now()
             do {
@@ -49,7 +52,7 @@ public struct ControllerLink: Service {
                 let connection = try await self.connect(identity, transfers: transfers)
                 let outcome = try await AgentConnection(
                     connection: connection, identity: identity, configuration: self.configuration,
-                    reporter: reporter, transfers: transfers, outbox: outbox, deployer: deployer, status: self.status, logger: self.logger
+                    reporter: reporter, transfers: transfers, outbox: outbox, deployer: deployer, backups: backups, status: self.status, logger: self.logger
                 ).run()
                 await outbox.detach()
                 await transfers.abandonAll()

@@ -155,16 +155,8 @@ struct AgentSession {
 
     /// PROTOCOL.md §7.4: stream the requested blocks from the object store, or say why not.
     private func serve(_ request: TransferRequest, on stream: StreamID, compress: Bool, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
-        guard let digest = request.digest, let source = self.parts.objects.source(for: digest, compress: compress) else {
-            try await commands.write(.message(.transferAbort(TransferAbort(digest: request.digest, code: .notFound, reason: "no such object")), stream: stream, endStream: true))
-            return
-        }
-        guard request.firstBlock <= source.blockCount else {
-            try await commands.write(.message(.transferAbort(TransferAbort(digest: digest, code: .protocolError, reason: "first block \(request.firstBlock) beyond \(source.blockCount)")), stream: stream, endStream: true))
-            return
-        }
-        let end = Message.transferEnd(TransferEnd(digest: digest, blocksSent: source.blockCount - request.firstBlock))
-        try await commands.write(.serve(stream, source: source, firstBlock: request.firstBlock, end: end, resume: request.resume))
+        let source = request.digest.flatMap { self.parts.objects.source(for: $0, compress: compress) }
+        try await commands.write(request.answer(on: stream, from: source))
     }
 
     private func record(_ message: Message, from name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {

@@ -46,6 +46,15 @@ public enum ArchiveChunks {
         return (BackupManifest.Archive(sha256: ContentDigest(bytes: Array(whole.finalize()))!.hex, size: size), chunks)
     }
 
+    /// The SHA-256 of a file, hex.
+    public static func digest(of path: String) throws -> String {
+        guard let input = FileHandle(forReadingAtPath: path) else { throw AtomicFile.Failure(path: path, operation: "open", errno: errno) }
+        defer { try? input.close() }
+        var hasher = SHA256()
+        while let data = try input.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(data: data) }
+        return ContentDigest(bytes: Array(hasher.finalize()))!.hex
+    }
+
     /// Writes the chunks (paths in order) into `archive`, checking each chunk's digest
     /// and the whole archive's against the manifest; fsyncs it.
     public static func join(_ manifest: BackupManifest, chunkPath: (String) -> String, into archive: String) throws {

@@ -34,6 +34,13 @@ public struct HostCommand: Sendable {
         public var command: String
         public var status: Int32
         public var errors: String
+
+        public init(command: String, status: Int32, errors: String) {
+            self.command = command
+            self.status = status
+            self.errors = errors
+        }
+
         public var description: String {
             "\(self.command) exited with status \(self.status)\(self.errors.isEmpty ? "" : ": " + self.errors.trimmingCharacters(in: .whitespacesAndNewlines).suffix(2048))"
         }

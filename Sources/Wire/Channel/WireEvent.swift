@@ -62,3 +62,20 @@ extension TransferSource {
         eventLoop.makeCompletedFuture { try self.block(at: index) }
     }
 }
+
+extension TransferRequest {
+    /// The answer to this request on `stream` (PROTOCOL.md §7.4): the blocks from
+    /// `source`, or TRANSFER_ABORT saying why not (no such object: NOT_FOUND; a first
+    /// block past the object's end: PROTOCOL_ERROR).
+    public func answer(on stream: StreamID, from source: (any TransferSource)?) -> WireCommand {
+        guard let digest = self.digest, let source else {
+            return .message(.transferAbort(TransferAbort(digest: self.digest, code: .notFound, reason: "no such object")), stream: stream, endStream: true)
+        }
+        guard self.firstBlock <= source.blockCount else {
+            let abort = TransferAbort(digest: digest, code: .protocolError, reason: "first block \(self.firstBlock) beyond \(source.blockCount)")
+            return .message(.transferAbort(abort), stream: stream, endStream: true)
+        }
+        let end = Message.transferEnd(TransferEnd(digest: digest, blocksSent: source.blockCount - self.firstBlock))
+        return .serve(stream, source: source, firstBlock: self.firstBlock, end: end, resume: self.resume)
+    }
+}

@@ -135,4 +135,6 @@ public enum ContentKind: String, Codable, Sendable, CaseIterable {
     case ostree
     case image
     case firmware
+    /// A restore: the objects are a backup's manifest; its chunks are fetched after it (PROTOCOL.md §7.6).
+    case backup
 }
