@@ -25,6 +25,8 @@ public struct ControllerApp: Sendable {
     private let orchestrator: Orchestrator
     /// Zero-touch installs.
     public let installer: Installer
+    /// Backups and restores of sites.
+    public let backups: Backups
     private let systemd: SystemdService
     /// Resolves to the API's bound address once it listens.
     public let apiAddress: AsyncStream<SocketAddress?>
@@ -41,8 +43,12 @@ public struct ControllerApp: Sendable {
         let work = BackgroundWork(logger: logger)
         let metrics = ControllerMetrics()
         let content = ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, work: work, logger: logger)
+        let backups = Backups(
+            store: store, live: live, objects: objects, content: content, dataDirectory: configuration.dataDirectory,
+            backupLimit: configuration.maxParallelBackups, restoreLimit: configuration.maxParallelRestores, logger: logger
+        )
         let wireServer = try await WireServer.bind(configuration: configuration, pki: pki, parts: AgentSession.Parts(
-            store: store, live: live, healthBook: HealthBook(), content: content, objects: objects, authority: pki.authority,
+            store: store, live: live, healthBook: HealthBook(), content: content, objects: objects, backups: backups, authority: pki.authority,
             certificateValidity: configuration.certificateValidity, drainTimeout: configuration.drainTimeout, metrics: metrics, logger: logger
         ))
         let enrolmentServer = try await EnrolmentServer.bind(
@@ -68,7 +74,8 @@ public struct ControllerApp: Sendable {
             logger: logger
         )
         let parts = APIServer.Parts(
-            configuration: configuration, store: store, live: live, content: content, objects: objects, installer: installer, pki: pki, metrics: metrics, logger: logger
+            configuration: configuration, store: store, live: live, content: content, objects: objects, installer: installer, backups: backups,
+            pki: pki, metrics: metrics, logger: logger
         )
         let api = try APIServer.make(parts, token: token, enrolAddress: enrolAddress) { address in
             if let address {
@@ -85,7 +92,7 @@ public struct ControllerApp: Sendable {
             configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
             availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
-            orchestrator: Orchestrator(store: store, content: content, metrics: metrics, logger: logger), installer: installer,
+            orchestrator: Orchestrator(store: store, content: content, metrics: metrics, logger: logger), installer: installer, backups: backups,
             systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }
@@ -95,7 +102,7 @@ public struct ControllerApp: Sendable {
     /// then the listeners send GOAWAY and drain, background work they started
     /// finishes, and the monitor stops last.
     public var services: [any Service] {
-        [self.availability, self.content.work, self.orchestrator, self.installer, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+        [self.availability, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api, self.systemd]
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and

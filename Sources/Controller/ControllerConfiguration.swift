@@ -50,6 +50,9 @@ public struct ControllerConfiguration: Sendable {
 
     /// HOST or HOST:PORT installed nodes dial to enrol (nil: the enrolment listener).
     public var installAddress: String?
+    /// Backups and restores running at once, fleet-wide (StarlingX's defaults).
+    public var maxParallelBackups = 250
+    public var maxParallelRestores = 100
     /// The URL base BMCs fetch boot images from (nil: the API listener).
     public var installImageBase: String?
     /// The agent binary boot images carry (nil: `tern-agent` beside the running program).

@@ -13,7 +13,7 @@ struct TernController: AsyncParsableCommand {
         version: TernVersion.current,
         subcommands: [
             Serve.self, SubcloudCommand.self, GroupCommand.self, ConfigCommand.self, SoftwareCommand.self, ImagesCommand.self,
-            FirmwareCommand.self, DeploymentCommand.self, StrategyCommand.self, ObjectsCommand.self, AlarmCommand.self, EventCommand.self, Certs.self,
+            FirmwareCommand.self, DeploymentCommand.self, StrategyCommand.self, BackupCommand.self, ObjectsCommand.self, AlarmCommand.self, EventCommand.self, Certs.self,
         ]
     )
 }
@@ -41,6 +41,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The tern-agent binary boot images carry (boot_agent).") var bootAgent: String?
     @Option(help: "The kernel boot images carry (boot_kernel).") var bootKernel: String?
     @Option(help: "Cache folder for boot images' kernel and agent layers (boot_cache).") var bootCache: String?
+    @Option(help: "Backups running at once, fleet-wide (max_parallel_backups; default 250).") var maxParallelBackups: Int?
+    @Option(help: "Restores running at once, fleet-wide (max_parallel_restores; default 100).") var maxParallelRestores: Int?
     @Flag(help: "Serve the API over TLS 1.3 with a certificate from the controller's CA (api_tls in controller.conf).") var apiTls = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
@@ -68,6 +70,8 @@ struct Serve: AsyncParsableCommand {
         if let bootAgent { configuration.bootAgent = bootAgent }
         if let bootKernel { configuration.bootKernel = bootKernel }
         if let bootCache { configuration.bootCache = bootCache }
+        if let maxParallelBackups { configuration.maxParallelBackups = max(1, maxParallelBackups) }
+        if let maxParallelRestores { configuration.maxParallelRestores = max(1, maxParallelRestores) }
         let app = try await ControllerApp.build(configuration: configuration, logger: logger)
         try await app.run(logger: logger)
     }

@@ -19,6 +19,7 @@ enum APIServer {
         let content: ContentPlane
         let objects: ObjectStore
         let installer: Installer
+        let backups: Backups
         let pki: ControllerPKI
         let metrics: ControllerMetrics
         let logger: Logger
@@ -44,6 +45,7 @@ enum APIServer {
         ObjectController(content: parts.content, objects: parts.objects, subclouds: parts.store).register(v1)
         ContentController(content: parts.content, releases: parts.store, subclouds: parts.store).register(v1)
         StrategyController(strategies: Strategies(store: parts.store)).register(v1)
+        BackupController(backups: parts.backups, store: parts.store).register(v1)
         var logger = parts.logger
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(

@@ -18,6 +18,36 @@ public actor ContentPlane {
     public let work: BackgroundWork
     /// Rung after every report from a site, so that orchestration reacts at once.
     let reports = Wakeup()
+    /// Told when a restore (a deployment of kind `backup`) ends: activated (true) or failed.
+    private var restored: (@Sendable (Deployment, Bool) async -> Void)?
+
+    public func onRestore(_ hook: @escaping @Sendable (Deployment, Bool) async -> Void) {
+        self.restored = hook
+    }
+
+    /// Restores running now (open deployments of kind `backup`).
+    public func openRestores() async throws -> Int {
+        try await self.store.deployments(subcloud: nil).filter { $0.kind == .backup && $0.isOpen }.count
+    }
+
+    /// After a restore: the target gets `source`'s latest config files again (its own, re-offered,
+    /// when it is the same site). Returns whether there was any config to give.
+    public func reapplyConfig(from source: String, to target: String, at now: Date) async throws -> Bool {
+        guard let latest = try await self.store.latestConfig(for: source) else { return false }
+        if source == target {
+            try await self.sendConfig(latest)
+        } else {
+            _ = try await self.setConfig(on: [target], files: latest.files, reload: latest.reload, at: now)
+        }
+        return true
+    }
+
+    /// Restores a backup (its manifest object, hex digest) onto `subcloud`: a deployment of kind `backup`.
+    public func restore(manifest: String, backupID: Int64, on subcloud: String, at now: Date) async throws -> Deployment {
+        let deployment = try await self.store.createDeployment(subcloud: subcloud, kind: .backup, name: "backup/\(backupID)", version: manifest, activate: true, at: now)
+        await self.send(deployment)
+        return deployment
+    }
 
     public init(store: any ContentStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
         self.store = store
@@ -167,6 +197,13 @@ public actor ContentPlane {
                 let delta = try await self.ostree.delta(from: installed, to: deployment.version)
                 from = delta.from ?? ""
                 objects = delta.objects
+            case .backup:
+                // A restore: the version is the backup's manifest object; the agent fetches the chunks it names.
+                guard let digest = ContentDigest(hex: deployment.version), let offer = self.objects.offer(digest, kind: "backup", name: deployment.name) else {
+                    try await self.store.updateDeployment(id: deployment.id, state: .failed, detail: "the backup's manifest is no longer held by the controller", at: Date())
+                    return
+                }
+                objects = [ObjectRef(digest: digest, size: offer.size, blockSize: offer.blockSize, role: "manifest")]
             case .image, .firmware:
                 guard let release = try await self.store.release(kind: deployment.kind, name: deployment.name, version: deployment.version) else {
                     try await self.store.updateDeployment(id: deployment.id, state: .failed, detail: "release no longer held by the controller", at: Date())
@@ -217,6 +254,10 @@ public actor ContentPlane {
         case .failed: state = .failed
         }
         try await self.store.updateDeployment(id: deployment.id, state: state, detail: status.detail, at: now)
+        if kind == .backup {
+            if state == .activated || state == .failed { await self.restored?(deployment, state == .activated) }
+            return
+        }
         if state == .activated {
             _ = try await self.store.recordInstalled(InstalledContent(subcloud: name, kind: kind, name: status.name, version: status.version, reportedAt: now))
         }

@@ -53,7 +53,7 @@ public struct EnrolmentServer: Service {
         do {
             try await connection.executeThenClose { events, commands in
                 for try await event in events {
-                    guard case .message(let stream, let message, _) = event else { continue }
+                    guard case .wire(.message(let stream, let message, _)) = event else { continue }
                     // PROTOCOL.md §2.2: one exchange on stream 0; no streams, nothing else.
                     guard stream == 0, case .enrolRequest(let request) = message else {
                         try await commands.write(.goAway(.protocolError, reason: "only ENROL_REQUEST is allowed on the enrolment port"))

@@ -10,6 +10,8 @@ public actor LiveFleet {
         public var name: String
         public var software: String
         public var version: UInt32
+        /// Features both sides support (PROTOCOL.md §5.3).
+        public var features: [String] = []
         public var connectedAt: Date
         public var heartbeats: UInt64 = 0
         public var roundTrip: TimeAmount?
@@ -40,7 +42,7 @@ public actor LiveFleet {
         self.nextGeneration += 1
         self.generations[negotiated.peerIdentity] = self.nextGeneration
         self.connections[negotiated.peerIdentity] = Connection(
-            name: negotiated.peerIdentity, software: negotiated.peerSoftware, version: negotiated.version, connectedAt: now
+            name: negotiated.peerIdentity, software: negotiated.peerSoftware, version: negotiated.version, features: negotiated.features.sorted(), connectedAt: now
         )
         self.lastHeard[negotiated.peerIdentity] = now
         self.disconnectedAt[negotiated.peerIdentity] = nil

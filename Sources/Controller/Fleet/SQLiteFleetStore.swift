@@ -82,6 +82,7 @@ public final class SQLiteFleetStore: FleetStore {
         Self.registerPKIMigration(&migrator)
         Self.registerStrategyMigration(&migrator)
         Self.registerInstallMigration(&migrator)
+        Self.registerBackupMigration(&migrator)
         return migrator
     }
 

@@ -32,6 +32,7 @@ enum InstallProgress: Equatable {
         case .ostree: "software"
         case .image: "image"
         case .firmware: "firmware"
+        case .backup: "restore"
         }
     }
 }

@@ -66,6 +66,10 @@ public enum ConfigFile {
         # Where the kernel/agent layers of boot images are cached; default: DATA/boot-kit.
         # boot_cache = /var/cache/tern/boot-kit
 
+        # Backups (`backup create`) and restores running at once, fleet-wide.
+        max_parallel_backups = 250
+        max_parallel_restores = 100
+
         """
 
     /// Reads `path` (writing the template first if it does not exist) and applies it.
@@ -110,6 +114,8 @@ public enum ConfigFile {
             case "boot_agent": configuration.bootAgent = value
             case "boot_kernel": configuration.bootKernel = value
             case "boot_cache": configuration.bootCache = value
+            case "max_parallel_backups": configuration.maxParallelBackups = max(1, Int(try seconds()))
+            case "max_parallel_restores": configuration.maxParallelRestores = max(1, Int(try seconds()))
             case "api_tls":
                 guard let flag = Bool(value) else { throw Invalid(description: "line \(number + 1): api_tls must be true or false") }
                 configuration.apiTLS = flag

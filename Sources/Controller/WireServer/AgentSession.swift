@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import Platform
 import ServiceLifecycle
 import Wire
 import X509
@@ -8,7 +9,7 @@ import X509
 /// The controller's side of one agent connection: admits it against the registry,
 /// records what the agent reports, and renews its certificate.
 struct AgentSession {
-    let connection: NIOAsyncChannel<WireEvent, WireCommand>
+    let connection: NIOAsyncChannel<TransferEvent, WireCommand>
     let parts: Parts
 
     /// What a session uses, and nothing else.
@@ -18,6 +19,7 @@ struct AgentSession {
         let healthBook: HealthBook
         let content: ContentPlane
         let objects: ObjectStore
+        let backups: Backups
         /// Signs renewed certificates.
         let authority: CertificateAuthority
         let certificateValidity: TimeAmount
@@ -59,8 +61,15 @@ struct AgentSession {
                         throw Ended.drained
                     }
                     for try await event in events {
-                        if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
-                            admitted = outcome
+                        switch event {
+                        case .wire(let event):
+                            if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
+                                admitted = outcome
+                            }
+                        case .transferEnded(let stream, let digest, let result):
+                            if let name = admitted?.name { await self.parts.backups.ended(stream, digest, result, site: name) }
+                        case .transferFailed(let stream, let digest, let error):
+                            if let name = admitted?.name { await self.parts.backups.failed(stream, digest, error, site: name) }
                         }
                     }
                     group.cancelAll()
@@ -78,6 +87,7 @@ struct AgentSession {
         }
         if let admission = admitted {
             let name = admission.name
+            if await self.parts.live.isCurrent(name, generation: admission.generation) { await self.parts.backups.disconnected(name) }
             await self.parts.live.disconnected(name, generation: admission.generation)
             self.parts.metrics.agentsConnected.set(Double(await self.parts.live.count))
             self.parts.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
@@ -103,9 +113,15 @@ struct AgentSession {
             await self.parts.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
                 try await self.serve(request, on: stream, compress: admitted!.compress, commands: commands)
+            } else if case .transferAbort(let abort) = message, case .message(let stream, _, _) = event, stream != 0 {
+                await self.parts.backups.abandoned(stream, abort: abort, site: name)
             } else {
                 try await self.record(message, from: name, serial: admitted?.serial, commands: commands, now: now)
             }
+        case .streamOpened(let stream, .transferRequest(let request)):
+            if let name = admitted?.name { await self.parts.backups.opened(stream, request, site: name) }
+        case .streamReset(let stream, _):
+            if let name = admitted?.name { await self.parts.backups.abandoned(stream, abort: nil, site: name) }
         case .roundTrip(let value):
             if let name = admitted?.name { await self.parts.live.roundTrip(name, value) }
         case .goAway(let goAway):
@@ -146,6 +162,8 @@ struct AgentSession {
         // Desired content goes out as background work: an OSTree delta may take a while to generate.
         let content = self.parts.content
         content.work.submit("desired content for \(name)") { await content.connected(name) }
+        let backups = self.parts.backups
+        content.work.submit("backups of \(name)") { await backups.connected(name) }
         self.parts.logger.info("agent connected", metadata: [
             "subcloud": "\(name)", "software": "\(negotiated.peerSoftware)",
             "version": "\(negotiated.version)", "features": "\(negotiated.features.sorted())",
@@ -186,6 +204,8 @@ struct AgentSession {
             try await self.parts.content.received(result, from: name, at: now)
         case .deployStatus(let status):
             try await self.parts.content.received(status, from: name, at: now)
+        case .backupStatus(let status):
+            try await self.parts.backups.received(status, from: name)
         case .renewRequest(let request):
             try await self.renew(request, for: name, serial: serial, commands: commands, now: now)
         default:

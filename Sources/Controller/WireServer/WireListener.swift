@@ -2,18 +2,19 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import Platform
 import Wire
 
 /// A TLS listener whose connections speak the Tern wire protocol, each wrapped for
 /// structured concurrency. The protocol port and the enrolment port differ only in
 /// TLS policy and ALPN.
 enum WireListener {
-    typealias Connection = NIOAsyncChannel<WireEvent, WireCommand>
+    typealias Connection = NIOAsyncChannel<TransferEvent, WireCommand>
 
     static func bind(
         host: String, port: Int, tls: TLSConfiguration, alpn: String, session: SessionConfiguration,
         unauthenticated: UnauthenticatedConnections, release: PreAuthenticationGuard.Release,
-        tlsDeadline: TimeAmount, lifetime: TimeAmount? = nil,
+        tlsDeadline: TimeAmount, lifetime: TimeAmount? = nil, uploads: (writers: ObjectWriters, counters: TransferCounters)? = nil,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> NIOAsyncChannel<Connection, Never> {
         let context = try NIOSSLContext(configuration: tls)
@@ -32,6 +33,9 @@ enum WireListener {
                     try child.pipeline.syncOperations.addHandler(
                         WireConnectionHandler(role: .server, configuration: session, alpn: alpn, logger: connectionLogger)
                     )
+                    // Receives the streams this side opened for uploads; nothing else (PROTOCOL.md §7.6).
+                    let sink = uploads ?? (ObjectWriters(), TransferCounters())
+                    try child.pipeline.syncOperations.addHandler(TransferSink(writers: sink.writers, counters: sink.counters, logger: connectionLogger))
                     return try Connection(wrappingChannelSynchronously: child)
                 }
             }

@@ -20,7 +20,8 @@ public struct WireServer: Service {
             host: configuration.listenHost, port: configuration.listenPort, tls: try pki.serverTLS(),
             alpn: TLSPolicy.protocolALPN, session: configuration.session,
             unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
-            release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout, logger: parts.logger
+            release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout,
+            uploads: (parts.backups.writers, parts.backups.counters), logger: parts.logger
         )
         return WireServer(serverChannel: channel, parts: parts)
     }

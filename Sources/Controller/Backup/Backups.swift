@@ -1,0 +1,230 @@
+import Foundation
+import Logging
+import Platform
+import ServiceLifecycle
+import Wire
+
+/// Backups of sites (PROTOCOL.md §7.6): asks sites for them at most `limit` at a
+/// time (and at most each request's `--max-parallel`), receives their manifests and
+/// the chunks it does not hold yet, keeps the records and their retention, and
+/// restores them through the content plane.
+///
+/// Uploads use the same receiving side as the agent's downloads (`Transfers`, one
+/// per site, partial files under `DATA/uploads/SITE`): resumable inside a block
+/// after a cut or a restart of either side, and nothing is published into the
+/// object store until its digest checked out. One site uploads a given object at a
+/// time, so a chunk that 1,000 sites share travels once and is stored once.
+public actor Backups: Service {
+    let store: any BackupStore & SubcloudStore & AlarmStore
+    let live: LiveFleet
+    let objects: ObjectStore
+    let content: ContentPlane
+    let uploads: String
+    let logger: Logger
+    /// Backups running at once, fleet-wide (StarlingX: 250), and restores (100).
+    public let backupLimit: Int
+    public let restoreLimit: Int
+    /// Shared with every connection's `TransferSink`: the writers of uploads in flight.
+    public nonisolated let writers = ObjectWriters()
+    public nonisolated let counters = TransferCounters()
+
+    /// Per site, its receiving side.
+    var receivers: [String: Transfers] = [:]
+    /// Which site uploads each object now.
+    var inFlight: [ContentDigest: String] = [:]
+    /// What each uploading backup still lacks: the manifest first, then its chunks.
+    var missing: [Int64: [ContentDigest: ObjectRef]] = [:]
+    /// The site of each uploading backup.
+    var sites: [Int64: String] = [:]
+    /// Per open backup, its request's own limit and batch (in memory: after a restart the fleet limit holds).
+    var batches: [Int64: (batch: Int64, maxParallel: Int, keep: Int?)] = [:]
+    /// Rung when something may let a queued backup start or an upload go on.
+    let wakeup = Wakeup()
+
+    public init(
+        store: any BackupStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, content: ContentPlane,
+        dataDirectory: String, backupLimit: Int = 250, restoreLimit: Int = 100, logger: Logger
+    ) {
+        self.store = store
+        self.live = live
+        self.objects = objects
+        self.content = content
+        self.uploads = dataDirectory + "/uploads"
+        self.backupLimit = backupLimit
+        self.restoreLimit = restoreLimit
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await self.content.onRestore { [weak self] deployment, activated in await self?.restoreEnded(deployment, activated: activated) }
+        // Backups that were uploading when the controller stopped go on when their sites reconnect.
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await self.tick()
+            await self.wakeup.wait(upTo: .seconds(2))
+        }
+    }
+
+    // MARK: Requests
+
+    /// Queues one backup per subcloud; they start as slots and connections allow.
+    public func create(subclouds: [String], localOnly: Bool, maxParallel: Int?, keep: Int?, at now: Date = Date()) async throws -> [Backup] {
+        guard !subclouds.isEmpty else { throw FleetStoreError.refused("no subclouds selected") }
+        if let maxParallel, maxParallel < 1 { throw FleetStoreError.refused("--max-parallel must be at least 1") }
+        if let keep, keep < 1 { throw FleetStoreError.refused("--keep must be at least 1") }
+        let made = try await self.store.createBackups(subclouds: subclouds, localOnly: localOnly, at: now)
+        for backup in made { self.batches[backup.id] = (made[0].id, maxParallel ?? self.backupLimit, keep) }
+        await self.pump()
+        return made
+    }
+
+    /// Starts queued backups while slots are free and their sites are connected.
+    func pump() async {
+        do {
+            let open = try await self.store.backups(subcloud: nil).filter(\.state.isOpen).sorted { $0.id < $1.id }
+            var running = open.filter { $0.state != .queued }
+            for var backup in open where backup.state == .queued && running.count < self.backupLimit {
+                let batch = self.batches[backup.id]
+                if let batch, running.filter({ self.batches[$0.id]?.batch == batch.batch }).count >= batch.maxParallel { continue }
+                guard let connection = await self.live.connection(backup.subcloud) else {
+                    if backup.detail != "waiting for \(backup.subcloud) to connect" {
+                        backup.detail = "waiting for \(backup.subcloud) to connect"
+                        try await self.store.saveBackup(backup, event: nil, at: Date())
+                    }
+                    continue
+                }
+                guard connection.features.contains(WireFeature.backup) else {
+                    try await self.fail(backup, "backup unsupported by \(backup.subcloud)'s agent (\(connection.software))")
+                    continue
+                }
+                backup.state = .archiving
+                backup.detail = "the site is making the archive"
+                backup.updatedAt = Date()
+                try await self.store.saveBackup(backup, event: "backup \(backup.id) started", at: backup.updatedAt)
+                running.append(backup)
+                _ = try await self.live.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: backup.subcloud)
+            }
+        } catch {
+            self.logger.error("could not start queued backups", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A site connected: ask again about its backups in progress (it answers with their state), start queued ones.
+    public func connected(_ name: String) async {
+        do {
+            for backup in try await self.store.backups(subcloud: name) where backup.state == .archiving || backup.state == .uploading {
+                guard let connection = await self.live.connection(name), connection.features.contains(WireFeature.backup) else {
+                    try await self.fail(backup, "backup unsupported by \(name)'s agent")
+                    continue
+                }
+                _ = try await self.live.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: name)
+            }
+        } catch {
+            self.logger.error("could not resume backups", metadata: ["subcloud": "\(name)", "error": "\(error)"])
+        }
+        self.wakeup.notify()
+    }
+
+    /// BACKUP_STATUS from a site.
+    public func received(_ status: BackupStatus, from name: String) async throws {
+        guard var backup = try await self.store.backup(id: Int64(status.backupID)), backup.subcloud == name, backup.state.isOpen else { return }
+        switch status.state {
+        case .archiving:
+            if backup.state == .queued { backup.state = .archiving }
+        case .failed:
+            return try await self.fail(backup, "the site could not make it: \(status.detail)")
+        case .ready:
+            guard let manifest = status.manifest, let digest = manifest.digest else { return try await self.fail(backup, "the site offered no manifest") }
+            let first = backup.state != .uploading
+            backup.state = .uploading
+            backup.manifest = digest.hex
+            backup.detail = "receiving the manifest"
+            backup.updatedAt = Date()
+            try await self.store.saveBackup(backup, event: first ? "backup \(backup.id): archive made, upload starting" : nil, at: backup.updatedAt)
+            if self.missing[backup.id] == nil { self.missing[backup.id] = [digest: manifest] }
+            self.sites[backup.id] = name
+            if self.objects.offer(digest, kind: "", name: "") != nil {
+                return await self.arrived(digest)
+            }
+            await self.requestMissing(of: backup)
+        }
+    }
+
+    func fail(_ backup: Backup, _ reason: String) async throws {
+        var backup = backup
+        backup.state = .failed
+        backup.detail = reason
+        backup.updatedAt = Date()
+        self.missing[backup.id] = nil
+        self.sites[backup.id] = nil
+        self.batches[backup.id] = nil
+        try await self.store.saveBackup(backup, event: "backup \(backup.id) failed: \(reason)", at: backup.updatedAt)
+        try await self.store.raise(BackupAlarms.failed(backup, at: backup.updatedAt))
+        self.logger.warning("backup failed", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "reason": "\(reason)"])
+        self.wakeup.notify()
+    }
+
+    /// Every backup is done with its objects: complete it, tell the site, apply retention.
+    func complete(_ backup: Backup) async throws {
+        var backup = backup
+        backup.state = .complete
+        backup.completedAt = Date()
+        backup.updatedAt = backup.completedAt!
+        backup.detail = backup.localOnly ? "manifest held here; the archive stays on the site"
+            : "\(backup.chunks ?? 0) chunks, \(backup.chunksUploaded) uploaded (\(backup.bytesUploaded) bytes), the rest held already"
+        self.missing[backup.id] = nil
+        self.sites[backup.id] = nil
+        let keep = self.batches.removeValue(forKey: backup.id)?.keep
+        try await self.store.saveBackup(backup, event: "backup \(backup.id) complete: \(backup.detail)", at: backup.updatedAt)
+        try await self.store.clear(subcloud: backup.subcloud, alarmID: BackupAlarms.failedID, entity: BackupAlarms.entity(backup.subcloud), at: backup.updatedAt)
+        _ = try await self.live.send(.message(.backupStored(BackupStored(backupID: UInt64(backup.id)))), to: backup.subcloud)
+        self.logger.info("backup complete", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "detail": "\(backup.detail)"])
+        if let keep {
+            let older = try await self.store.backups(subcloud: backup.subcloud).filter { $0.state == .complete }.dropFirst(keep)
+            for old in older { try await self.delete(old.id, reason: "retention (--keep \(keep))") }
+        }
+        self.wakeup.notify()
+    }
+
+    /// Deletes a backup that is not running; its objects go once no other backup names them.
+    public func delete(_ id: Int64, reason: String = "deleted by the operator") async throws {
+        guard let backup = try await self.store.backup(id: id) else { throw FleetStoreError.notFound("no backup \(id)") }
+        guard !backup.state.isOpen else { throw FleetStoreError.refused("backup \(id) is \(backup.state.rawValue); wait for it to end") }
+        for digest in try await self.store.deleteBackup(id: id) {
+            unlink(self.objects.root + "/" + digest)
+        }
+        try await self.store.recordEvent(subcloud: backup.subcloud, kind: "backup", detail: "backup \(id) deleted: \(reason)", at: Date())
+    }
+
+    /// Housekeeping: stalled uploads asked again, missing objects asked for, queued backups started.
+    func tick() async {
+        for (site, receiver) in self.receivers {
+            do {
+                let (stalled, retry) = try await receiver.housekeeping()
+                for stream in stalled { _ = try await self.live.send(.reset(stream, .cancel), to: site) }
+                for request in retry { _ = try await self.live.send(.openStream(.transferRequest(request)), to: site) }
+            } catch {
+                self.logger.warning("upload housekeeping failed", metadata: ["subcloud": "\(site)", "error": "\(error)"])
+            }
+        }
+        if let uploading = try? await self.store.backups(subcloud: nil).filter({ $0.state == .uploading }) {
+            for backup in uploading { await self.requestMissing(of: backup) }
+        }
+        await self.pump()
+    }
+}
+
+/// The alarm a failed backup raises on its subcloud, cleared by the next complete one.
+enum BackupAlarms {
+    static let failedID = "210.001"
+
+    static func entity(_ subcloud: String) -> String { "subcloud=\(subcloud).backup" }
+
+    static func failed(_ backup: Backup, at date: Date) -> Alarm {
+        Alarm(
+            subcloud: backup.subcloud, alarmID: failedID, entity: entity(backup.subcloud), severity: "major",
+            reason: "backup \(backup.id) of \(backup.subcloud) failed: \(backup.detail)",
+            probableCause: "backup-failure", repairAction: "Check the site's --backup-path settings and disk, then run `tern-controller backup create --subcloud \(backup.subcloud)`",
+            serviceAffecting: false, raisedAt: date
+        )
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+
+/// Backups (`BackupStore`). The subcloud is a name, not a foreign key: a site's
+/// backups outlive it, to restore onto the machine that replaces it.
+extension SQLiteFleetStore {
+    static func registerBackupMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v6: backups") { db in
+            try db.execute(sql: """
+                CREATE TABLE backup (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    subcloud TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    body TEXT NOT NULL
+                );
+                CREATE INDEX backupSubcloud ON backup(subcloud, id);
+                CREATE TABLE backupObject (
+                    backup INTEGER NOT NULL REFERENCES backup(id) ON DELETE CASCADE,
+                    digest TEXT NOT NULL,
+                    PRIMARY KEY (backup, digest)
+                );
+                CREATE INDEX backupObjectDigest ON backupObject(digest);
+                """)
+        }
+    }
+
+    public func createBackups(subclouds: [String], localOnly: Bool, at now: Date) async throws -> [Backup] {
+        try await self.database.write { db in
+            var made: [Backup] = []
+            for subcloud in subclouds {
+                guard try Self.fetchSubcloud(db, subcloud) != nil else { throw FleetStoreError.notFound("no subcloud named \"\(subcloud)\"") }
+                try db.execute(sql: "INSERT INTO backup (subcloud, state, body) VALUES (?, 'queued', '{}')", arguments: [subcloud])
+                let backup = Backup(id: db.lastInsertedRowID, subcloud: subcloud, localOnly: localOnly, at: now)
+                try db.execute(sql: "UPDATE backup SET body = ? WHERE id = ?", arguments: [try Self.encodeJSON(backup), backup.id])
+                try Self.event(db, subcloud: subcloud, kind: "backup", detail: "backup \(backup.id) requested\(localOnly ? " (local only)" : "")", at: now)
+                made.append(backup)
+            }
+            return made
+        }
+    }
+
+    public func saveBackup(_ backup: Backup, event: String?, at now: Date) async throws {
+        try await self.database.write { db in
+            try db.execute(sql: "UPDATE backup SET state = ?, body = ? WHERE id = ?", arguments: [backup.state.rawValue, try Self.encodeJSON(backup), backup.id])
+            if let event { try Self.event(db, subcloud: backup.subcloud, kind: "backup", detail: event, at: now) }
+        }
+    }
+
+    public func setBackupChunks(_ id: Int64, _ chunks: [String]) async throws {
+        try await self.database.write { db in
+            for digest in Set(chunks) {
+                try db.execute(sql: "INSERT OR IGNORE INTO backupObject (backup, digest) VALUES (?, ?)", arguments: [id, digest])
+            }
+        }
+    }
+
+    public func backup(id: Int64) async throws -> Backup? {
+        try await self.database.read { db in
+            try String.fetchOne(db, sql: "SELECT body FROM backup WHERE id = ?", arguments: [id]).map { try Self.decodeJSON(Backup.self, $0) }
+        }
+    }
+
+    public func backups(subcloud: String?) async throws -> [Backup] {
+        try await self.database.read { db in
+            let bodies = if let subcloud {
+                try String.fetchAll(db, sql: "SELECT body FROM backup WHERE subcloud = ? ORDER BY id DESC", arguments: [subcloud])
+            } else {
+                try String.fetchAll(db, sql: "SELECT body FROM backup ORDER BY id DESC")
+            }
+            return try bodies.map { try Self.decodeJSON(Backup.self, $0) }
+        }
+    }
+
+    public func deleteBackup(id: Int64) async throws -> [String] {
+        try await self.database.write { db in
+            let digests = try String.fetchAll(db, sql: "SELECT digest FROM backupObject WHERE backup = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM backup WHERE id = ?", arguments: [id])
+            return try digests.filter { try Int.fetchOne(db, sql: "SELECT 1 FROM backupObject WHERE digest = ? LIMIT 1", arguments: [$0]) == nil }
+        }
+    }
+}
