@@ -1,0 +1,99 @@
+import Foundation
+import TernTestSupport
+import Testing
+
+/// Backups and restores through real processes: GNU tar on the site, chunks uploaded
+/// over the wire protocol into the controller's object store, restored back down.
+@Suite("Backup and restore", .serialized)
+struct BackupTests {
+    /// A tree with what a backup must keep: modes, owners, a relative symlink, a hard
+    /// link, a sparse file, an empty file, a name with spaces and UTF-8, a subfolder.
+    static func makeTree(_ root: String) async throws {
+        try await shell("""
+            set -e
+            mkdir -p '\(root)/etc/app/conf.d' '\(root)/var/app'
+            printf 'role=edge\\n' > '\(root)/etc/app/app.conf'; chmod 0640 '\(root)/etc/app/app.conf'; chown 1234:5678 '\(root)/etc/app/app.conf'
+            printf 'x=1\\n' > '\(root)/etc/app/conf.d/10-x.conf'; chmod 0600 '\(root)/etc/app/conf.d/10-x.conf'
+            ln -s ../app.conf '\(root)/etc/app/conf.d/link.conf'
+            : > '\(root)/etc/app/empty'
+            printf 'grüße\\n' > '\(root)/etc/app/ünïcødé file.txt'
+            head -c 300000 /dev/urandom > '\(root)/var/app/data.bin'
+            ln '\(root)/var/app/data.bin' '\(root)/var/app/data-hardlink.bin'
+            truncate -s 64M '\(root)/var/app/sparse.img'; printf 'end' | dd of='\(root)/var/app/sparse.img' bs=1 seek=60000000 conv=notrunc 2>/dev/null
+            chmod 0751 '\(root)/var/app'
+            """)
+    }
+
+    /// Everything about a tree a restore must bring back, one line per entry.
+    static func snapshot(_ root: String) async throws -> String {
+        try await shell("""
+            cd '\(root)' && python3 - <<'PY'
+            import hashlib, os
+            inodes = {}
+            for top, dirs, files in os.walk('.'):
+                for name in dirs + files:
+                    p = os.path.join(top, name); s = os.lstat(p)
+                    if not os.path.isdir(p) or os.path.islink(p):
+                        inodes.setdefault((s.st_ino), []).append(p)
+            for top, dirs, files in sorted(os.walk('.')):
+                for name in sorted(dirs + files):
+                    p = os.path.join(top, name); s = os.lstat(p)
+                    kind = 'l' if os.path.islink(p) else 'd' if os.path.isdir(p) else 'f'
+                    extra = os.readlink(p) if kind == 'l' else ''
+                    if kind == 'f':
+                        extra = hashlib.sha256(open(p, 'rb').read()).hexdigest()[:16] + ' mtime=%d links=%s' % (int(s.st_mtime), sorted(inodes[s.st_ino]))
+                    print(p, kind, oct(s.st_mode & 0o7777), s.st_uid, s.st_gid, s.st_size if kind != 'd' else '-', extra)
+            PY
+            """)
+    }
+
+    static func backups(_ fleet: ProcessFleet, _ subcloud: String) async throws -> [[String: Any]] {
+        try await fleet.json(["backup", "list", "--subcloud", subcloud]) as! [[String: Any]]
+    }
+
+    @Test("round trip: a backup, then changes and deletions on the site, then a restore gives the tree back byte for byte and by metadata; then onto a replacement machine")
+    func roundTrip() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let root = fleet.directory.appending("site-a")
+            try await Self.makeTree(root)
+            let paths = ["--backup-path", root + "/etc/app", "--backup-path", root + "/var/app"]
+            #expect(try await fleet.enrolAndStart(["edge-a"], extra: paths))
+            let before = try await Self.snapshot(root)
+
+            let created = try await fleet.cli(["backup", "create", "--subcloud", "edge-a", "--watch"])
+            #expect(created.status == 0 && created.output.contains("complete"), "\(created.output)\n\(fleet.controller!.output.suffix(3000))")
+            let backup = try #require(try await Self.backups(fleet, "edge-a").first)
+            #expect(backup["state"] as? String == "complete")
+            #expect((backup["chunks"] as? Int ?? 0) >= 1 && (backup["archiveBytes"] as? Int ?? 0) > 300_000)
+            // tar can list what the site archived (the chunks joined are a plain tar stream).
+            #expect(!FileManager.default.fileExists(atPath: fleet.directory.appending("agent-edge-a") + "/backups/\(backup["id"]!)"), "the site kept its copy after the controller stored it")
+
+            // The site changes: a file edited, one deleted, one added, a mode changed.
+            try await shell("""
+                printf 'role=core\\n' > '\(root)/etc/app/app.conf'; rm '\(root)/etc/app/conf.d/10-x.conf'
+                printf 'new\\n' > '\(root)/etc/app/new.conf'; chmod 0777 '\(root)/var/app'
+                """)
+            #expect(try await Self.snapshot(root) != before)
+            let restored = try await fleet.cli(["backup", "restore", "--subcloud", "edge-a", "--watch"])
+            #expect(restored.status == 0 && restored.output.contains("activated"), "\(restored.output)\n\(fleet.agents["edge-a"]!.output.suffix(3000))")
+            let after = try await Self.snapshot(root)
+            #expect(after == before, "before:\n\(before)\nafter:\n\(after)")
+            // Still sparse: 64 MiB long, a few KiB on disk.
+            let blocks = try await shell("stat -c %b '\(root)/var/app/sparse.img'")
+            #expect((Int(blocks) ?? .max) < 1024, "sparse file takes \(blocks) blocks")
+            // No staging or old copies left beside the targets.
+            #expect(try await shell("(ls -A '\(root)/etc'; ls -A '\(root)/var') | grep -c '^\\.tern-' || true") == "0")
+
+            // The machine dies; a replacement is enrolled under another name and gets the backup.
+            fleet.agents["edge-a"]!.signal(SIGKILL)
+            try await shell("rm -rf '\(root)/etc/app' '\(root)/var/app'")
+            #expect(try await fleet.enrolAndStart(["edge-b"], extra: paths))
+            let replaced = try await fleet.cli(["backup", "restore", "--subcloud", "edge-a", "--to", "edge-b", "--watch"])
+            #expect(replaced.status == 0, "\(replaced.output)\n\(fleet.agents["edge-b"]!.output.suffix(3000))")
+            #expect(try await Self.snapshot(root) == before)
+            let events = try await fleet.json(["event", "list"]) as! [[String: Any]]
+            #expect(events.contains { $0["subcloud"] as? String == "edge-b" && ($0["detail"] as? String ?? "").contains("restore of backup \(backup["id"]!) complete") })
+        }
+    }
+}
