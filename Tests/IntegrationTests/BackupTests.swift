@@ -96,4 +96,47 @@ struct BackupTests {
             #expect(events.contains { $0["subcloud"] as? String == "edge-b" && ($0["detail"] as? String ?? "").contains("restore of backup \(backup["id"]!) complete") })
         }
     }
+
+    @Test("deduplicated: four sites backing up the same files store them once, never more than --max-parallel at a time; a second backup after one of 50 files changed sends only a few chunks")
+    func deduplicated() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let shared = fleet.directory.appending("shared-etc")
+            try await shell("mkdir -p '\(shared)' && cd '\(shared)' && for i in $(seq 1 50); do head -c 100000 /dev/urandom > file-$i.conf; done")
+            let sites = ["edge-1", "edge-2", "edge-3", "edge-4"]
+            #expect(try await fleet.enrolAndStart(sites, extra: ["--backup-path", shared]))
+            let objects = fleet.data + "/objects"
+            let storedBefore = try await shell("du -sb '\(objects)' | cut -f1")
+
+            let created = try await fleet.cli(["backup", "create", "--all", "--max-parallel", "2", "--watch"])
+            #expect(created.status == 0, "\(created.output)\n\(fleet.controller!.output.suffix(3000))")
+            let all = try await fleet.json(["backup", "list"]) as! [[String: Any]]
+            #expect(all.count == 4 && all.allSatisfy { $0["state"] as? String == "complete" })
+            let archive = all[0]["archiveBytes"] as! Int
+            let uploaded = all.map { $0["bytesUploaded"] as! Int }.reduce(0, +)
+            // Once: the archive plus four small manifests, not four archives.
+            #expect(uploaded < archive + archive / 10, "uploaded \(uploaded) bytes for 4 sites of a \(archive)-byte archive")
+            let stored = Int(try await shell("du -sb '\(objects)' | cut -f1"))! - Int(storedBefore)!
+            #expect(stored < archive + archive / 10 + 64 * 1024, "stored \(stored) bytes for 4 sites of a \(archive)-byte archive")
+
+            // Never more than 2 running: replay the event log.
+            let events = (try await fleet.json(["event", "list"]) as! [[String: Any]]).filter { $0["kind"] as? String == "backup" }
+            var running = 0, most = 0
+            for event in events.sorted(by: { ($0["id"] as! Int) < ($1["id"] as! Int) }) {
+                let detail = event["detail"] as? String ?? ""
+                if detail.hasSuffix(" started") { running += 1 }
+                if detail.contains(" complete:") || detail.contains(" failed:") { running -= 1 }
+                most = max(most, running)
+            }
+            #expect(most <= 2 && most >= 1, "\(most) backups ran at once: \(events.map { $0["detail"] ?? "" })")
+
+            // One file of 50 changes: the next backup of a site sends a few chunks, not the archive.
+            try await shell("head -c 100000 /dev/urandom > '\(shared)/file-25.conf'")
+            #expect(try await fleet.cli(["backup", "create", "--subcloud", "edge-1", "--watch"]).status == 0)
+            let second = try #require(try await Self.backups(fleet, "edge-1").first)
+            let chunks = second["chunksUploaded"] as! Int
+            #expect(chunks >= 1 && chunks <= 3, "\(chunks) of \(second["chunks"]!) chunks uploaded")
+            #expect((second["bytesUploaded"] as! Int) < archive / 2, "\(second)")
+        }
+    }
 }
