@@ -11,6 +11,8 @@ public final class FaultProxy: Sendable {
     private struct State {
         /// Cut each connection after this many server→client bytes; taken in order, one per connection.
         var cuts: [Int] = []
+        /// Cut each connection after this many client→server bytes (uploads); one per connection.
+        var uploadCuts: [Int] = []
         /// Stall every connection after this many server→client bytes: it stays up, nothing more arrives.
         var stallAfter: Int?
         var connections = 0
@@ -28,16 +30,17 @@ public final class FaultProxy: Sendable {
         self.server = try await ServerBootstrap(group: group)
             .childChannelOption(.autoRead, value: true)
             .childChannelInitializer { inbound in
-                let (limit, stall) = state.withLockedValue { state -> (Int?, Bool) in
+                let (limit, stall, upLimit) = state.withLockedValue { state -> (Int?, Bool, Int?) in
                     state.connections += 1
-                    if let stallAfter = state.stallAfter { return (stallAfter, true) }
-                    return (state.cuts.isEmpty ? nil : state.cuts.removeFirst(), false)
+                    let up = state.uploadCuts.isEmpty ? nil : state.uploadCuts.removeFirst()
+                    if let stallAfter = state.stallAfter { return (stallAfter, true, up) }
+                    return (state.cuts.isEmpty ? nil : state.cuts.removeFirst(), false, up)
                 }
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
                         let forwarded: @Sendable (Int) -> Void = { count in state.withLockedValue { $0.bytesForwarded += count } }
-                        let toServer = Relay(peer: outbound, onForward: forwarded)
+                        let toServer = Relay(peer: outbound, limit: upLimit, onCut: { state.withLockedValue { $0.cutsDone += 1 } }, onForward: forwarded)
                         let toClient = Relay(peer: inbound, limit: limit, stall: stall, onCut: { state.withLockedValue { $0.cutsDone += 1 } }, onForward: forwarded)
                         return inbound.pipeline.addHandler(toServer).flatMap { outbound.pipeline.addHandler(toClient) }
                     }
@@ -48,6 +51,11 @@ public final class FaultProxy: Sendable {
     /// Cut the next connections after these numbers of bytes from the server.
     public func scheduleCuts(_ cuts: [Int]) {
         self.state.withLockedValue { $0.cuts += cuts }
+    }
+
+    /// Cut the next connections after these numbers of bytes from the client (an agent's upload).
+    public func scheduleUploadCuts(_ cuts: [Int]) {
+        self.state.withLockedValue { $0.uploadCuts += cuts }
     }
 
     /// From now on, every connection stalls after `bytes` from the server: a link that

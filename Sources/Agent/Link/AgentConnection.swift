@@ -145,7 +145,10 @@ struct AgentConnection {
             // The controller asks for an object of a backup (PROTOCOL.md §7.6).
             let compress = await self.status.negotiated?.features.contains(WireFeature.zlib) ?? false
             let source = if let digest = request.digest { await self.backups.source(for: digest, compress: compress) } else { ObjectSource?.none }
-            try await commands.write(request.answer(on: stream, from: source))
+            // Not awaited here: this reader must go on reading (window updates, more
+            // requests) while the write waits for the link to drain.
+            let answer = request.answer(on: stream, from: source)
+            Task { try? await commands.write(answer) }
         case .streamOpened(let stream, .transferRequest(let request)):
             await self.transfers.opened(stream, request)
         case .message(let stream, .transferAbort(let abort), _) where stream != 0:

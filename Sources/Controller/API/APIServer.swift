@@ -30,8 +30,10 @@ enum APIServer {
         router.middlewares.add(StoreErrorMapping())
         router.get("healthz") { _, _ in "ok\n" }
         let metrics = parts.metrics
-        router.get("metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
+        let uploads = parts.backups.counters
+        router.get("metrics") { _, _ -> Response in
+            metrics.recordUploads(bytes: uploads.bytes, resent: uploads.resent)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
         // Boot images, for BMCs: no bearer token (a BMC has none); the unguessable,
         // single-use URL is the credential.

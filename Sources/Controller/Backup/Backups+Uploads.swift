@@ -19,15 +19,25 @@ extension Backups {
     /// Asks the backup's site for what the backup still lacks and nobody is uploading.
     func requestMissing(of backup: Backup) async {
         guard let wanted = self.missing[backup.id], await self.live.connection(backup.subcloud) != nil else { return }
+        let asking = wanted.keys.filter { self.inFlight[$0] == nil }
+        if !asking.isEmpty {
+            self.logger.debug("asking for backup objects", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "objects": "\(asking.count)"])
+        }
         for (digest, reference) in wanted where self.inFlight[digest] == nil {
             if self.objects.offer(digest, kind: "", name: "") != nil {
                 await self.arrived(digest)
                 continue
             }
             do {
+                let receiver = try self.receiver(for: backup.subcloud)
+                if let path = await receiver.verifiedPath(digest) {
+                    // Verified before a restart, not yet published.
+                    try await self.publish(digest, from: path, site: backup.subcloud)
+                    continue
+                }
                 self.inFlight[digest] = backup.subcloud
-                if let request = try await self.receiver(for: backup.subcloud).fetch(reference, kind: "backup", name: "backup \(backup.id) \(reference.role)") {
-                    _ = try await self.live.send(.openStream(.transferRequest(request)), to: backup.subcloud)
+                if let request = try await receiver.fetch(reference, kind: "backup", name: "backup \(backup.id) \(reference.role)") {
+                    self.send(.openStream(.transferRequest(request)), to: backup.subcloud)
                 }
             } catch {
                 self.inFlight[digest] = nil
@@ -46,22 +56,28 @@ extension Backups {
         guard let receiver = self.receivers[site] else { return }
         do {
             guard let path = try await receiver.ended(stream, digest, result) else { return }  // blocks missing: asked again
-            let target = self.objects.root + "/" + digest.hex
-            let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64 ?? 0
-            guard rename(path, target) == 0 else { throw AtomicFile.Failure(path: target, operation: "rename", errno: errno) }
-            await receiver.discard(digest)
-            self.inFlight[digest] = nil
-            if let owner = self.missing.first(where: { $0.value[digest] != nil && self.sites[$0.key] == site })?.key,
-               var backup = try await self.store.backup(id: owner) {
-                backup.chunksUploaded += self.missing[owner]?[digest]?.role == "chunk" ? 1 : 0
-                backup.bytesUploaded += size
-                try await self.store.saveBackup(backup, event: nil, at: Date())
-            }
-            await self.arrived(digest)
+            try await self.publish(digest, from: path, site: site)
         } catch {
             self.inFlight[digest] = nil
             self.logger.warning("upload rejected; asked again", metadata: ["subcloud": "\(site)", "object": "\(digest)", "error": "\(error)"])
         }
+    }
+
+    /// Moves a verified upload into the object store (a rename: same file system) and
+    /// counts it for the backup of `site` that asked for it.
+    private func publish(_ digest: ContentDigest, from path: String, site: String) async throws {
+        let target = self.objects.root + "/" + digest.hex
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64 ?? 0
+        guard rename(path, target) == 0 else { throw AtomicFile.Failure(path: target, operation: "rename", errno: errno) }
+        await self.receivers[site]?.discard(digest)
+        self.inFlight[digest] = nil
+        if let owner = self.missing.first(where: { $0.value[digest] != nil && self.sites[$0.key] == site })?.key,
+           var backup = try await self.store.backup(id: owner) {
+            backup.chunksUploaded += self.missing[owner]?[digest]?.role == "chunk" ? 1 : 0
+            backup.bytesUploaded += size
+            try await self.store.saveBackup(backup, event: nil, at: Date())
+        }
+        await self.arrived(digest)
     }
 
     /// The sink stopped a stream of `site` (the agent broke a rule, or this disk failed).

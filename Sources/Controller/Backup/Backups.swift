@@ -40,6 +40,11 @@ public actor Backups: Service {
     var batches: [Int64: (batch: Int64, maxParallel: Int, keep: Int?)] = [:]
     /// Rung when something may let a queued backup start or an upload go on.
     let wakeup = Wakeup()
+    /// What to write to which site's connection, written by `run()`: a session that
+    /// calls in here never waits on a write to its own (or another) connection, which
+    /// could deadlock two peers that each stopped reading while they wait to write.
+    private let outgoing: AsyncStream<(WireCommand, String)>
+    private let outgoingContinuation: AsyncStream<(WireCommand, String)>.Continuation
 
     public init(
         store: any BackupStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, content: ContentPlane,
@@ -53,14 +58,27 @@ public actor Backups: Service {
         self.backupLimit = backupLimit
         self.restoreLimit = restoreLimit
         self.logger = logger
+        (self.outgoing, self.outgoingContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Queues `command` for `site`'s connection (dropped if it is not connected: the
+    /// next connection asks again about every open backup).
+    nonisolated func send(_ command: WireCommand, to site: String) {
+        self.outgoingContinuation.yield((command, site))
     }
 
     public func run() async throws {
         await self.content.onRestore { [weak self] deployment, activated in await self?.restoreEnded(deployment, activated: activated) }
-        // Backups that were uploading when the controller stopped go on when their sites reconnect.
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            await self.tick()
-            await self.wakeup.wait(upTo: .seconds(2))
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await (command, site) in self.outgoing { _ = try? await self.live.send(command, to: site) }
+            }
+            // Backups that were uploading when the controller stopped go on when their sites reconnect.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                await self.tick()
+                await self.wakeup.wait(upTo: .seconds(2))
+            }
+            self.outgoingContinuation.finish()
         }
     }
 
@@ -101,7 +119,7 @@ public actor Backups: Service {
                 backup.updatedAt = Date()
                 try await self.store.saveBackup(backup, event: "backup \(backup.id) started", at: backup.updatedAt)
                 running.append(backup)
-                _ = try await self.live.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: backup.subcloud)
+                self.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: backup.subcloud)
             }
         } catch {
             self.logger.error("could not start queued backups", metadata: ["error": "\(error)"])
@@ -116,7 +134,7 @@ public actor Backups: Service {
                     try await self.fail(backup, "backup unsupported by \(name)'s agent")
                     continue
                 }
-                _ = try await self.live.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: name)
+                self.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: name)
             }
         } catch {
             self.logger.error("could not resume backups", metadata: ["subcloud": "\(name)", "error": "\(error)"])
@@ -176,7 +194,7 @@ public actor Backups: Service {
         let keep = self.batches.removeValue(forKey: backup.id)?.keep
         try await self.store.saveBackup(backup, event: "backup \(backup.id) complete: \(backup.detail)", at: backup.updatedAt)
         try await self.store.clear(subcloud: backup.subcloud, alarmID: BackupAlarms.failedID, entity: BackupAlarms.entity(backup.subcloud), at: backup.updatedAt)
-        _ = try await self.live.send(.message(.backupStored(BackupStored(backupID: UInt64(backup.id)))), to: backup.subcloud)
+        self.send(.message(.backupStored(BackupStored(backupID: UInt64(backup.id)))), to: backup.subcloud)
         self.logger.info("backup complete", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "detail": "\(backup.detail)"])
         if let keep {
             let older = try await self.store.backups(subcloud: backup.subcloud).filter { $0.state == .complete }.dropFirst(keep)
@@ -200,8 +218,8 @@ public actor Backups: Service {
         for (site, receiver) in self.receivers {
             do {
                 let (stalled, retry) = try await receiver.housekeeping()
-                for stream in stalled { _ = try await self.live.send(.reset(stream, .cancel), to: site) }
-                for request in retry { _ = try await self.live.send(.openStream(.transferRequest(request)), to: site) }
+                for stream in stalled { self.send(.reset(stream, .cancel), to: site) }
+                for request in retry { self.send(.openStream(.transferRequest(request)), to: site) }
             } catch {
                 self.logger.warning("upload housekeeping failed", metadata: ["subcloud": "\(site)", "error": "\(error)"])
             }

@@ -36,6 +36,12 @@ public struct ControllerMetrics: Sendable {
     }
 
     /// How long the last strategy of a type ran, from apply to its end.
+    /// Backup uploads received (transfer-stream bytes) and, of those, bytes held already (sent again after a cut).
+    func recordUploads(bytes: Int, resent: Int) {
+        self.registry.makeGauge(name: "tern_upload_bytes", help: "Backup upload stream bytes received since start").set(Double(bytes))
+        self.registry.makeGauge(name: "tern_upload_resent_bytes", help: "Backup upload bytes received again after a cut, since start").set(Double(resent))
+    }
+
     func strategyFinished(_ type: StrategyType, seconds: Double) {
         self.registry.makeGauge(name: "tern_strategy_duration_seconds", labels: [("type", type.rawValue)], help: "Duration of the last strategy of each type")
             .set(seconds)

@@ -6,6 +6,7 @@ public final class TransferCounters: Sendable {
         var bytes = 0
         var connection = 0
         var resentPerConnection: [Int] = []
+        var resent = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -14,6 +15,8 @@ public final class TransferCounters: Sendable {
 
     public var bytes: Int { self.state.withLockedValue { $0.bytes } }
     public var resentPerConnection: [Int] { self.state.withLockedValue { $0.resentPerConnection } }
+    /// Bytes received that were held already (sent again after a cut), over all connections.
+    public var resent: Int { self.state.withLockedValue { $0.resent } }
 
     public func connectionStarted(_ number: Int) {
         self.state.withLockedValue { $0.connection = number }
@@ -22,6 +25,7 @@ public final class TransferCounters: Sendable {
     public func record(bytes count: Int, resent: Int) {
         self.state.withLockedValue { state in
             state.bytes += count
+            state.resent += resent
             guard resent > 0 else { return }
             while state.resentPerConnection.count < state.connection { state.resentPerConnection.append(0) }
             state.resentPerConnection[max(0, state.connection - 1)] += resent

@@ -82,6 +82,12 @@ public actor Transfers {
         try await self.offered(TransferOffer(reference, kind: kind, name: name))
     }
 
+    /// Where a verified copy of the object is, if it is here (a restart may find objects
+    /// that were verified but not yet taken by their user).
+    public func verifiedPath(_ digest: ContentDigest) -> String? {
+        self.store.has(digest) ? self.store.objectPath(digest) : nil
+    }
+
     /// Forgets a verified object that has been used up (copied into place).
     public func discard(_ digest: ContentDigest) {
         unlink(self.store.objectPath(digest))
