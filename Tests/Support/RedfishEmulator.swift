@@ -59,7 +59,9 @@ public final class RedfishEmulator: @unchecked Sendable {
     }
 
     /// The image the BMC downloaded at insert, once it was told to boot it (power on + CD inserted).
-    public func bootedImage(timeout: Duration = .seconds(120)) async throws -> String? {
+    /// Long by default: the first install of a run builds the kit (xz of the agent),
+    /// which takes minutes on two busy cores.
+    public func bootedImage(timeout: Duration = .seconds(480)) async throws -> String? {
         var image: String?
         _ = await eventually(timeout: timeout, every: .milliseconds(500)) {
             guard let state = try? await self.state(), state.power == "On", state.inserted else { return false }
