@@ -64,6 +64,12 @@ enum VectorCatalog {
             activate: true, from: "c1"
         )))),
         ("message-deploy-status", message(.deployStatus(DeployStatus(deploymentID: 12, kind: "ostree", name: "tern/x86_64/os", version: "c2", status: .activated)))),
+        ("message-backup-request", message(.backupRequest(BackupRequest(backupID: 31, localOnly: false)))),
+        ("message-backup-status", message(.backupStatus(BackupStatus(
+            backupID: 31, state: .ready, manifest: ObjectRef(digest: digest, size: 2_310, blockSize: 1_048_576, role: "manifest")
+        )))),
+        ("message-backup-stored", message(.backupStored(BackupStored(backupID: 31)))),
+        ("message-transfer-request-upload", Frame(streamID: 2, payload: .message(.transferRequest(TransferRequest(digest: digest, firstBlock: 0))), flags: .endStream)),
     ]
 
     private static func message(_ message: Message) -> Frame {

@@ -70,13 +70,17 @@ SCHEMAS = {
     "OBJECT_REF": {1: ("digest", "digest"), 2: ("size", "uint"), 3: ("block_size", "uint"), 4: ("role", "string")},
     "DEPLOY_STATUS": {1: ("deployment_id", "uint"), 2: ("kind", "string"), 3: ("name", "string"),
                       4: ("version", "string"), 5: ("status", "uint"), 6: ("detail", "string")},
+    "BACKUP_REQUEST": {1: ("backup_id", "uint"), 2: ("local_only", "bool")},
+    "BACKUP_STATUS": {1: ("backup_id", "uint"), 2: ("state", "uint"), 3: ("detail", "string"),
+                      4: ("manifest", ("message", "OBJECT_REF"))},
+    "BACKUP_STORED": {1: ("backup_id", "uint")},
 }
 MESSAGE_TYPES = {
     1: "HELLO", 2: "WELCOME", 3: "HEARTBEAT", 4: "HEALTH_REPORT", 5: "ALARM_RAISE", 6: "ALARM_CLEAR",
     7: "FIRMWARE_INVENTORY", 8: "CONFIG_OFFER", 9: "CONFIG_RESULT", 10: "TRANSFER_OFFER",
     11: "TRANSFER_REQUEST", 12: "TRANSFER_END", 13: "TRANSFER_ABORT", 14: "COMMAND",
     15: "COMMAND_RESULT", 16: "ENROL_REQUEST", 17: "ENROL_RESPONSE", 18: "RENEW_REQUEST", 19: "RENEW_RESPONSE",
-    20: "DEPLOY", 21: "DEPLOY_STATUS",
+    20: "DEPLOY", 21: "DEPLOY_STATUS", 22: "BACKUP_REQUEST", 23: "BACKUP_STATUS", 24: "BACKUP_STORED",
 }
 WIRE_TYPES = {0: "varint", 1: "fixed64", 2: "length-delimited", 5: "fixed32"}
 
