@@ -183,4 +183,30 @@ struct BackupTests {
             try await proxy.close()
         }
     }
+
+    @Test("local-only: the archive stays on the site (tar can list it) and only the manifest travels; it restores there, and nowhere else")
+    func localOnly() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let root = fleet.directory.appending("site-l")
+            try await Self.makeTree(root)
+            #expect(try await fleet.enrolAndStart(["edge-l", "edge-m"], extra: ["--backup-path", root + "/etc/app"]))
+            let before = try await Self.snapshot(root + "/etc/app")
+            let created = try await fleet.cli(["backup", "create", "--subcloud", "edge-l", "--local-only", "--watch"])
+            #expect(created.status == 0, "\(created.output)")
+            let backup = try #require(try await Self.backups(fleet, "edge-l").first)
+            #expect(backup["state"] as? String == "complete" && backup["localOnly"] as? Bool == true)
+            #expect((backup["bytesUploaded"] as? Int ?? .max) < 16 * 1024, "\(backup)")
+            let archive = fleet.directory.appending("agent-edge-l") + "/backups/\(backup["id"]!)/archive.tar"
+            let listing = try await shell("tar -tvf '\(archive)'")
+            #expect(listing.contains("app.conf") && listing.contains("1234/5678") && listing.contains("link.conf -> ../app.conf"), "\(listing)")
+
+            try await shell("rm -rf '\(root)/etc/app/conf.d'; printf 'changed' > '\(root)/etc/app/app.conf'")
+            let restored = try await fleet.cli(["backup", "restore", "--subcloud", "edge-l", "--watch"])
+            #expect(restored.status == 0, "\(restored.output)\n\(fleet.agents["edge-l"]!.output.suffix(2000))")
+            #expect(try await Self.snapshot(root + "/etc/app") == before)
+            let elsewhere = try await fleet.cli(["backup", "restore", "--subcloud", "edge-l", "--to", "edge-m"])
+            #expect(elsewhere.status != 0 && elsewhere.output.contains("local-only"), "\(elsewhere.output)")
+        }
+    }
 }
