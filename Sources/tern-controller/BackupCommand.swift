@@ -6,7 +6,7 @@ struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Back sites up (their --backup-path trees, chunked and deduplicated fleet-wide) and restore them, to the same or a replacement machine.",
-        subcommands: [Create.self, List.self, Show.self, Delete.self, Restore.self]
+        subcommands: [Create.self, List.self, Show.self, Delete.self, Restore.self, Schedule.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -130,6 +130,62 @@ struct BackupCommand: AsyncParsableCommand {
                 }
                 try await Task.sleep(for: .seconds(1))
             }
+        }
+    }
+
+    struct Schedule: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Back subclouds up on a schedule (--every 24h), keeping --keep per site; --list shows schedules, --delete ID removes one.",
+            discussion: "A run the controller could not start on time (it was down) raises alarm 210.003 and runs at once."
+        )
+        @Option(help: "How often: 90s, 15m, 24h.") var every: String?
+        @Option(name: .customLong("subcloud"), parsing: .upToNextOption, help: "Subclouds (one or more).") var subclouds: [String] = []
+        @Option(name: .customLong("group"), parsing: .upToNextOption, help: "Subcloud groups (one or more).") var groups: [String] = []
+        @Flag(help: "Every subcloud.") var all = false
+        @Option(help: "Keep this many complete backups per site.") var keep: Int?
+        @Flag(help: "Keep the archives on the sites.") var localOnly = false
+        @Option(help: "Backups of each run at once.") var maxParallel: Int?
+        @Flag(help: "List the schedules.") var list = false
+        @Option(help: "Delete this schedule.") var delete: Int64?
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            guard !self.list, self.delete == nil else { return }
+            guard let every else { throw ValidationError("give --every (or --list, or --delete ID)") }
+            _ = try StrategyCommand.seconds(every)
+            guard [!self.subclouds.isEmpty, !self.groups.isEmpty, self.all].filter({ $0 }).count == 1 else {
+                throw ValidationError("give exactly one of --subcloud NAME..., --group G... or --all")
+            }
+            if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
+        }
+
+        func run() async throws {
+            let client = try self.options.client()
+            if let id = self.delete {
+                _ = try await client.send(.DELETE, "/v1/backup-schedules/\(id)")
+                return print(self.options.json ? "{}" : "deleted backup schedule \(id)")
+            }
+            if self.list {
+                let data = try await client.send(.GET, "/v1/backup-schedules")
+                if self.options.json { return try self.options.printJSON(data) }
+                var table = Table("id", "targets", "every", "keep", "local", "next", "last run")
+                for schedule in try apiDecoder.decode([BackupSchedule].self, from: data) {
+                    table.add(String(schedule.id), schedule.targets.summary, "\(Int(schedule.every)) s", schedule.keep.map(String.init) ?? "all",
+                              schedule.localOnly ? "yes" : "no", iso(schedule.nextAt), iso(schedule.lastRunAt))
+                }
+                return print(table.render())
+            }
+            let targets = TargetSelection(subclouds: self.subclouds.isEmpty ? nil : self.subclouds, groups: self.groups.isEmpty ? nil : self.groups, all: self.all ? true : nil)
+            var body: [String: Any] = [
+                "targets": try JSONSerialization.jsonObject(with: JSONEncoder().encode(targets)),
+                "every": try StrategyCommand.seconds(self.every!), "localOnly": self.localOnly,
+            ]
+            if let keep { body["keep"] = keep }
+            if let maxParallel { body["maxParallel"] = maxParallel }
+            let data = try await client.send(.POST, "/v1/backup-schedules", body: try JSONSerialization.data(withJSONObject: body))
+            if self.options.json { return try self.options.printJSON(data) }
+            let schedule = try apiDecoder.decode(BackupSchedule.self, from: data)
+            print("backup schedule \(schedule.id): \(schedule.targets.summary) every \(Int(schedule.every)) s, first run now")
         }
     }
 

@@ -209,4 +209,37 @@ struct BackupTests {
             #expect(elsewhere.status != 0 && elsewhere.output.contains("local-only"), "\(elsewhere.output)")
         }
     }
+
+    @Test("scheduled backups run every interval and keep --keep per site; a run missed while the controller was down raises 210.003, cleared by the next run on time")
+    func scheduled() async throws {
+        try await ProcessFleet.with { fleet in
+            try await fleet.startController()
+            let root = fleet.directory.appending("site-s")
+            try await shell("mkdir -p '\(root)' && printf 'a=1' > '\(root)/a.conf'")
+            #expect(try await fleet.enrolAndStart(["edge-s"], extra: ["--backup-path", root]))
+            let added = try await fleet.cli(["backup", "schedule", "--every", "3s", "--subcloud", "edge-s", "--keep", "2"])
+            #expect(added.status == 0 && added.output.contains("every 3 s"), "\(added.output)")
+            func requested() async throws -> Int {
+                let events = try await fleet.json(["event", "list"]) as! [[String: Any]]
+                return events.filter { ($0["detail"] as? String ?? "").hasSuffix("requested") }.count
+            }
+            #expect(await eventually(timeout: .seconds(40), every: .milliseconds(500)) { ((try? await requested()) ?? 0) >= 4 })
+            let kept = try await Self.backups(fleet, "edge-s").filter { $0["state"] as? String == "complete" }
+            #expect(kept.count <= 2 && !kept.isEmpty, "\(kept.count) complete backups kept with --keep 2")
+            let list = try await fleet.cli(["backup", "schedule", "--list"])
+            #expect(list.output.contains("subclouds edge-s"), "\(list.output)")
+
+            // The controller is down for more than an interval: the run due meanwhile is late.
+            fleet.controller!.signal(SIGTERM)
+            _ = await fleet.controller!.wait(timeout: .seconds(20))
+            try await Task.sleep(for: .seconds(7))
+            try await fleet.startController()
+            func alarmed() async throws -> Bool {
+                let alarms = try await fleet.json(["alarm", "list"]) as! [[String: Any]]
+                return alarms.contains { $0["alarmID"] as? String == "210.003" }
+            }
+            #expect(await eventually(timeout: .seconds(10)) { (try? await alarmed()) == true }, "no missed-schedule alarm")
+            #expect(await eventually(timeout: .seconds(15), every: .milliseconds(500)) { (try? await alarmed()) == false }, "the alarm stayed after an on-time run")
+        }
+    }
 }

@@ -4,7 +4,7 @@ import Hummingbird
 /// `/v1/backups`: backups of sites and their restores.
 struct BackupController: Sendable {
     let backups: Backups
-    let store: any BackupStore & SubcloudStore
+    let store: any BackupStore & BackupScheduleStore & SubcloudStore
 
     struct CreateRequest: Codable {
         var targets: TargetSelection
@@ -12,6 +12,15 @@ struct BackupController: Sendable {
         var maxParallel: Int?
         /// Keep this many complete backups per site; older ones go once a new one completes.
         var keep: Int?
+    }
+
+    struct ScheduleRequest: Codable {
+        var targets: TargetSelection
+        /// Seconds between runs.
+        var every: Double
+        var keep: Int?
+        var localOnly: Bool?
+        var maxParallel: Int?
     }
 
     struct RestoreRequest: Decodable {
@@ -24,6 +33,21 @@ struct BackupController: Sendable {
         group.get("backups/{id}", use: self.show)
         group.delete("backups/{id}", use: self.delete)
         group.post("backups/{id}/restore", use: self.restore)
+        group.get("backup-schedules") { _, _ in try await self.store.backupSchedules() }
+        group.post("backup-schedules", use: self.addSchedule)
+        group.delete("backup-schedules/{id}", use: self.deleteSchedule)
+    }
+
+    @Sendable func addSchedule(_ request: Request, context: BasicRequestContext) async throws -> EditedResponse<BackupSchedule> {
+        let body = try await request.decode(as: ScheduleRequest.self, context: context)
+        let made = try await self.backups.schedule(body.targets, every: body.every, keep: body.keep, localOnly: body.localOnly ?? false, maxParallel: body.maxParallel)
+        return EditedResponse(status: .created, response: made)
+    }
+
+    @Sendable func deleteSchedule(_ request: Request, context: BasicRequestContext) async throws -> HTTPResponse.Status {
+        let id = try Self.id(context)
+        guard try await self.store.deleteBackupSchedule(id: id) else { throw HTTPError(.notFound, message: "no backup schedule \(id)") }
+        return .noContent
     }
 
     @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> [Backup] {
@@ -61,3 +85,4 @@ struct BackupController: Sendable {
 }
 
 extension Backup: ResponseEncodable {}
+extension BackupSchedule: ResponseEncodable {}

@@ -15,7 +15,7 @@ import Wire
 /// object store until its digest checked out. One site uploads a given object at a
 /// time, so a chunk that 1,000 sites share travels once and is stored once.
 public actor Backups: Service {
-    let store: any BackupStore & SubcloudStore & AlarmStore
+    let store: any BackupStore & BackupScheduleStore & SubcloudStore & AlarmStore
     let live: LiveFleet
     let objects: ObjectStore
     let content: ContentPlane
@@ -47,7 +47,7 @@ public actor Backups: Service {
     private let outgoingContinuation: AsyncStream<(WireCommand, String)>.Continuation
 
     public init(
-        store: any BackupStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, content: ContentPlane,
+        store: any BackupStore & BackupScheduleStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, content: ContentPlane,
         dataDirectory: String, backupLimit: Int = 250, restoreLimit: Int = 100, logger: Logger
     ) {
         self.store = store
@@ -224,10 +224,49 @@ public actor Backups: Service {
                 self.logger.warning("upload housekeeping failed", metadata: ["subcloud": "\(site)", "error": "\(error)"])
             }
         }
+        await self.runSchedules()
         if let uploading = try? await self.store.backups(subcloud: nil).filter({ $0.state == .uploading }) {
             for backup in uploading { await self.requestMissing(of: backup) }
         }
         await self.pump()
+    }
+}
+
+extension Backups {
+    public func schedule(_ targets: TargetSelection, every: Double, keep: Int?, localOnly: Bool, maxParallel: Int?, at now: Date = Date()) async throws -> BackupSchedule {
+        guard every >= 1 else { throw FleetStoreError.refused("--every must be at least 1 second") }
+        _ = try await targets.resolve(in: self.store)
+        let made = try await self.store.addBackupSchedule(BackupSchedule(id: 0, targets: targets, every: every, keep: keep, localOnly: localOnly, maxParallel: maxParallel, at: now))
+        self.wakeup.notify()
+        return made
+    }
+
+    /// Starts the backups of every schedule that is due; says so when a run was missed.
+    func runSchedules(at now: Date = Date()) async {
+        guard let schedules = try? await self.store.backupSchedules() else { return }
+        for var schedule in schedules {
+            guard let (next, missed) = schedule.due(at: now) else { continue }
+            do {
+                if missed > 0 {
+                    try await self.store.raiseControllerAlarm(BackupScheduleAlarm.raise(schedule, missed: missed, at: now))
+                    try await self.store.recordEvent(subcloud: nil, kind: "backup", detail: "backup schedule \(schedule.id) missed \(missed) run(s); running now", at: now)
+                } else {
+                    try await self.store.clearControllerAlarm(alarmID: BackupScheduleAlarm.id, entity: BackupScheduleAlarm.entity(schedule), at: now)
+                }
+                schedule.lastRunAt = now
+                schedule.nextAt = next
+                try await self.store.saveBackupSchedule(schedule)
+                let subclouds = try await schedule.targets.resolve(in: self.store).map(\.name)
+                // A site whose previous scheduled backup is still running is not asked twice.
+                let busy = Set(try await self.store.backups(subcloud: nil).filter(\.state.isOpen).map(\.subcloud))
+                let due = subclouds.filter { !busy.contains($0) }
+                if !due.isEmpty {
+                    _ = try await self.create(subclouds: due, localOnly: schedule.localOnly, maxParallel: schedule.maxParallel, keep: schedule.keep, at: now)
+                }
+            } catch {
+                self.logger.error("scheduled backup could not start", metadata: ["schedule": "\(schedule.id)", "error": "\(error)"])
+            }
+        }
     }
 }
 

@@ -79,3 +79,41 @@ extension SQLiteFleetStore {
         }
     }
 }
+
+extension SQLiteFleetStore {
+    static func registerBackupScheduleMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v7: backup schedules") { db in
+            try db.execute(sql: "CREATE TABLE backupSchedule (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)")
+        }
+    }
+
+    public func addBackupSchedule(_ schedule: BackupSchedule) async throws -> BackupSchedule {
+        try await self.database.write { db in
+            try db.execute(sql: "INSERT INTO backupSchedule (body) VALUES ('{}')")
+            var made = schedule
+            made.id = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE backupSchedule SET body = ? WHERE id = ?", arguments: [try Self.encodeJSON(made), made.id])
+            try Self.event(db, subcloud: nil, kind: "backup", detail: "backup schedule \(made.id) added: \(made.targets.summary) every \(Int(made.every)) s", at: made.createdAt)
+            return made
+        }
+    }
+
+    public func saveBackupSchedule(_ schedule: BackupSchedule) async throws {
+        try await self.database.write { db in
+            try db.execute(sql: "UPDATE backupSchedule SET body = ? WHERE id = ?", arguments: [try Self.encodeJSON(schedule), schedule.id])
+        }
+    }
+
+    public func backupSchedules() async throws -> [BackupSchedule] {
+        try await self.database.read { db in
+            try String.fetchAll(db, sql: "SELECT body FROM backupSchedule ORDER BY id").map { try Self.decodeJSON(BackupSchedule.self, $0) }
+        }
+    }
+
+    public func deleteBackupSchedule(id: Int64) async throws -> Bool {
+        try await self.database.write { db in
+            try db.execute(sql: "DELETE FROM backupSchedule WHERE id = ?", arguments: [id])
+            return db.changesCount > 0
+        }
+    }
+}

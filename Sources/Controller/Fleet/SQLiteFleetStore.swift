@@ -83,6 +83,7 @@ public final class SQLiteFleetStore: FleetStore {
         Self.registerStrategyMigration(&migrator)
         Self.registerInstallMigration(&migrator)
         Self.registerBackupMigration(&migrator)
+        Self.registerBackupScheduleMigration(&migrator)
         return migrator
     }
 
