@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Platform
 
 #if canImport(Glibc)
@@ -68,7 +69,9 @@ struct Restorer {
                 try? FileManager.default.removeItem(atPath: step.staging)
                 try FileManager.default.createDirectory(atPath: step.staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
                 try await TarArchive.extract(archive, member: root, into: step.staging)
-                try self.check(step.new, within: step.target, staged: step.staging)
+                // A walk of what may be a large tree: on the thread pool, not a cooperative thread.
+                let restorer = self
+                try await NIOThreadPool.singleton.runIfActive { try restorer.check(step.new, within: step.target, staged: step.staging) }
             }
         } catch {
             self.dropStaging()
