@@ -17,10 +17,6 @@ extension Backups {
         if backup.localOnly && site != backup.subcloud {
             throw FleetStoreError.refused("backup \(id) is local-only: its archive is on \(backup.subcloud), so it can only be restored there")
         }
-        let running = try await self.content.openRestores()
-        guard running < self.restoreLimit else {
-            throw FleetStoreError.refused("\(running) restores are running (the limit is \(self.restoreLimit)); try again when some have finished")
-        }
         let deployment = try await self.content.restore(manifest: manifest, backupID: id, on: site, at: now)
         try await self.store.recordEvent(subcloud: site, kind: "restore", detail: "restore of backup \(id) (\(backup.subcloud)) started as deployment \(deployment.id)", at: now)
         return deployment

@@ -69,6 +69,7 @@ public actor Backups: Service {
 
     public func run() async throws {
         await self.content.onRestore { [weak self] deployment, activated in await self?.restoreEnded(deployment, activated: activated) }
+        await self.content.setRestoreLimit(self.restoreLimit)
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await (command, site) in self.outgoing { _ = try? await self.live.send(command, to: site) }

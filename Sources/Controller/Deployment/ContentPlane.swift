@@ -25,9 +25,18 @@ public actor ContentPlane {
         self.restored = hook
     }
 
-    /// Restores running now (open deployments of kind `backup`).
-    public func openRestores() async throws -> Int {
-        try await self.store.deployments(subcloud: nil).filter { $0.kind == .backup && $0.isOpen }.count
+    /// Restores running at once, fleet-wide; the ids of those sent and not yet finished.
+    var restoreLimit = 100
+    private var restoresRunning: Set<Int64> = []
+
+    public func setRestoreLimit(_ limit: Int) { self.restoreLimit = max(1, limit) }
+
+    /// Sends waiting restores (oldest first) while slots are free.
+    func sendWaitingRestores() async {
+        guard let waiting = try? await self.store.deployments(subcloud: nil).filter({ $0.kind == .backup && $0.state == .pending && !self.restoresRunning.contains($0.id) }) else { return }
+        for deployment in waiting.sorted(by: { $0.id < $1.id }) where self.restoresRunning.count < self.restoreLimit {
+            await self.send(deployment)
+        }
     }
 
     /// After a restore: the target gets `source`'s latest config files again (its own, re-offered,
@@ -199,6 +208,16 @@ public actor ContentPlane {
                 objects = delta.objects
             case .backup:
                 // A restore: the version is the backup's manifest object; the agent fetches the chunks it names.
+                // At most `restoreLimit` run at once; the others wait as pending and go as slots free.
+                if !self.restoresRunning.contains(deployment.id) {
+                    guard self.restoresRunning.count < self.restoreLimit else {
+                        if deployment.detail.isEmpty {
+                            try await self.store.updateDeployment(id: deployment.id, state: .pending, detail: "waiting for a restore slot (\(self.restoreLimit) at once)", at: Date())
+                        }
+                        return
+                    }
+                    self.restoresRunning.insert(deployment.id)
+                }
                 guard let digest = ContentDigest(hex: deployment.version), let offer = self.objects.offer(digest, kind: "backup", name: deployment.name) else {
                     try await self.store.updateDeployment(id: deployment.id, state: .failed, detail: "the backup's manifest is no longer held by the controller", at: Date())
                     return
@@ -217,7 +236,10 @@ public actor ContentPlane {
                 objects: objects.map { ObjectRef(digest: $0.digest, size: $0.size, blockSize: UInt32(self.objects.blockSize), role: $0.role) },
                 activate: deployment.activate, from: from
             )
-            if try await self.live.send(.message(.deploy(message)), to: deployment.subcloud) {
+            let sent = try await self.live.send(.message(.deploy(message)), to: deployment.subcloud)
+            // A restore to a site that is not connected holds no slot; it goes when the site connects.
+            if !sent, deployment.kind == .backup { self.restoresRunning.remove(deployment.id) }
+            if sent {
                 self.logger.info("deployment sent", metadata: [
                     "subcloud": "\(deployment.subcloud)", "deployment": "\(deployment.id)", "kind": "\(deployment.kind.rawValue)",
                     "name": "\(deployment.name)", "objects": "\(objects.count)", "from": "\(from.isEmpty ? "scratch" : from)",
@@ -255,7 +277,11 @@ public actor ContentPlane {
         }
         try await self.store.updateDeployment(id: deployment.id, state: state, detail: status.detail, at: now)
         if kind == .backup {
-            if state == .activated || state == .failed { await self.restored?(deployment, state == .activated) }
+            if state == .activated || state == .failed {
+                self.restoresRunning.remove(deployment.id)
+                await self.restored?(deployment, state == .activated)
+                await self.sendWaitingRestores()
+            }
             return
         }
         if state == .activated {
