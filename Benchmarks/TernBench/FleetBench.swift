@@ -25,6 +25,13 @@ enum FleetBench {
         let hold = Int(value("--hold") ?? "") ?? 30
         let work = value("--work") ?? FileManager.default.temporaryDirectory.appendingPathComponent("tern-bench-fleet").path
         let wire = try HostPort.parse(value("--controller") ?? "127.0.0.1:7447")
+        // Names start at --offset, so several bench processes can share one controller
+        // (one process keeps its descriptors below 1,024: Foundation's Process needs that
+        // to spawn tar for backups).
+        let offset = Int(value("--offset") ?? "") ?? 0
+        // With --backup-mib M each agent backs up a folder of M MiB: half of it the same
+        // bytes on every site (a shared file), half its own.
+        let backupMiB = Int(value("--backup-mib") ?? "")
 
         let pki = try ControllerPKI.loadOrCreate(dataDirectory: data, serverNames: ["localhost"])
         let store = try SQLiteFleetStore(path: data + "/fleet.sqlite")
@@ -32,7 +39,7 @@ enum FleetBench {
         var logger = Logger(label: "bench.agent")
         logger.logLevel = .critical
         let statuses = (0..<count).map { _ in LinkStatus() }
-        for index in 0..<count {
+        for index in offset..<(offset + count) {
             let name = String(format: "bench-%05d", index)
             let state = work + "/" + name
             if (try await store.subcloud(named: name)) == nil {
@@ -46,9 +53,15 @@ enum FleetBench {
             configuration.useFwupd = false
             configuration.reconnectBase = .seconds(1)
             configuration.reconnectCap = .seconds(10)
-            links.append(ControllerLink(configuration: configuration, status: statuses[index], logger: logger))
+            if let backupMiB {
+                let folder = state + "/data"
+                try BackupBench.makeSiteData(folder, mib: backupMiB, site: index)
+                configuration.backupPaths = [folder]
+            }
+            links.append(ControllerLink(configuration: configuration, status: statuses[index - offset], logger: logger))
         }
         print("provisioned \(count) agents")
+        fflush(nil)
         let group = ServiceGroup(configuration: .init(services: links.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
@@ -74,6 +87,7 @@ enum FleetBench {
                 )
             }
             print("READY")
+            fflush(nil)
             try await Task.sleep(for: .seconds(hold))
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()

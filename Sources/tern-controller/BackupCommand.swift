@@ -14,9 +14,7 @@ struct BackupCommand: AsyncParsableCommand {
             abstract: "Back up subclouds; at most --max-parallel at once (and the controller's max_parallel_backups).",
             discussion: "With --watch: follow until every backup ends; exit non-zero if any failed."
         )
-        @Option(name: .customLong("subcloud"), parsing: .upToNextOption, help: "Subclouds (one or more).") var subclouds: [String] = []
-        @Option(name: .customLong("group"), parsing: .upToNextOption, help: "Subcloud groups (one or more).") var groups: [String] = []
-        @Flag(help: "Every subcloud.") var all = false
+        @OptionGroup var targets: BackupTargets
         @Option(help: "Backups of this request running at once.") var maxParallel: Int?
         @Flag(help: "Keep the archive on the site; only the manifest comes to the controller.") var localOnly = false
         @Option(help: "Keep this many complete backups per site; older ones are deleted once this one completes.") var keep: Int?
@@ -24,15 +22,13 @@ struct BackupCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func validate() throws {
-            guard [!self.subclouds.isEmpty, !self.groups.isEmpty, self.all].filter({ $0 }).count == 1 else {
-                throw ValidationError("give exactly one of --subcloud NAME..., --group G... or --all")
-            }
+            try self.targets.check()
             if let maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel must be at least 1") }
             if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
         }
 
         func run() async throws {
-            let targets = TargetSelection(subclouds: self.subclouds.isEmpty ? nil : self.subclouds, groups: self.groups.isEmpty ? nil : self.groups, all: self.all ? true : nil)
+            let targets = self.targets.selection
             var body: [String: Any] = ["targets": try JSONSerialization.jsonObject(with: JSONEncoder().encode(targets)), "localOnly": self.localOnly]
             if let maxParallel { body["maxParallel"] = maxParallel }
             if let keep { body["keep"] = keep }
@@ -139,9 +135,7 @@ struct BackupCommand: AsyncParsableCommand {
             discussion: "A run the controller could not start on time (it was down) raises alarm 210.003 and runs at once."
         )
         @Option(help: "How often: 90s, 15m, 24h.") var every: String?
-        @Option(name: .customLong("subcloud"), parsing: .upToNextOption, help: "Subclouds (one or more).") var subclouds: [String] = []
-        @Option(name: .customLong("group"), parsing: .upToNextOption, help: "Subcloud groups (one or more).") var groups: [String] = []
-        @Flag(help: "Every subcloud.") var all = false
+        @OptionGroup var targets: BackupTargets
         @Option(help: "Keep this many complete backups per site.") var keep: Int?
         @Flag(help: "Keep the archives on the sites.") var localOnly = false
         @Option(help: "Backups of each run at once.") var maxParallel: Int?
@@ -153,9 +147,7 @@ struct BackupCommand: AsyncParsableCommand {
             guard !self.list, self.delete == nil else { return }
             guard let every else { throw ValidationError("give --every (or --list, or --delete ID)") }
             _ = try StrategyCommand.seconds(every)
-            guard [!self.subclouds.isEmpty, !self.groups.isEmpty, self.all].filter({ $0 }).count == 1 else {
-                throw ValidationError("give exactly one of --subcloud NAME..., --group G... or --all")
-            }
+            try self.targets.check()
             if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
         }
 
@@ -175,7 +167,7 @@ struct BackupCommand: AsyncParsableCommand {
                 }
                 return print(table.render())
             }
-            let targets = TargetSelection(subclouds: self.subclouds.isEmpty ? nil : self.subclouds, groups: self.groups.isEmpty ? nil : self.groups, all: self.all ? true : nil)
+            let targets = self.targets.selection
             var body: [String: Any] = [
                 "targets": try JSONSerialization.jsonObject(with: JSONEncoder().encode(targets)),
                 "every": try StrategyCommand.seconds(self.every!), "localOnly": self.localOnly,
@@ -235,4 +227,21 @@ extension JSONEncoder {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return encoder
     }()
+}
+
+/// Which subclouds `backup create` and `backup schedule` are for: exactly one of the three.
+struct BackupTargets: ParsableArguments {
+    @Option(name: .customLong("subcloud"), parsing: .upToNextOption, help: "Subclouds (one or more).") var subclouds: [String] = []
+    @Option(name: .customLong("group"), parsing: .upToNextOption, help: "Subcloud groups (one or more).") var groups: [String] = []
+    @Flag(help: "Every subcloud.") var all = false
+
+    func check() throws {
+        guard [!self.subclouds.isEmpty, !self.groups.isEmpty, self.all].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --subcloud NAME..., --group G... or --all")
+        }
+    }
+
+    var selection: TargetSelection {
+        TargetSelection(subclouds: self.subclouds.isEmpty ? nil : self.subclouds, groups: self.groups.isEmpty ? nil : self.groups, all: self.all ? true : nil)
+    }
 }

@@ -47,13 +47,23 @@ public struct Backup: Codable, Sendable, Equatable {
     }
 }
 
+/// What `BackupStore.updateBackup` does with a changed backup.
+public enum BackupChange: Sendable {
+    /// Leave it as it was (it moved on meanwhile).
+    case skip
+    /// Save it; with an event for the log.
+    case save(event: String?)
+}
+
 /// Backups (`BackupStore`): one row per backup and one per chunk it names, so a
 /// chunk object is deleted only when no backup names it any more.
 public protocol BackupStore: Sendable {
     /// New queued backups, one per subcloud, in one transaction.
     func createBackups(subclouds: [String], localOnly: Bool, at now: Date) async throws -> [Backup]
-    /// Saves `backup`; with `event`, records it in the event log.
-    func saveBackup(_ backup: Backup, event: String?, at now: Date) async throws
+    /// Changes a backup in one transaction (read, `change`, write), so that two changes
+    /// made concurrently never undo each other; returns it as saved, or nil when there is
+    /// no such backup or `change` said `.skip`.
+    func updateBackup(id: Int64, at now: Date, _ change: @escaping @Sendable (inout Backup) -> BackupChange) async throws -> Backup?
     /// Records the chunks (hex digests, in order) a backup's manifest names.
     func setBackupChunks(_ id: Int64, _ chunks: [String]) async throws
     func backup(id: Int64) async throws -> Backup?

@@ -71,11 +71,18 @@ extension Backups {
         guard rename(path, target) == 0 else { throw AtomicFile.Failure(path: target, operation: "rename", errno: errno) }
         await self.receivers[site]?.discard(digest)
         self.inFlight[digest] = nil
-        if let owner = self.missing.first(where: { $0.value[digest] != nil && self.sites[$0.key] == site })?.key,
-           var backup = try await self.store.backup(id: owner) {
-            backup.chunksUploaded += self.missing[owner]?[digest]?.role == "chunk" ? 1 : 0
-            backup.bytesUploaded += size
-            try await self.store.saveBackup(backup, event: nil, at: Date())
+        if let owner = self.missing.first(where: { $0.value[digest] != nil && self.sites[$0.key] == site })?.key {
+            // Counted here, before any await: concurrent publishes of one backup must not lose counts.
+            var counts = self.uploaded[owner] ?? (0, 0)
+            counts.chunks += self.missing[owner]?[digest]?.role == "chunk" ? 1 : 0
+            counts.bytes += size
+            self.uploaded[owner] = counts
+            let total = counts
+            _ = try await self.store.updateBackup(id: owner, at: Date()) { backup in
+                guard backup.state.isOpen else { return .skip }
+                (backup.chunksUploaded, backup.bytesUploaded) = total
+                return .save(event: nil)
+            }
         }
         await self.arrived(digest)
     }
@@ -94,7 +101,7 @@ extension Backups {
         if self.inFlight[digest] == site { self.inFlight[digest] = nil }
         guard abort.code == .notFound else { return }
         for (id, wanted) in self.missing where wanted[digest] != nil && self.sites[id] == site {
-            if let backup = try? await self.store.backup(id: id) { try? await self.fail(backup, "the site no longer holds object \(digest): \(abort.reason)") }
+            try? await self.fail(id, "the site no longer holds object \(digest): \(abort.reason)")
         }
     }
 
@@ -111,23 +118,26 @@ extension Backups {
             let reference = wanted[digest]!
             self.missing[id]?[digest] = nil
             do {
-                guard var backup = try await self.store.backup(id: id), backup.state == .uploading else { continue }
+                guard let backup = try await self.store.backup(id: id), backup.state == .uploading else { continue }
                 if reference.role == "manifest" {
                     guard let bytes = try AtomicFile.read(self.objects.root + "/" + digest.hex) else { continue }
                     let manifest: BackupManifest
                     do { manifest = try BackupManifest.decode(bytes) } catch {
-                        try await self.fail(backup, "its manifest is not valid: \(error)")
+                        try await self.fail(id, "its manifest is not valid: \(error)")
                         continue
                     }
                     guard manifest.site == backup.subcloud, manifest.backupID == UInt64(id) else {
-                        try await self.fail(backup, "the manifest is of \(manifest.site)'s backup \(manifest.backupID)")
+                        try await self.fail(id, "the manifest is of \(manifest.site)'s backup \(manifest.backupID)")
                         continue
                     }
-                    backup.archiveBytes = manifest.archive.size
-                    backup.chunks = manifest.chunks.count
-                    backup.detail = manifest.localOnly ? "manifest received" : "receiving \(manifest.chunks.count) chunks (those not held already)"
                     try await self.store.setBackupChunks(id, [digest.hex] + (manifest.localOnly ? [] : manifest.chunks.map(\.sha256)))
-                    try await self.store.saveBackup(backup, event: nil, at: Date())
+                    _ = try await self.store.updateBackup(id: id, at: Date()) { backup in
+                        guard backup.state == .uploading else { return .skip }
+                        backup.archiveBytes = manifest.archive.size
+                        backup.chunks = manifest.chunks.count
+                        backup.detail = manifest.localOnly ? "manifest received" : "receiving \(manifest.chunks.count) chunks (those not held already)"
+                        return .save(event: nil)
+                    }
                     if !manifest.localOnly {
                         for chunk in manifest.chunks {
                             guard let reference = chunk.reference, let chunkDigest = reference.digest,
@@ -137,7 +147,7 @@ extension Backups {
                     }
                 }
                 if self.missing[id]?.isEmpty ?? true {
-                    try await self.complete(backup)
+                    try await self.complete(id)
                 } else {
                     await self.requestMissing(of: backup)
                 }

@@ -36,6 +36,10 @@ public actor Backups: Service {
     var missing: [Int64: [ContentDigest: ObjectRef]] = [:]
     /// The site of each uploading backup.
     var sites: [Int64: String] = [:]
+    /// Chunks and bytes each uploading backup has received so far (the record's counts, kept here).
+    var uploaded: [Int64: (chunks: Int, bytes: UInt64)] = [:]
+
+
     /// Per open backup, its request's own limit and batch (in memory: after a restart the fleet limit holds).
     var batches: [Int64: (batch: Int64, maxParallel: Int, keep: Int?)] = [:]
     /// Rung when something may let a queued backup start or an upload go on.
@@ -101,25 +105,32 @@ public actor Backups: Service {
         do {
             let open = try await self.store.backups(subcloud: nil).filter(\.state.isOpen).sorted { $0.id < $1.id }
             var running = open.filter { $0.state != .queued }
-            for var backup in open where backup.state == .queued && running.count < self.backupLimit {
+            for backup in open where backup.state == .queued && running.count < self.backupLimit {
                 let batch = self.batches[backup.id]
                 if let batch, running.filter({ self.batches[$0.id]?.batch == batch.batch }).count >= batch.maxParallel { continue }
                 guard let connection = await self.live.connection(backup.subcloud) else {
-                    if backup.detail != "waiting for \(backup.subcloud) to connect" {
-                        backup.detail = "waiting for \(backup.subcloud) to connect"
-                        try await self.store.saveBackup(backup, event: nil, at: Date())
+                    let waiting = "waiting for \(backup.subcloud) to connect"
+                    if backup.detail != waiting {
+                        _ = try await self.store.updateBackup(id: backup.id, at: Date()) { backup in
+                            guard backup.state == .queued else { return .skip }
+                            backup.detail = waiting
+                            return .save(event: nil)
+                        }
                     }
                     continue
                 }
                 guard connection.features.contains(WireFeature.backup) else {
-                    try await self.fail(backup, "backup unsupported by \(backup.subcloud)'s agent (\(connection.software))")
+                    try await self.fail(backup.id, "backup unsupported by \(backup.subcloud)'s agent (\(connection.software))")
                     continue
                 }
-                backup.state = .archiving
-                backup.detail = "the site is making the archive"
-                backup.updatedAt = Date()
-                try await self.store.saveBackup(backup, event: "backup \(backup.id) started", at: backup.updatedAt)
-                running.append(backup)
+                let started = try await self.store.updateBackup(id: backup.id, at: Date()) { backup in
+                    guard backup.state == .queued else { return .skip }
+                    backup.state = .archiving
+                    backup.detail = "the site is making the archive"
+                    return .save(event: "backup \(backup.id) started")
+                }
+                guard let started else { continue }
+                running.append(started)
                 self.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: backup.subcloud)
             }
         } catch {
@@ -132,7 +143,7 @@ public actor Backups: Service {
         do {
             for backup in try await self.store.backups(subcloud: name) where backup.state == .archiving || backup.state == .uploading {
                 guard let connection = await self.live.connection(name), connection.features.contains(WireFeature.backup) else {
-                    try await self.fail(backup, "backup unsupported by \(name)'s agent")
+                    try await self.fail(backup.id, "backup unsupported by \(name)'s agent")
                     continue
                 }
                 self.send(.message(.backupRequest(BackupRequest(backupID: UInt64(backup.id), localOnly: backup.localOnly))), to: name)
@@ -145,55 +156,69 @@ public actor Backups: Service {
 
     /// BACKUP_STATUS from a site.
     public func received(_ status: BackupStatus, from name: String) async throws {
-        guard var backup = try await self.store.backup(id: Int64(status.backupID)), backup.subcloud == name, backup.state.isOpen else { return }
+        let id = Int64(status.backupID)
+        guard let backup = try await self.store.backup(id: id), backup.subcloud == name, backup.state.isOpen else { return }
         switch status.state {
         case .archiving:
-            if backup.state == .queued { backup.state = .archiving }
+            return
         case .failed:
-            return try await self.fail(backup, "the site could not make it: \(status.detail)")
+            return try await self.fail(id, "the site could not make it: \(status.detail)")
         case .ready:
-            guard let manifest = status.manifest, let digest = manifest.digest else { return try await self.fail(backup, "the site offered no manifest") }
-            let first = backup.state != .uploading
-            backup.state = .uploading
-            backup.manifest = digest.hex
-            backup.detail = "receiving the manifest"
-            backup.updatedAt = Date()
-            try await self.store.saveBackup(backup, event: first ? "backup \(backup.id): archive made, upload starting" : nil, at: backup.updatedAt)
-            if self.missing[backup.id] == nil { self.missing[backup.id] = [digest: manifest] }
-            self.sites[backup.id] = name
+            guard let manifest = status.manifest, let digest = manifest.digest else { return try await self.fail(id, "the site offered no manifest") }
+            let updated = try await self.store.updateBackup(id: id, at: Date()) { backup in
+                guard backup.state.isOpen else { return .skip }
+                let first = backup.state != .uploading
+                backup.state = .uploading
+                backup.manifest = digest.hex
+                if first { backup.detail = "receiving the manifest" }
+                return .save(event: first ? "backup \(backup.id): archive made, upload starting" : nil)
+            }
+            guard let updated else { return }
+            if self.missing[id] == nil { self.missing[id] = [digest: manifest] }
+            if self.uploaded[id] == nil { self.uploaded[id] = (updated.chunksUploaded, updated.bytesUploaded) }
+            self.sites[id] = name
             if self.objects.offer(digest, kind: "", name: "") != nil {
                 return await self.arrived(digest)
             }
-            await self.requestMissing(of: backup)
+            await self.requestMissing(of: updated)
         }
     }
 
-    func fail(_ backup: Backup, _ reason: String) async throws {
-        var backup = backup
-        backup.state = .failed
-        backup.detail = reason
-        backup.updatedAt = Date()
-        self.missing[backup.id] = nil
-        self.sites[backup.id] = nil
-        self.batches[backup.id] = nil
-        try await self.store.saveBackup(backup, event: "backup \(backup.id) failed: \(reason)", at: backup.updatedAt)
-        try await self.store.raise(BackupAlarms.failed(backup, at: backup.updatedAt))
-        self.logger.warning("backup failed", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "reason": "\(reason)"])
+    /// Ends a backup as failed (if it is still open), with an alarm on its subcloud.
+    func fail(_ id: Int64, _ reason: String) async throws {
+        let counts = self.uploaded.removeValue(forKey: id)
+        self.missing[id] = nil
+        self.sites[id] = nil
+        self.batches[id] = nil
+        let failed = try await self.store.updateBackup(id: id, at: Date()) { backup in
+            guard backup.state.isOpen else { return .skip }
+            if let counts { (backup.chunksUploaded, backup.bytesUploaded) = counts }
+            backup.state = .failed
+            backup.detail = reason
+            return .save(event: "backup \(backup.id) failed: \(reason)")
+        }
+        guard let failed else { return }
+        try await self.store.raise(BackupAlarms.failed(failed, at: failed.updatedAt))
+        self.logger.warning("backup failed", metadata: ["subcloud": "\(failed.subcloud)", "backup": "\(id)", "reason": "\(reason)"])
         self.wakeup.notify()
     }
 
-    /// Every backup is done with its objects: complete it, tell the site, apply retention.
-    func complete(_ backup: Backup) async throws {
-        var backup = backup
-        backup.state = .complete
-        backup.completedAt = Date()
-        backup.updatedAt = backup.completedAt!
-        backup.detail = backup.localOnly ? "manifest held here; the archive stays on the site"
-            : "\(backup.chunks ?? 0) chunks, \(backup.chunksUploaded) uploaded (\(backup.bytesUploaded) bytes), the rest held already"
-        self.missing[backup.id] = nil
-        self.sites[backup.id] = nil
-        let keep = self.batches.removeValue(forKey: backup.id)?.keep
-        try await self.store.saveBackup(backup, event: "backup \(backup.id) complete: \(backup.detail)", at: backup.updatedAt)
+    /// Every object of the backup is held: complete it, tell the site, apply retention.
+    func complete(_ id: Int64) async throws {
+        let counts = self.uploaded.removeValue(forKey: id)
+        self.missing[id] = nil
+        self.sites[id] = nil
+        let keep = self.batches.removeValue(forKey: id)?.keep
+        let completed = try await self.store.updateBackup(id: id, at: Date()) { backup in
+            guard backup.state.isOpen else { return .skip }
+            if let counts { (backup.chunksUploaded, backup.bytesUploaded) = counts }
+            backup.state = .complete
+            backup.completedAt = Date()
+            backup.detail = backup.localOnly ? "manifest held here; the archive stays on the site"
+                : "\(backup.chunks ?? 0) chunks, \(backup.chunksUploaded) uploaded (\(backup.bytesUploaded) bytes), the rest held already"
+            return .save(event: "backup \(backup.id) complete: \(backup.detail)")
+        }
+        guard let backup = completed else { return }
         try await self.store.clear(subcloud: backup.subcloud, alarmID: BackupAlarms.failedID, entity: BackupAlarms.entity(backup.subcloud), at: backup.updatedAt)
         self.send(.message(.backupStored(BackupStored(backupID: UInt64(backup.id)))), to: backup.subcloud)
         self.logger.info("backup complete", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "detail": "\(backup.detail)"])

@@ -39,10 +39,15 @@ extension SQLiteFleetStore {
         }
     }
 
-    public func saveBackup(_ backup: Backup, event: String?, at now: Date) async throws {
+    public func updateBackup(id: Int64, at now: Date, _ change: @escaping @Sendable (inout Backup) -> BackupChange) async throws -> Backup? {
         try await self.database.write { db in
+            guard let body = try String.fetchOne(db, sql: "SELECT body FROM backup WHERE id = ?", arguments: [id]) else { return nil }
+            var backup = try Self.decodeJSON(Backup.self, body)
+            guard case .save(let event) = change(&backup) else { return nil }
+            backup.updatedAt = now
             try db.execute(sql: "UPDATE backup SET state = ?, body = ? WHERE id = ?", arguments: [backup.state.rawValue, try Self.encodeJSON(backup), backup.id])
             if let event { try Self.event(db, subcloud: backup.subcloud, kind: "backup", detail: event, at: now) }
+            return backup
         }
     }
 
