@@ -18,7 +18,7 @@ swift build -c release --product tern-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d -t tern-backup.XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; cp "$work/controller.log" "${TMPDIR:-/tmp}/tern-bench-backup-controller.log" 2>/dev/null; rm -rf "$work"' EXIT
 ulimit -n 65536 2>/dev/null || true
 source scripts/lib/bench-site.sh
 "$bin/tern-controller" serve --data "$work/c" --listen 127.0.0.1:17747 --enrol-listen 127.0.0.1:17748 --api-listen 127.0.0.1:17780 \

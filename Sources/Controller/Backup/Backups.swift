@@ -156,7 +156,7 @@ public actor Backups: Service {
 
     /// BACKUP_STATUS from a site.
     public func received(_ status: BackupStatus, from name: String) async throws {
-        let id = Int64(status.backupID)
+        guard let id = Int64(exactly: status.backupID) else { return }  // not one of ours
         guard let backup = try await self.store.backup(id: id), backup.subcloud == name, backup.state.isOpen else { return }
         switch status.state {
         case .archiving:

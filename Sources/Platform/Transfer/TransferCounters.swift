@@ -27,8 +27,11 @@ public final class TransferCounters: Sendable {
             state.bytes += count
             state.resent += resent
             guard resent > 0 else { return }
-            while state.resentPerConnection.count < state.connection { state.resentPerConnection.append(0) }
-            state.resentPerConnection[max(0, state.connection - 1)] += resent
+            // A receiver that does not number its connections (the controller's, shared by
+            // every agent connection) counts them all as one.
+            let index = max(0, state.connection - 1)
+            while state.resentPerConnection.count <= index { state.resentPerConnection.append(0) }
+            state.resentPerConnection[index] += resent
         }
     }
 }
