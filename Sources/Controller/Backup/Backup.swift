@@ -69,6 +69,8 @@ public protocol BackupStore: Sendable {
     func backup(id: Int64) async throws -> Backup?
     /// Newest first.
     func backups(subcloud: String?) async throws -> [Backup]
+    /// Queued, archiving and uploading backups, oldest first.
+    func openBackups() async throws -> [Backup]
     /// Deletes the record; returns the objects (hex digests: its manifest and chunks) no other backup names.
     func deleteBackup(id: Int64) async throws -> [String]
 }

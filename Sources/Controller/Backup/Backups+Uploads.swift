@@ -16,32 +16,31 @@ extension Backups {
         return receiver
     }
 
-    /// Asks the backup's site for what the backup still lacks and nobody is uploading.
-    func requestMissing(of backup: Backup) async {
-        guard let wanted = self.missing[backup.id], await self.live.connection(backup.subcloud) != nil else { return }
-        let asking = wanted.keys.filter { self.inFlight[$0] == nil }
-        if !asking.isEmpty {
-            self.logger.debug("asking for backup objects", metadata: ["subcloud": "\(backup.subcloud)", "backup": "\(backup.id)", "objects": "\(asking.count)"])
-        }
+    /// Asks the backup's site for what the backup still lacks and nobody is uploading,
+    /// while fewer than `uploadLimit` uploads run fleet-wide (each holds up to a stream
+    /// window of data in this process until it is on disk: this bounds the memory).
+    func requestMissing(of id: Int64) async {
+        guard let site = self.sites[id], let wanted = self.missing[id], await self.live.connection(site) != nil else { return }
         for (digest, reference) in wanted where self.inFlight[digest] == nil {
+            guard self.inFlight.count < self.uploadLimit else { return }
             if self.objects.offer(digest, kind: "", name: "") != nil {
                 await self.arrived(digest)
                 continue
             }
             do {
-                let receiver = try self.receiver(for: backup.subcloud)
+                let receiver = try self.receiver(for: site)
                 if let path = await receiver.verifiedPath(digest) {
                     // Verified before a restart, not yet published.
-                    try await self.publish(digest, from: path, site: backup.subcloud)
+                    try await self.publish(digest, from: path, site: site)
                     continue
                 }
-                self.inFlight[digest] = backup.subcloud
-                if let request = try await receiver.fetch(reference, kind: "backup", name: "backup \(backup.id) \(reference.role)") {
-                    self.send(.openStream(.transferRequest(request)), to: backup.subcloud)
+                self.inFlight[digest] = site
+                if let request = try await receiver.fetch(reference, kind: "backup", name: "backup \(id) \(reference.role)") {
+                    self.send(.openStream(.transferRequest(request)), to: site)
                 }
             } catch {
                 self.inFlight[digest] = nil
-                self.logger.error("cannot ask for a backup object", metadata: ["backup": "\(backup.id)", "object": "\(digest)", "error": "\(error)"])
+                self.logger.error("cannot ask for a backup object", metadata: ["backup": "\(id)", "object": "\(digest)", "error": "\(error)"])
             }
         }
     }
@@ -85,6 +84,14 @@ extension Backups {
             }
         }
         await self.arrived(digest)
+        await self.requestWaiting()
+    }
+
+    /// Fills free upload slots from the backups waiting for objects, oldest first.
+    func requestWaiting() async {
+        for id in self.missing.keys.sorted() where self.inFlight.count < self.uploadLimit {
+            await self.requestMissing(of: id)
+        }
     }
 
     /// The sink stopped a stream of `site` (the agent broke a rule, or this disk failed).
@@ -149,7 +156,7 @@ extension Backups {
                 if self.missing[id]?.isEmpty ?? true {
                     try await self.complete(id)
                 } else {
-                    await self.requestMissing(of: backup)
+                    await self.requestMissing(of: id)
                 }
             } catch {
                 self.logger.error("could not record a backup object", metadata: ["backup": "\(id)", "error": "\(error)"])

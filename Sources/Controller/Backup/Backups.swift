@@ -24,6 +24,8 @@ public actor Backups: Service {
     /// Backups running at once, fleet-wide (StarlingX: 250), and restores (100).
     public let backupLimit: Int
     public let restoreLimit: Int
+    /// Uploads (objects) received at once, fleet-wide.
+    public let uploadLimit: Int
     /// Shared with every connection's `TransferSink`: the writers of uploads in flight.
     public nonisolated let writers = ObjectWriters()
     public nonisolated let counters = TransferCounters()
@@ -52,7 +54,7 @@ public actor Backups: Service {
 
     public init(
         store: any BackupStore & BackupScheduleStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, content: ContentPlane,
-        dataDirectory: String, backupLimit: Int = 250, restoreLimit: Int = 100, logger: Logger
+        dataDirectory: String, backupLimit: Int = 250, restoreLimit: Int = 100, uploadLimit: Int = 64, logger: Logger
     ) {
         self.store = store
         self.live = live
@@ -61,6 +63,7 @@ public actor Backups: Service {
         self.uploads = dataDirectory + "/uploads"
         self.backupLimit = backupLimit
         self.restoreLimit = restoreLimit
+        self.uploadLimit = uploadLimit
         self.logger = logger
         (self.outgoing, self.outgoingContinuation) = AsyncStream.makeStream()
     }
@@ -103,7 +106,8 @@ public actor Backups: Service {
     /// Starts queued backups while slots are free and their sites are connected.
     func pump() async {
         do {
-            let open = try await self.store.backups(subcloud: nil).filter(\.state.isOpen).sorted { $0.id < $1.id }
+            let open = try await self.store.openBackups()
+            guard open.contains(where: { $0.state == .queued }) else { return }
             var running = open.filter { $0.state != .queued }
             for backup in open where backup.state == .queued && running.count < self.backupLimit {
                 let batch = self.batches[backup.id]
@@ -180,7 +184,7 @@ public actor Backups: Service {
             if self.objects.offer(digest, kind: "", name: "") != nil {
                 return await self.arrived(digest)
             }
-            await self.requestMissing(of: updated)
+            await self.requestMissing(of: id)
         }
     }
 
@@ -251,9 +255,7 @@ public actor Backups: Service {
             }
         }
         await self.runSchedules()
-        if let uploading = try? await self.store.backups(subcloud: nil).filter({ $0.state == .uploading }) {
-            for backup in uploading { await self.requestMissing(of: backup) }
-        }
+        await self.requestWaiting()
         await self.pump()
     }
 }

@@ -14,6 +14,7 @@ extension SQLiteFleetStore {
                     body TEXT NOT NULL
                 );
                 CREATE INDEX backupSubcloud ON backup(subcloud, id);
+                CREATE INDEX backupState ON backup(state);
                 CREATE TABLE backupObject (
                     backup INTEGER NOT NULL REFERENCES backup(id) ON DELETE CASCADE,
                     digest TEXT NOT NULL,
@@ -73,6 +74,13 @@ extension SQLiteFleetStore {
                 try String.fetchAll(db, sql: "SELECT body FROM backup ORDER BY id DESC")
             }
             return try bodies.map { try Self.decodeJSON(Backup.self, $0) }
+        }
+    }
+
+    public func openBackups() async throws -> [Backup] {
+        try await self.database.read { db in
+            try String.fetchAll(db, sql: "SELECT body FROM backup WHERE state IN ('queued', 'archiving', 'uploading') ORDER BY id")
+                .map { try Self.decodeJSON(Backup.self, $0) }
         }
     }
 
