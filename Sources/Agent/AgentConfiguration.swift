@@ -43,6 +43,9 @@ public struct AgentConfiguration: Sendable {
     public var backupExcludes: [String] = []
     /// Whether a restore may create device files (refused by default).
     public var restoreDevices = false
+    /// The protocol features this agent announces (PROTOCOL.md §5.3). An agent built before
+    /// backups announced `zlib` only; the controller then reports its backups as unsupported.
+    public var features = [WireFeature.zlib, WireFeature.backup]
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
         self.stateDirectory = stateDirectory

@@ -80,6 +80,7 @@ public struct ControllerLink: Service {
     private func connect(_ identity: AgentIdentity, transfers: Transfers) async throws -> NIOAsyncChannel<TransferEvent, WireCommand> {
         let tls = try NIOSSLContext(configuration: try identity.tls())
         var session = SessionConfiguration(identity: identity.name, software: "tern-agent \(AgentVersion.current)")
+        session.features = self.configuration.features
         session.handshakeTimeout = self.configuration.connectTimeout
         session.maxFrameSize = self.configuration.maxFrameSize
         let host = self.configuration.controllerHost
