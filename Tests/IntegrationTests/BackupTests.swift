@@ -102,7 +102,7 @@ struct BackupTests {
         try await ProcessFleet.with { fleet in
             try await fleet.startController()
             let shared = fleet.directory.appending("shared-etc")
-            try await shell("mkdir -p '\(shared)' && cd '\(shared)' && for i in $(seq 1 50); do head -c 100000 /dev/urandom > file-$i.conf; done")
+            try await shell("mkdir -p '\(shared)' && cd '\(shared)' && for i in $(seq 1 50); do head -c 400000 /dev/urandom > file-$i.conf; done")
             let sites = ["edge-1", "edge-2", "edge-3", "edge-4"]
             #expect(try await fleet.enrolAndStart(sites, extra: ["--backup-path", shared]))
             let objects = fleet.data + "/objects"
@@ -130,8 +130,9 @@ struct BackupTests {
             }
             #expect(most <= 2 && most >= 1, "\(most) backups ran at once: \(events.map { $0["detail"] ?? "" })")
 
-            // One file of 50 changes: the next backup of a site sends a few chunks, not the archive.
-            try await shell("head -c 100000 /dev/urandom > '\(shared)/file-25.conf'")
+            // One file of 50 changes: the next backup of a site sends a few chunks, not the archive
+            // (chunks are 512 KiB to 4 MiB, so a 20 MB archive keeps even two large ones under half).
+            try await shell("head -c 400000 /dev/urandom > '\(shared)/file-25.conf'")
             #expect(try await fleet.cli(["backup", "create", "--subcloud", "edge-1", "--watch"]).status == 0)
             let second = try #require(try await Self.backups(fleet, "edge-1").first)
             let chunks = second["chunksUploaded"] as! Int
