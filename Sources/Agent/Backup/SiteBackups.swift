@@ -106,14 +106,12 @@ actor SiteBackups {
         let started = ContinuousClock.now
         let archive = directory + "/archive.tar"
         try await TarArchive.create(archive, paths: self.configuration.backupPaths, excludes: self.configuration.backupExcludes)
+        // A local-only backup keeps the archive and only lists its chunks; otherwise the chunks are the archive.
+        let chunkDirectory = request.localOnly ? nil : directory + "/chunks"
         let (summary, chunks) = try await NIOThreadPool.singleton.runIfActive {
-            try ArchiveChunks.split(archive, into: directory + "/chunks")
+            try ArchiveChunks.split(archive, into: chunkDirectory)
         }
-        if request.localOnly {
-            try? FileManager.default.removeItem(atPath: directory + "/chunks")
-        } else {
-            unlink(archive)  // the chunks are the archive now
-        }
+        if !request.localOnly { unlink(archive) }
         let site = await self.inventory()
         let manifest = BackupManifest(
             backupID: id, site: self.site, createdAt: Date(), agentVersion: AgentVersion.current,

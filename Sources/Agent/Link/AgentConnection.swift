@@ -32,13 +32,22 @@ struct AgentConnection {
         try await self.connection.executeThenClose { events, commands in
             try await withThrowingTaskGroup(of: Outcome.self) { group in
                 let (intervals, intervalContinuation) = AsyncStream<TimeAmount>.makeStream()
+                // Answers to the controller's transfer requests, written by a task of their own:
+                // the reader must go on reading (window updates, more requests) while a write
+                // waits for the link to drain.
+                let (answers, answerContinuation) = AsyncStream<WireCommand>.makeStream()
                 let renewal = PendingRenewal()
                 group.addTask {
-                    defer { intervalContinuation.finish() }
+                    defer {
+                        intervalContinuation.finish()
+                        answerContinuation.finish()
+                    }
                     for try await event in events {
                         switch event {
                         case .wire(let event):
-                            if let outcome = try await self.handle(event, commands: commands, renewal: renewal, intervals: intervalContinuation) {
+                            if let outcome = try await self.handle(
+                                event, commands: commands, renewal: renewal, intervals: intervalContinuation, answers: answerContinuation
+                            ) {
                                 return outcome
                             }
                         case .transferEnded(let stream, let digest, let result):
@@ -89,6 +98,10 @@ struct AgentConnection {
                     return .lost
                 }
                 group.addTask {
+                    for await answer in answers { try await commands.write(answer) }
+                    return .lost
+                }
+                group.addTask {
                     try await gracefulShutdown()
                     return .shutdown
                 }
@@ -102,7 +115,7 @@ struct AgentConnection {
     /// One protocol event; returns an outcome when the connection is over.
     private func handle(
         _ event: WireEvent, commands: NIOAsyncChannelOutboundWriter<WireCommand>, renewal: PendingRenewal,
-        intervals: AsyncStream<TimeAmount>.Continuation
+        intervals: AsyncStream<TimeAmount>.Continuation, answers: AsyncStream<WireCommand>.Continuation
     ) async throws -> Outcome? {
         switch event {
         case .established(let negotiated):
@@ -145,10 +158,7 @@ struct AgentConnection {
             // The controller asks for an object of a backup (PROTOCOL.md §7.6).
             let compress = await self.status.negotiated?.features.contains(WireFeature.zlib) ?? false
             let source = if let digest = request.digest { await self.backups.source(for: digest, compress: compress) } else { ObjectSource?.none }
-            // Not awaited here: this reader must go on reading (window updates, more
-            // requests) while the write waits for the link to drain.
-            let answer = request.answer(on: stream, from: source)
-            Task { try? await commands.write(answer) }
+            answers.yield(request.answer(on: stream, from: source))
         case .streamOpened(let stream, .transferRequest(let request)):
             await self.transfers.opened(stream, request)
         case .message(let stream, .transferAbort(let abort), _) where stream != 0:

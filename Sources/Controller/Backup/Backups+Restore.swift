@@ -54,16 +54,3 @@ extension Backups {
         }
     }
 }
-
-extension BackupAlarms {
-    static let restoreFailedID = "210.002"
-
-    static func restoreFailed(subcloud: String, backup: Int64, reason: String, at date: Date) -> Alarm {
-        Alarm(
-            subcloud: subcloud, alarmID: restoreFailedID, entity: entity(subcloud), severity: "major",
-            reason: "restore of backup \(backup) onto \(subcloud) failed: \(reason)", probableCause: "restore-failure",
-            repairAction: "Read the reason; the site kept its files as they were. Fix it and run the restore again",
-            serviceAffecting: false, raisedAt: date
-        )
-    }
-}

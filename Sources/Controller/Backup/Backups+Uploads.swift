@@ -27,6 +27,8 @@ extension Backups {
                 await self.arrived(digest)
                 continue
             }
+            // Claimed before the first await: a concurrent call must not ask another site for it.
+            self.inFlight[digest] = site
             do {
                 let receiver = try self.receiver(for: site)
                 if let path = await receiver.verifiedPath(digest) {
@@ -34,7 +36,6 @@ extension Backups {
                     try await self.publish(digest, from: path, site: site)
                     continue
                 }
-                self.inFlight[digest] = site
                 if let request = try await receiver.fetch(reference, kind: "backup", name: "backup \(id) \(reference.role)") {
                     self.send(.openStream(.transferRequest(request)), to: site)
                 }
@@ -135,6 +136,10 @@ extension Backups {
                     }
                     guard manifest.site == backup.subcloud, manifest.backupID == UInt64(id) else {
                         try await self.fail(id, "the manifest is of \(manifest.site)'s backup \(manifest.backupID)")
+                        continue
+                    }
+                    guard manifest.localOnly == backup.localOnly else {
+                        try await self.fail(id, "the manifest says local-only \(manifest.localOnly); the backup asked for \(backup.localOnly)")
                         continue
                     }
                     try await self.store.setBackupChunks(id, [digest.hex] + (manifest.localOnly ? [] : manifest.chunks.map(\.sha256)))

@@ -219,6 +219,7 @@ public actor ContentPlane {
                     self.restoresRunning.insert(deployment.id)
                 }
                 guard let digest = ContentDigest(hex: deployment.version), let offer = self.objects.offer(digest, kind: "backup", name: deployment.name) else {
+                    self.restoresRunning.remove(deployment.id)
                     try await self.store.updateDeployment(id: deployment.id, state: .failed, detail: "the backup's manifest is no longer held by the controller", at: Date())
                     return
                 }
@@ -247,6 +248,7 @@ public actor ContentPlane {
             }
         } catch {
             self.logger.error("could not prepare deployment", metadata: ["deployment": "\(deployment.id)", "error": "\(error)"])
+            self.restoresRunning.remove(deployment.id)
             try? await self.store.updateDeployment(id: deployment.id, state: .failed, detail: "controller: \(error)", at: Date())
         }
     }
@@ -279,7 +281,10 @@ public actor ContentPlane {
         if kind == .backup {
             if state == .activated || state == .failed {
                 self.restoresRunning.remove(deployment.id)
-                await self.restored?(deployment, state == .activated)
+                var ended = deployment
+                ended.state = state
+                ended.detail = status.detail
+                await self.restored?(ended, state == .activated)
                 await self.sendWaitingRestores()
             }
             return

@@ -11,10 +11,10 @@ import Glibc
 /// thread pool, never on an event loop or a cooperative thread.
 public enum ArchiveChunks {
     /// Splits `archive` into `directory/<sha256>` files (each written, fsynced and
-    /// renamed; a chunk already there is kept); returns the archive's digest and
-    /// size and the chunks in order.
-    public static func split(_ archive: String, into directory: String, cutter: ChunkCutter = ChunkCutter()) throws -> (archive: BackupManifest.Archive, chunks: [BackupManifest.Chunk]) {
-        try AtomicFile.makeDirectory(directory, mode: 0o700)
+    /// renamed; a chunk already there is kept), or with no directory only lists them;
+    /// returns the archive's digest and size and the chunks in order.
+    public static func split(_ archive: String, into directory: String?, cutter: ChunkCutter = ChunkCutter()) throws -> (archive: BackupManifest.Archive, chunks: [BackupManifest.Chunk]) {
+        if let directory { try AtomicFile.makeDirectory(directory, mode: 0o700) }
         guard let input = FileHandle(forReadingAtPath: archive) else { throw AtomicFile.Failure(path: archive, operation: "open", errno: errno) }
         defer { try? input.close() }
         var cutter = cutter
@@ -25,8 +25,9 @@ public enum ArchiveChunks {
         func emit() throws {
             guard !pending.isEmpty else { return }
             let digest = ContentDigest(of: pending)
-            let path = directory + "/" + digest.hex
-            if !FileManager.default.fileExists(atPath: path) { try AtomicFile.write(pending, to: path, mode: 0o600) }
+            if let directory, !FileManager.default.fileExists(atPath: directory + "/" + digest.hex) {
+                try AtomicFile.write(pending, to: directory + "/" + digest.hex, mode: 0o600)
+            }
             chunks.append(BackupManifest.Chunk(sha256: digest.hex, size: UInt64(pending.count)))
             pending.removeAll(keepingCapacity: true)
         }
