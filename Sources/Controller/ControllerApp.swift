@@ -92,7 +92,7 @@ public struct ControllerApp: Sendable {
             configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
             availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
-            orchestrator: Orchestrator(store: store, content: content, metrics: metrics, logger: logger), installer: installer, backups: backups,
+            orchestrator: Orchestrator(store: store, content: content, backups: backups, metrics: metrics, logger: logger), installer: installer, backups: backups,
             systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }

@@ -32,10 +32,11 @@ struct StrategyCommand: AsyncParsableCommand {
             abstract: "Create a strategy (it starts with `strategy apply`).",
             discussion: """
                 software REF [--version COMMIT] · firmware COMPONENT --version V · images IMAGE:TAG · \
-                config --generation N · prestage REF|IMAGE:TAG
+                config --generation N · prestage REF|IMAGE:TAG · backup [--local-only] [--keep N] · \
+                restore (each site's newest complete backup)
                 """
         )
-        @Argument(help: "software, firmware, images, config or prestage.") var type: String
+        @Argument(help: "software, firmware, images, config, prestage, backup or restore.") var type: String
         @Argument(help: "The OSTree ref, firmware component or image name:tag.") var what: String?
         @Option(help: "The firmware version, or the commit or manifest digest to pin (default: the newest imported).") var version: String?
         @Option(help: "For config: the generation every target must apply.") var generation: Int?
@@ -48,6 +49,8 @@ struct StrategyCommand: AsyncParsableCommand {
         @Option(help: "With --no-stop-on-failure: stop once this percentage of finished steps failed.") var failureThreshold: Int?
         @Option(help: "A step with no result for this long fails: 90s, 15m, 2h.") var stepTimeout: String = "1h"
         @Flag(help: "Give offline subclouds a step instead of skipping them.") var includeOffline = false
+        @Flag(help: "For backup: the archives stay on the sites; only their manifests are sent.") var localOnly = false
+        @Option(help: "For backup: backups each site keeps (older ones are deleted).") var keep: Int?
         @OptionGroup var options: ClientOptions
 
         func validate() throws {
@@ -55,8 +58,12 @@ struct StrategyCommand: AsyncParsableCommand {
             guard [!self.subclouds.isEmpty, !self.groups.isEmpty, self.all].filter({ $0 }).count == 1 else {
                 throw ValidationError("give exactly one of --subcloud NAME..., --group G... or --all")
             }
+            if type != .backup, self.localOnly || self.keep != nil { throw ValidationError("--local-only and --keep are for backup strategies") }
+            if let keep, keep < 1 { throw ValidationError("--keep must be at least 1") }
             if type == .config {
                 guard self.generation != nil else { throw ValidationError("a config strategy needs --generation N") }
+            } else if type == .backup || type == .restore {
+                if self.what != nil { throw ValidationError("a \(type.rawValue) strategy takes no content name") }
             } else if self.what == nil {
                 throw ValidationError("name what the \(type.rawValue) strategy rolls out")
             }
@@ -77,7 +84,8 @@ struct StrategyCommand: AsyncParsableCommand {
                     applyType: self.applyType.flatMap(SubcloudGroup.ApplyType.init(rawValue:)), maxParallel: self.maxParallel,
                     stopOnFailure: self.stopOnFailure, failureThreshold: self.failureThreshold,
                     stepTimeout: try StrategyCommand.seconds(self.stepTimeout), includeOffline: self.includeOffline
-                )
+                ),
+                localOnly: self.localOnly ? true : nil, keep: self.keep
             )
             let data = try await self.options.client().send(.POST, "/v1/strategies", body: try JSONEncoder().encode(request))
             if self.options.json { return try self.options.printJSON(data) }

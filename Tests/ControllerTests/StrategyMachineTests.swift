@@ -174,4 +174,54 @@ import Wire
             return
         }
     }
+
+    @Test("backup steps are never skipped as in sync, and end with their backup: complete, failed with its reason, or timed out naming its state")
+    func backupSteps() {
+        var strategy = Strategy(type: .backup, content: .backup(localOnly: false, keep: 3), settings: StrategySettings(stepTimeout: 60), targets: "all", createdAt: Self.now)
+        strategy.state = .applying
+        var steps = Self.steps(3, window: 3)
+        // Same "installed version" as the (empty) content version: still a backup to take.
+        let first = StrategyMachine.decide(strategy, steps, facts: Self.facts(steps) { _, site in site.installedVersion = "" }, now: Self.now)
+        #expect(Self.starts(first).count == 3)
+        Self.apply(first, to: &steps)
+        func backup(_ id: Int64, _ state: Backup.State, _ detail: String) -> Backup {
+            var backup = Backup(id: id, subcloud: "x", localOnly: false, at: Self.now)
+            backup.state = state
+            backup.detail = detail
+            backup.chunks = 4
+            backup.chunksUploaded = 1
+            return backup
+        }
+        let facts = Self.facts(steps) { name, site in
+            switch name {
+            case "Default-00": site.backup = backup(1, .complete, "")
+            case "Default-01": site.backup = backup(2, .failed, "tar exited 2")
+            default: site.backup = backup(3, .archiving, "the site is making the archive")
+            }
+        }
+        let later = StrategyMachine.decide(strategy, steps, facts: facts, now: Self.now.addingTimeInterval(61))
+        #expect(later.contains(.step("Default-00", .complete, detail: "backup 1 complete: 1 of 4 chunks uploaded")))
+        #expect(later.contains(.step("Default-01", .failed, detail: "backup 2 failed: tar exited 2")))
+        #expect(later.contains(.step("Default-02", .failed, detail: "no result within 60 s (backup 3 archiving: the site is making the archive)")))
+    }
+
+    @Test("restore steps end with their deployment: activated is complete, failed carries the site's reason")
+    func restoreSteps() {
+        var strategy = Strategy(type: .restore, content: .restore, settings: StrategySettings(), targets: "all", createdAt: Self.now)
+        strategy.state = .applying
+        var steps = Self.steps(2, window: 2)
+        Self.apply(StrategyMachine.decide(strategy, steps, facts: Self.facts(steps), now: Self.now), to: &steps)
+        #expect(steps.allSatisfy { $0.state == .applying })
+        steps[0].backupID = 7
+        func deployment(_ state: DeploymentState, _ detail: String) -> Deployment {
+            Deployment(id: 1, subcloud: "x", kind: .backup, name: "backup/7", version: "ab", activate: true, state: state, detail: detail, createdAt: Self.now, updatedAt: Self.now)
+        }
+        let facts = Self.facts(steps) { name, site in
+            site.deployment = name == "Default-00" ? deployment(.activated, "") : deployment(.failed, "member escapes its root: ../x")
+        }
+        let decided = StrategyMachine.decide(strategy, steps, facts: facts, now: Self.now)
+        #expect(decided.contains(.step("Default-00", .complete, detail: "backup 7 restored")))
+        #expect(decided.contains(.step("Default-01", .failed, detail: "member escapes its root: ../x")))
+        #expect(decided.contains(.finish(.failed, detail: "1 failed (Default-01); 1 complete, 1 failed")))
+    }
 }

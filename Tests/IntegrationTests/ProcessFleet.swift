@@ -118,7 +118,7 @@ final class ProcessFleet: @unchecked Sendable {
             try self.startAgent(name, extra: extra)
         }
         return await eventually(timeout: .seconds(30)) {
-            (try? await self.subclouds())?.values.filter { $0["availability"] as? String == "online" }.count == names.count
+            (try? await self.subclouds())?.filter { names.contains($0.key) && $0.value["availability"] as? String == "online" }.count == names.count
         }
     }
 

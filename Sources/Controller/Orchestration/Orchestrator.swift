@@ -9,8 +9,10 @@ import Wire
 /// each step's move before acting on it, so that after a crash (even `kill -9`) a
 /// restart continues where it was and no site is sent its content twice.
 public final class Orchestrator: Service, Sendable {
-    let store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore
+    let store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore & BackupStore
     let content: ContentPlane
+    /// Backup and restore strategies go through it (nil: such strategies fail to start).
+    let backups: Backups?
     let metrics: ControllerMetrics
     let logger: Logger
     let period: Duration
@@ -18,11 +20,12 @@ public final class Orchestrator: Service, Sendable {
     /// `period`: the longest between two rounds (timeouts, sites going offline); a
     /// report from a site starts a round at once, at most one per `settle`.
     init(
-        store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore, content: ContentPlane, metrics: ControllerMetrics, logger: Logger,
-        period: Duration = .seconds(1), settle: Duration = .milliseconds(50)
+        store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore & BackupStore, content: ContentPlane, backups: Backups?,
+        metrics: ControllerMetrics, logger: Logger, period: Duration = .seconds(1), settle: Duration = .milliseconds(50)
     ) {
         self.store = store
         self.content = content
+        self.backups = backups
         self.metrics = metrics
         self.logger = logger
         self.period = period
@@ -107,7 +110,7 @@ public final class Orchestrator: Service, Sendable {
         var refused: [Int] = []
         for index in starts {
             do {
-                steps[index].deploymentID = try await self.send(strategy, to: steps[index].subcloud, now: now)
+                try await self.send(strategy, &steps[index], now: now)
                 sent.append(index)
             } catch {
                 steps[index].state = .failed
@@ -125,35 +128,62 @@ public final class Orchestrator: Service, Sendable {
         return strategy.state.isFinished
     }
 
-    /// Sends the strategy's content to one site; returns the deployment made.
-    private func send(_ strategy: Strategy, to subcloud: String, now: Date) async throws -> Int64? {
-        guard let kind = strategy.content.kind else {
-            try await self.content.offerLatestConfig(to: subcloud)
-            return nil
+    /// Sends the strategy's content to one site (or asks it for a backup, or restores
+    /// one), recording on the step the deployment or backup made.
+    private func send(_ strategy: Strategy, _ step: inout StrategyStep, now: Date) async throws {
+        switch strategy.type {
+        case .config:
+            try await self.content.offerLatestConfig(to: step.subcloud)
+        case .backup:
+            guard let backups = self.backups else { throw FleetStoreError.refused("backups are not available on this controller") }
+            let made = try await backups.create(
+                subclouds: [step.subcloud], localOnly: strategy.content.localOnly ?? false, maxParallel: nil, keep: strategy.content.keep, at: now
+            )
+            step.backupID = made.first?.id
+        case .restore:
+            guard let backups = self.backups else { throw FleetStoreError.refused("backups are not available on this controller") }
+            guard let backup = try await self.newestBackup(of: step.subcloud, before: strategy.createdAt) else {
+                throw FleetStoreError.refused("\(step.subcloud) has no complete backup made before the strategy")
+            }
+            step.backupID = backup.id
+            step.deploymentID = try await backups.restore(backup.id, to: nil, at: now).id
+        case .software, .firmware, .images, .prestage:
+            guard let kind = strategy.content.kind else { throw FleetStoreError.invalid("the \(strategy.type.rawValue) strategy names no content") }
+            let made = try await self.content.deploy(
+                kind: kind, name: strategy.content.name, version: strategy.content.version, on: [step.subcloud],
+                activate: strategy.type != .prestage, at: now
+            )
+            step.deploymentID = made.first?.id
         }
-        let made = try await self.content.deploy(
-            kind: kind, name: strategy.content.name, version: strategy.content.version, on: [subcloud],
-            activate: strategy.type != .prestage, at: now
-        )
-        return made.first?.id
     }
 
-    /// Steps marked started whose deployment was not recorded (the controller died
-    /// between the two): take the deployment made for them if there is one, else send.
+    /// The backup a restore strategy puts back on a site.
+    func newestBackup(of subcloud: String, before cutoff: Date) async throws -> Backup? {
+        try await self.store.backups(subcloud: subcloud).first { $0.state == .complete && $0.createdAt <= cutoff }
+    }
+
+    /// Steps marked started whose deployment (or backup) was not recorded (the controller
+    /// died between the two): take the one made for them if there is one, else send.
     private func adoptOrphans(_ strategy: Strategy, _ steps: inout [StrategyStep], now: Date) async throws {
-        guard let kind = strategy.content.kind else { return }
+        guard strategy.type != .config else { return }
         var adopted: [Int] = []
-        for index in steps.indices where steps[index].state.isActive && steps[index].deploymentID == nil {
-            let started = steps[index].startedAt ?? now
-            let existing = try await self.store.deployments(subcloud: steps[index].subcloud).last {
-                $0.kind == kind && $0.name == strategy.content.name && $0.version == strategy.content.version
-                    && $0.activate == (strategy.type != .prestage) && $0.createdAt >= started.addingTimeInterval(-1)
-            }
-            if let existing {
-                steps[index].deploymentID = existing.id
+        for index in steps.indices where steps[index].state.isActive && steps[index].deploymentID == nil && steps[index].backupID == nil {
+            let started = (steps[index].startedAt ?? now).addingTimeInterval(-1)
+            let subcloud = steps[index].subcloud
+            if strategy.type == .backup {
+                steps[index].backupID = try await self.store.backups(subcloud: subcloud).first { $0.createdAt >= started }?.id
             } else {
-                self.logger.notice("step was marked started but nothing was sent; sending now", metadata: ["subcloud": "\(steps[index].subcloud)"])
-                steps[index].deploymentID = try await self.send(strategy, to: steps[index].subcloud, now: now)
+                let kind = strategy.content.kind
+                let existing = try await self.store.deployments(subcloud: subcloud).last {
+                    $0.kind == kind && $0.createdAt >= started
+                        && (strategy.type == .restore || ($0.name == strategy.content.name && $0.version == strategy.content.version
+                            && $0.activate == (strategy.type != .prestage)))
+                }
+                steps[index].deploymentID = existing?.id
+            }
+            if steps[index].deploymentID == nil && steps[index].backupID == nil {
+                self.logger.notice("step was marked started but nothing was sent; sending now", metadata: ["subcloud": "\(subcloud)"])
+                try await self.send(strategy, &steps[index], now: now)
             }
             adopted.append(index)
         }
@@ -174,7 +204,9 @@ public final class Orchestrator: Service, Sendable {
         let presence = try await self.store.presence()
         let deployments = try await self.store.deployments(ids: wanted.compactMap(\.deploymentID))
         var installed: [String: String] = [:]
-        if let kind = strategy.content.kind { installed = try await self.store.installedVersions(kind: kind, name: strategy.content.name) }
+        if let kind = strategy.content.kind, strategy.type != .restore {
+            installed = try await self.store.installedVersions(kind: kind, name: strategy.content.name)
+        }
         var facts: [String: SiteFacts] = [:]
         for step in wanted {
             var site = SiteFacts()
@@ -187,6 +219,7 @@ public final class Orchestrator: Service, Sendable {
             site.online = state.online
             site.deployment = step.deploymentID.flatMap { deployments[$0] }
             site.installedVersion = installed[step.subcloud]
+            if strategy.type == .backup, let id = step.backupID { site.backup = try await self.store.backup(id: id) }
             if let generation = strategy.content.generation {
                 let config = try await self.store.configState(for: step.subcloud)
                 site.configApplied = config?.appliedGeneration

@@ -5,7 +5,7 @@ import Wire
 /// one from a content reference, targets and settings; apply, abort, delete, show.
 /// Running them is the `Orchestrator`'s.
 public struct Strategies: Sendable {
-    let store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore
+    let store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore & BackupStore
 
     /// What a create request names.
     public struct Request: Codable, Sendable {
@@ -18,14 +18,22 @@ public struct Strategies: Sendable {
         public var generation: Int?
         public var targets: TargetSelection
         public var settings: StrategySettings
+        /// For backup: keep the archives on the sites; backups each site keeps.
+        public var localOnly: Bool?
+        public var keep: Int?
 
-        public init(type: StrategyType, what: String?, version: String?, generation: Int?, targets: TargetSelection, settings: StrategySettings) {
+        public init(
+            type: StrategyType, what: String?, version: String?, generation: Int?, targets: TargetSelection, settings: StrategySettings,
+            localOnly: Bool? = nil, keep: Int? = nil
+        ) {
             self.type = type
             self.what = what
             self.version = version
             self.generation = generation
             self.targets = targets
             self.settings = settings
+            self.localOnly = localOnly
+            self.keep = keep
         }
     }
 
@@ -51,6 +59,20 @@ public struct Strategies: Sendable {
                 throw FleetStoreError.refused("\(subcloud.name) has no config generation \(generation); set it with `config set` first")
             }
             return StrategyContent(kind: nil, name: "", version: "", generation: generation)
+        case .backup:
+            if let keep = request.keep, keep < 1 { throw FleetStoreError.invalid("--keep must be at least 1") }
+            return .backup(localOnly: request.localOnly ?? false, keep: request.keep)
+        case .restore:
+            // Each target restores its newest complete backup: refuse up front when one has none.
+            var lacking: [String] = []
+            for subcloud in subclouds where !(try await self.store.backups(subcloud: subcloud.name).contains { $0.state == .complete }) {
+                lacking.append(subcloud.name)
+            }
+            if let first = lacking.first {
+                let more = lacking.count > 1 ? " and \(lacking.count - 1) more" : ""
+                throw FleetStoreError.refused("\(first)\(more) \(lacking.count > 1 ? "have" : "has") no complete backup; take one first (`backup create`)")
+            }
+            return .restore
         case .software, .firmware, .images, .prestage:
             guard let what = request.what, !what.isEmpty else { throw FleetStoreError.invalid("name what the \(request.type.rawValue) strategy rolls out") }
             let kinds: [ContentKind] = switch request.type {

@@ -13,6 +13,10 @@ public enum StrategyType: String, Codable, Sendable, CaseIterable {
     case config
     /// Software or an image delivered without activation.
     case prestage
+    /// A backup of each site (`Backups`, with the fleet's `max_parallel_backups` as a ceiling).
+    case backup
+    /// Each site's newest complete backup put back (at most `max_parallel_restores` at once fleet-wide).
+    case restore
 }
 
 public enum StrategyState: String, Codable, Sendable {
@@ -87,15 +91,31 @@ public struct StrategyContent: Codable, Sendable, Equatable {
     public var version: String
     /// For config: the generation every site must have applied.
     public var generation: Int?
+    /// For backup: the archives stay on the sites; how many backups each site keeps.
+    public var localOnly: Bool?
+    public var keep: Int?
 
-    public init(kind: ContentKind?, name: String, version: String, generation: Int? = nil) {
+    public init(kind: ContentKind?, name: String, version: String, generation: Int? = nil, localOnly: Bool? = nil, keep: Int? = nil) {
         self.kind = kind
         self.name = name
         self.version = version
         self.generation = generation
+        self.localOnly = localOnly
+        self.keep = keep
     }
 
+    /// What a backup strategy takes.
+    public static func backup(localOnly: Bool, keep: Int?) -> StrategyContent {
+        StrategyContent(kind: nil, name: "", version: "", localOnly: localOnly, keep: keep)
+    }
+
+    /// What a restore strategy puts back: each site's newest complete backup made
+    /// before the strategy was created.
+    public static let restore = StrategyContent(kind: .backup, name: "", version: "")
+
     public var summary: String {
+        if let localOnly { return "a \(localOnly ? "local-only " : "")backup of each site\(self.keep.map { ", keeping \($0)" } ?? "")" }
+        if self.kind == .backup { return "each site's newest complete backup put back" }
         if let generation { return "config generation \(generation)" }
         return "\(self.kind?.rawValue ?? "") \(self.name) \(self.version)"
     }
@@ -136,8 +156,10 @@ public struct StrategyStep: Codable, Sendable, Equatable {
     public var startedAt: Date?
     public var finishedAt: Date?
     public var detail: String
-    /// The deployment made for this step (content strategies).
+    /// The deployment made for this step (content and restore strategies).
     public var deploymentID: Int64?
+    /// The backup made for this step (backup strategies), or restored by it (restore strategies).
+    public var backupID: Int64?
 
     public init(subcloud: String, group: String, stage: Int, window: Int) {
         self.subcloud = subcloud

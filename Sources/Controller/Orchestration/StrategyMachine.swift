@@ -12,6 +12,8 @@ public struct SiteFacts: Sendable, Equatable {
     /// Config: the generation the site has applied, and the detail of its last failure.
     public var configApplied: Int?
     public var configFailure: String?
+    /// Backup strategies: the step's backup as the store has it.
+    public var backup: Backup?
 
     public init() {}
 }
@@ -117,6 +119,8 @@ public enum StrategyMachine {
     }
 
     private static func inTargetState(_ strategy: Strategy, _ site: SiteFacts) -> Bool {
+        // Every backup and every restore is new work: a site is never already there.
+        if strategy.type == .backup || strategy.type == .restore { return false }
         if let generation = strategy.content.generation { return (site.configApplied ?? -1) >= generation && site.configFailure == nil }
         return site.installedVersion == strategy.content.version
     }
@@ -125,7 +129,21 @@ public enum StrategyMachine {
     private static func outcome(of step: StrategyStep, strategy: Strategy, site: SiteFacts, now: Date) -> (StepState, String)? {
         if !site.exists { return (.failed, "subcloud was deleted") }
         if !site.online && !strategy.settings.includeOffline { return (.failed, "subcloud went offline") }
-        if strategy.type == .config {
+        if strategy.type == .backup {
+            switch site.backup?.state {
+            case .complete?:
+                let backup = site.backup!
+                return (.complete, "backup \(backup.id) complete: \(backup.chunksUploaded) of \(backup.chunks ?? 0) chunks uploaded")
+            case .failed?: return (.failed, "backup \(site.backup!.id) failed: \(site.backup!.detail)")
+            default: break
+            }
+        } else if strategy.type == .restore {
+            switch site.deployment?.state {
+            case .activated?: return (.complete, "backup \(step.backupID.map(String.init) ?? "?") restored")
+            case .failed?, .superseded?: return (.failed, site.deployment?.detail.isEmpty == false ? site.deployment!.detail : "the restore failed on the site")
+            default: break
+            }
+        } else if strategy.type == .config {
             if self.inTargetState(strategy, site) { return (.complete, "generation \(site.configApplied ?? 0) applied") }
             if let failure = site.configFailure { return (.failed, failure) }
         } else if strategy.type == .prestage {
@@ -149,7 +167,8 @@ public enum StrategyMachine {
             }
         }
         if let started = step.startedAt, now.timeIntervalSince(started) >= strategy.settings.stepTimeout {
-            let last = site.deployment.map { " (deployment \($0.state.rawValue)\($0.detail.isEmpty ? "" : ": " + $0.detail))" } ?? ""
+            let last = site.deployment.map { " (deployment \($0.state.rawValue)\($0.detail.isEmpty ? "" : ": " + $0.detail))" }
+                ?? site.backup.map { " (backup \($0.id) \($0.state.rawValue): \($0.detail))" } ?? ""
             return (.failed, "no result within \(Int(strategy.settings.stepTimeout)) s\(last)")
         }
         return nil
