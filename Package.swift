@@ -88,6 +88,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            // The dashboard's static files, compiled into the binary: nothing to ship beside it.
+            resources: [
+                .embedInCode("Dashboard/Assets/index.html"),
+                .embedInCode("Dashboard/Assets/signin.html"),
+                .embedInCode("Dashboard/Assets/signin.js"),
+                .embedInCode("Dashboard/Assets/app.css"),
+                .embedInCode("Dashboard/Assets/app.js"),
+                .embedInCode("Dashboard/Assets/charts.js"),
+                .embedInCode("Dashboard/Assets/dom.js"),
+                .embedInCode("Dashboard/Assets/feed.js"),
+                .embedInCode("Dashboard/Assets/fleet.js"),
+                .embedInCode("Dashboard/Assets/lists.js"),
+                .embedInCode("Dashboard/Assets/subcloud.js"),
+            ],
         ),
         // The controller's executable: argument parsing and the CLI only.
         .executableTarget(

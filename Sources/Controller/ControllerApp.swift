@@ -27,6 +27,8 @@ public struct ControllerApp: Sendable {
     public let installer: Installer
     /// Backups and restores of sites.
     public let backups: Backups
+    /// The dashboard's live feed.
+    public let feed: FleetFeed
     private let systemd: SystemdService
     /// Resolves to the API's bound address once it listens.
     public let apiAddress: AsyncStream<SocketAddress?>
@@ -47,8 +49,12 @@ public struct ControllerApp: Sendable {
             store: store, live: live, objects: objects, content: content, dataDirectory: configuration.dataDirectory,
             backupLimit: configuration.maxParallelBackups, restoreLimit: configuration.maxParallelRestores, logger: logger
         )
+        let healthBook = HealthBook()
+        let access = Access(operatorToken: token, store: store)
+        try await access.load()
+        let feed = FleetFeed(store: store, changes: store.changes, logger: logger)
         let wireServer = try await WireServer.bind(configuration: configuration, pki: pki, parts: AgentSession.Parts(
-            store: store, live: live, healthBook: HealthBook(), content: content, objects: objects, backups: backups, authority: pki.authority,
+            store: store, live: live, healthBook: healthBook, content: content, objects: objects, backups: backups, authority: pki.authority,
             certificateValidity: configuration.certificateValidity, drainTimeout: configuration.drainTimeout, metrics: metrics, logger: logger
         ))
         let enrolmentServer = try await EnrolmentServer.bind(
@@ -75,14 +81,15 @@ public struct ControllerApp: Sendable {
         )
         let parts = APIServer.Parts(
             configuration: configuration, store: store, live: live, content: content, objects: objects, installer: installer, backups: backups,
-            pki: pki, metrics: metrics, logger: logger
+            access: access, feed: feed, healthBook: healthBook, pki: pki, metrics: metrics, logger: logger
         )
-        let api = try APIServer.make(parts, token: token, enrolAddress: enrolAddress) { address in
+        let api = try APIServer.make(parts, enrolAddress: enrolAddress) { address in
             if let address {
                 let url = "\(configuration.apiTLS ? "https" : "http")://\(address.ipAddress ?? configuration.apiHost):\(address.port ?? configuration.apiPort)"
                 apiURL.withLockedValue { if $0 == nil { $0 = url } }
                 try? AtomicFile.write(url + "\n", to: configuration.apiAddressPath)
                 logger.info("API listening", metadata: ["address": "\(address)"])
+                logger.notice("dashboard at \(url)/ (sign in with the API token or a viewer token)")
             }
             continuation.yield(address)
             continuation.finish()
@@ -93,16 +100,20 @@ public struct ControllerApp: Sendable {
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
             availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
             orchestrator: Orchestrator(store: store, content: content, backups: backups, metrics: metrics, logger: logger), installer: installer, backups: backups,
-            systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
+            feed: feed, systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }
 
     /// Every long-running part, in dependency order, for one `ServiceGroup`. Shutdown
     /// runs in reverse: systemd hears STOPPING=1 first, the API stops taking requests,
     /// then the listeners send GOAWAY and drain, background work they started
-    /// finishes, and the monitor stops last.
+    /// finishes, and the monitor stops last. The dashboard feed stops before the API
+    /// so that its open streams end and the API's drain does not wait on them.
     public var services: [any Service] {
-        [self.availability, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api, self.systemd]
+        [
+            self.availability, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api,
+            self.feed, self.systemd,
+        ]
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and

@@ -13,7 +13,7 @@ struct TernController: AsyncParsableCommand {
         version: TernVersion.current,
         subcommands: [
             Serve.self, SubcloudCommand.self, GroupCommand.self, ConfigCommand.self, SoftwareCommand.self, ImagesCommand.self,
-            FirmwareCommand.self, DeploymentCommand.self, StrategyCommand.self, BackupCommand.self, ObjectsCommand.self, AlarmCommand.self, EventCommand.self, Certs.self,
+            FirmwareCommand.self, DeploymentCommand.self, StrategyCommand.self, BackupCommand.self, ObjectsCommand.self, AlarmCommand.self, EventCommand.self, TokenCommand.self, Certs.self,
         ]
     )
 }

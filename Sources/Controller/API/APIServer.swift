@@ -8,8 +8,9 @@ import NIOCore
 import Platform
 import Wire
 
-/// The operator surface over HTTP: the REST API under `/v1` (bearer token),
-/// `/metrics` for Prometheus and `/healthz` (both open).
+/// The operator surface over HTTP: the REST API under `/v1` (bearer token or a
+/// dashboard session), the dashboard under `/`, `/metrics` for Prometheus and
+/// `/healthz` (both open).
 enum APIServer {
     /// What the API serves from.
     struct Parts: Sendable {
@@ -20,13 +21,17 @@ enum APIServer {
         let objects: ObjectStore
         let installer: Installer
         let backups: Backups
+        let access: Access
+        let feed: FleetFeed
+        let healthBook: HealthBook
         let pki: ControllerPKI
         let metrics: ControllerMetrics
         let logger: Logger
     }
 
-    static func make(_ parts: Parts, token: String, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) throws -> some ApplicationProtocol {
+    static func make(_ parts: Parts, enrolAddress: String, onRunning: @escaping @Sendable (SocketAddress?) async -> Void) throws -> some ApplicationProtocol {
         let router = Router()
+        router.middlewares.add(SecurityHeaders())
         router.middlewares.add(StoreErrorMapping())
         router.get("healthz") { _, _ in "ok\n" }
         let metrics = parts.metrics
@@ -38,7 +43,7 @@ enum APIServer {
         // Boot images, for BMCs: no bearer token (a BMC has none); the unguessable,
         // single-use URL is the credential.
         BootImageController(store: parts.store).register(router)
-        let v1 = router.group("v1").add(middleware: BearerAuthentication(token: token))
+        let v1 = router.group("v1").add(middleware: Authentication(access: parts.access))
         SubcloudController(
             store: parts.store, live: parts.live, installer: parts.installer, tokenLifetime: Double(parts.configuration.tokenLifetime.nanoseconds) / 1e9,
             caFingerprint: try parts.pki.authority.fingerprint.hex, enrolAddress: enrolAddress
@@ -48,6 +53,11 @@ enum APIServer {
         ContentController(content: parts.content, releases: parts.store, subclouds: parts.store).register(v1)
         StrategyController(strategies: Strategies(store: parts.store)).register(v1)
         BackupController(backups: parts.backups, store: parts.store).register(v1)
+        TokenController(access: parts.access).register(v1)
+        DashboardController(
+            session: DashboardSession(access: parts.access, secure: parts.configuration.apiTLS), feed: parts.feed, store: parts.store,
+            healthBook: parts.healthBook
+        ).register(router, api: v1)
         var logger = parts.logger
         logger.logLevel = max(logger.logLevel, .notice)
         return Application(

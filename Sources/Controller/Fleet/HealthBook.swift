@@ -5,8 +5,42 @@ import Wire
 /// this keeps the merged picture per subcloud.
 public actor HealthBook {
     private var current: [String: Subcloud.Health] = [:]
+    /// The last hour per subcloud, one sample per `spacing` (the newest replaces the
+    /// newest bucket's), at most `capacity`: about 2 KB a subcloud, whatever the rate.
+    private var history: [String: [HealthSample]] = [:]
+    let spacing: TimeInterval
+    let capacity: Int
 
-    public init() {}
+    public init(spacing: TimeInterval = 30, capacity: Int = 120) {
+        self.spacing = spacing
+        self.capacity = capacity
+    }
+
+    /// The retained samples, oldest first.
+    public func samples(for subcloud: String) -> [HealthSample] {
+        self.history[subcloud] ?? []
+    }
+
+    public func forget(_ subcloud: String) {
+        self.current[subcloud] = nil
+        self.history[subcloud] = nil
+    }
+
+    private func record(_ health: Subcloud.Health, for subcloud: String) {
+        let row = FleetRow.Health(health)
+        let sample = HealthSample(
+            at: UInt32(clamping: Int(health.reportedAt.timeIntervalSince1970)), cpu: row.cpu.map(Float.init) ?? .nan,
+            memory: row.memory.map(Float.init) ?? .nan, disk: row.disk.map(Float.init) ?? .nan
+        )
+        var samples = self.history[subcloud] ?? []
+        if samples.count > 1, Double(sample.at &- samples[samples.count - 2].at) < self.spacing {
+            samples[samples.count - 1] = sample
+        } else {
+            samples.append(sample)
+        }
+        if samples.count > self.capacity { samples.removeFirst(samples.count - self.capacity) }
+        self.history[subcloud] = samples
+    }
 
     /// Applies `report` to what is known of `subcloud` and returns the merged health.
     func merge(_ report: HealthReport, for subcloud: String, at now: Date) -> Subcloud.Health {
@@ -21,6 +55,7 @@ public actor HealthBook {
         }
         health.reportedAt = now
         self.current[subcloud] = health
+        self.record(health, for: subcloud)
         return health
     }
 }
@@ -28,5 +63,25 @@ public actor HealthBook {
 extension Subcloud.Health {
     init(disks: [Disk], reportedAt: Date) {
         self.init(cpuPercent: nil, memoryTotalBytes: nil, memoryAvailableBytes: nil, load1: nil, uptimeSeconds: nil, disks: disks, reportedAt: reportedAt)
+    }
+}
+
+/// One point of a subcloud's health charts: CPU, memory in use and the fullest disk, percent.
+public struct HealthSample: Sendable, Equatable, Encodable {
+    /// Seconds since 1970.
+    public var at: UInt32
+    public var cpu: Float
+    public var memory: Float
+    public var disk: Float
+
+    enum CodingKeys: CodingKey { case at, cpu, memory, disk }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.at, forKey: .at)
+        // NaN (not reported) is null in JSON.
+        try container.encode(self.cpu.isNaN ? nil : self.cpu, forKey: .cpu)
+        try container.encode(self.memory.isNaN ? nil : self.memory, forKey: .memory)
+        try container.encode(self.disk.isNaN ? nil : self.disk, forKey: .disk)
     }
 }

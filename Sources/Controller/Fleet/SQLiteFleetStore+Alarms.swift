@@ -52,9 +52,7 @@ extension SQLiteFleetStore {
     public func events(since: Date?, limit: Int) async throws -> [FleetEvent] {
         try await self.database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM event WHERE at >= ? ORDER BY id DESC LIMIT ?",
-                             arguments: [since?.timeIntervalSince1970 ?? 0, limit]).reversed().map { row in
-                FleetEvent(id: row["id"], at: Date(timeIntervalSince1970: row["at"]), subcloud: row["subcloud"], kind: row["kind"], detail: row["detail"])
-            }
+                             arguments: [since?.timeIntervalSince1970 ?? 0, limit]).reversed().map(Self.eventRow)
         }
     }
 

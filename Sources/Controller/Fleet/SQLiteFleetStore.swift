@@ -4,6 +4,8 @@ import GRDB
 /// The fleet registry in one SQLite file (WAL), with versioned migrations.
 public final class SQLiteFleetStore: FleetStore {
     let database: DatabasePool
+    /// What each commit changed, for the live dashboard.
+    public let changes = StoreChanges()
 
     /// Opens (creating and migrating as needed) the database at `path`.
     public init(path: String) throws {
@@ -12,6 +14,7 @@ public final class SQLiteFleetStore: FleetStore {
         configuration.busyMode = .timeout(5)
         self.database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(self.database)
+        self.database.add(transactionObserver: self.changes, extent: .databaseLifetime)
     }
 
     static var migrator: DatabaseMigrator {
@@ -84,6 +87,7 @@ public final class SQLiteFleetStore: FleetStore {
         Self.registerInstallMigration(&migrator)
         Self.registerBackupMigration(&migrator)
         Self.registerBackupScheduleMigration(&migrator)
+        Self.registerViewerTokenMigration(&migrator)
         return migrator
     }
 
@@ -236,7 +240,7 @@ public final class SQLiteFleetStore: FleetStore {
         return try self.subcloud(from: row, counts: try self.alarmCounts(db, subcloud: name))
     }
 
-    private static func alarmCounts(_ db: Database, subcloud: String? = nil) throws -> [String: AlarmCounts] {
+    static func alarmCounts(_ db: Database, subcloud: String? = nil) throws -> [String: AlarmCounts] {
         var counts: [String: AlarmCounts] = [:]
         let rows = try Row.fetchAll(db, sql: "SELECT subcloud, severity, COUNT(*) AS n FROM alarm WHERE ? IS NULL OR subcloud = ? GROUP BY subcloud, severity",
                                     arguments: [subcloud, subcloud])
@@ -253,7 +257,7 @@ public final class SQLiteFleetStore: FleetStore {
         return counts
     }
 
-    private static func subcloud(from row: Row, counts: [String: AlarmCounts]) throws -> Subcloud {
+    static func subcloud(from row: Row, counts: [String: AlarmCounts]) throws -> Subcloud {
         let name: String = row["name"]
         var sync = Subcloud.Sync()
         sync.config = SyncStatus(rawValue: row["syncConfig"]) ?? .unknown
