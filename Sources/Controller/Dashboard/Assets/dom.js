@@ -7,6 +7,11 @@ export function el(tag, attributes = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "text") node.textContent = value;
+    // Through the CSSOM: the page's CSP refuses style attributes.
+    else if (key === "style") for (const declaration of value.split(";")) {
+      const [name, ...rest] = declaration.split(":");
+      if (name.trim()) node.style.setProperty(name.trim(), rest.join(":").trim());
+    }
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : value);
   }
@@ -37,8 +42,10 @@ export function age(seconds, now = Date.now() / 1000) {
   return `${Math.floor(delta / 86400)}d`;
 }
 
-export function time(seconds) {
-  return new Date(seconds * 1000).toLocaleString();
+/// A time from the feed (seconds since 1970) or the REST API (ISO 8601).
+export function time(value) {
+  if (value === null || value === undefined) return "–";
+  return new Date(typeof value === "string" ? Date.parse(value) : value * 1000).toLocaleString();
 }
 
 export function percent(value) {

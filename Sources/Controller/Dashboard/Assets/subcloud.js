@@ -53,13 +53,13 @@ export function renderSubcloud(root, feed, name) {
     }
     const sync = subcloud.sync;
     details.replaceChildren(
-      card("Alarms", table(["Severity", "Alarm", "Entity", "Reason", "Raised"], alarms.map((a) => [badge(a.severity), a.alarmID, a.entity, a.reason, a.raisedAt]), "subcloud-alarms")),
+      card("Alarms", table(["Severity", "Alarm", "Entity", "Reason", "Raised"], alarms.map((a) => [badge(a.severity), a.alarmID, a.entity, a.reason, time(a.raisedAt)]), "subcloud-alarms")),
       card("Sync and config",
         el("p", {}, ...["config", "software", "images", "firmware"].map((area) => el("span", {}, `${area} `, badge(sync[area]), " "))),
         table(["Generation", "Applied", "Status", "Detail"], config.map((c) => [String(c.desired?.generation ?? "–"), String(c.state?.appliedGeneration ?? "–"), c.state?.status, c.state?.detail]))),
       card("Firmware", table(["Kind", "Name", "Vendor", "Version", "Released"], subcloud.firmware.map((f) => [f.kind, f.name, f.vendor, f.version, f.releaseDate]), "subcloud-firmware")),
       card("Deployments", table(["Kind", "Name", "Version", "State", "Detail"], deployments.slice(-20).reverse().map((d) => [d.kind, d.name, d.version.slice(0, 16), badge(d.state), d.detail]))),
-      card("Backups", table(["Id", "State", "Archive", "Uploaded", "Created"], backups.slice(0, 10).map((b) => [String(b.id), badge(b.state), b.archiveBytes ? `${(b.archiveBytes / 1048576).toFixed(1)} MiB` : "–", `${b.chunksUploaded} chunks`, b.createdAt]))),
+      card("Backups", table(["Id", "State", "Archive", "Uploaded", "Created"], backups.slice(0, 10).map((b) => [String(b.id), badge(b.state), b.archiveBytes ? `${(b.archiveBytes / 1048576).toFixed(1)} MiB` : "–", `${b.chunksUploaded} chunks`, time(b.createdAt)]))),
       card("Events", el("ul", { class: "list", id: "subcloud-events" }, events.slice(0, 50).map((e) => el("li", {}, el("span", { class: "muted", text: time(e.at) }), ` ${e.kind}: ${e.detail}`)))));
   }
 
