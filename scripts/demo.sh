@@ -83,7 +83,9 @@ if [ -n "$zero_touch" ]; then
     "$bin/tern-controller" subcloud show edge-07 --watch --data "$data" || true
 fi
 
+viewer=$("$bin/tern-controller" token create --viewer --name demo --data "$data" 2>/dev/null)
 echo
+echo "Dashboard: $(cat "$data/api-address")/  (sign in with the operator token in $data/api-token, or the read-only viewer token $viewer)"
 echo "API:       $(cat "$data/api-address")  (token in $data/api-token; try: curl -H \"Authorization: Bearer \$(cat $data/api-token)\" $(cat "$data/api-address")/v1/subclouds)"
 echo "Metrics:   $(cat "$data/api-address")/metrics"
 echo "CLI:       $bin/tern-controller subcloud list --data $data"

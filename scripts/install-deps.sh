@@ -8,7 +8,9 @@ packages=(zlib1g-dev openssl python3 systemd ostree skopeo umoci curl bsdutils
     # zero-touch install: boot images (kernel, busybox, isolinux, xorriso, cpio, xz),
     # the qemu machine that boots them, and the Redfish emulator's venv and htpasswd
     linux-image-amd64 busybox-static xorriso isolinux syslinux-common cpio xz-utils file binutils
-    qemu-system-x86 apache2-utils python3-venv)
+    qemu-system-x86 apache2-utils python3-venv
+    # the dashboard's browser tests: headless Chromium driven by Selenium
+    chromium chromium-driver fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -28,4 +30,13 @@ if [ ! -x .build/sushy-venv/bin/sushy-emulator ]; then
     mkdir -p .build
     /usr/bin/python3 -m venv .build/sushy-venv
     .build/sushy-venv/bin/pip install -q sushy-tools
+fi
+
+# Selenium for the dashboard's browser tests, in a venv of the project's own (it
+# drives Debian's chromium through Debian's chromedriver: nothing is downloaded).
+if [ ! -x .build/browser-venv/bin/python3 ] || ! .build/browser-venv/bin/python3 -c "import selenium" 2>/dev/null; then
+    echo "installing selenium into .build/browser-venv"
+    mkdir -p .build
+    /usr/bin/python3 -m venv .build/browser-venv
+    .build/browser-venv/bin/pip install -q selenium
 fi
