@@ -17,6 +17,8 @@ public actor FleetFeed: Service {
     let changes: StoreChanges
     let logger: Logger
     let coalesce: Duration
+    /// How often heartbeat-only changes are sent.
+    let seenInterval: Duration
     /// Pages connected at once, at most.
     public nonisolated let pageLimit: Int
     /// This process's id in frame ids: a page resuming across a restart gets a snapshot.
@@ -35,12 +37,14 @@ public actor FleetFeed: Service {
     private let nextSubscriber = NIOLockedValueBox<UInt64>(0)
 
     public init(
-        store: any DashboardStore & AlarmStore, changes: StoreChanges, logger: Logger, coalesce: Duration = .milliseconds(250), pageLimit: Int = 1000
+        store: any DashboardStore & AlarmStore, changes: StoreChanges, logger: Logger, coalesce: Duration = .milliseconds(250),
+        seenInterval: Duration = .seconds(5), pageLimit: Int = 1000
     ) {
         self.store = store
         self.changes = changes
         self.logger = logger
         self.coalesce = coalesce
+        self.seenInterval = seenInterval
         self.pageLimit = pageLimit
     }
 
@@ -59,7 +63,7 @@ public actor FleetFeed: Service {
                 self.ready = false
             }
             let now = ContinuousClock.now
-            if now - lastSeenFlush >= .seconds(5) {
+            if now - lastSeenFlush >= self.seenInterval {
                 self.flushSeen()
                 lastSeenFlush = now
             }
@@ -70,7 +74,7 @@ public actor FleetFeed: Service {
             }
             do {
                 try await cancelWhenGracefulShutdown {
-                    await self.changes.wait(upTo: .seconds(5))
+                    await self.changes.wait(upTo: min(self.seenInterval, .seconds(5)))
                     try await Task.sleep(for: self.coalesce)
                 }
             } catch {
