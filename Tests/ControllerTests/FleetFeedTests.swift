@@ -163,4 +163,23 @@ import Testing
             group.cancelAll()
         }
     }
+
+    @Test("stopping the feed ends every open page's stream (and the controller's shutdown does not wait on them)")
+    func stopEndsPages() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try SQLiteFleetStore(path: directory.appending("fleet.sqlite"))
+        let feed = FleetFeed(store: store, changes: store.changes, logger: Logger(label: "test"), coalesce: .milliseconds(10))
+        let running = Task { try await feed.run() }
+        let pages = [try await feed.subscribe(lastEventID: nil), try await feed.subscribe(lastEventID: nil)].compactMap { $0 }
+        #expect(pages.count == 2 && feed.pagesOpen == 2)
+        running.cancel()
+        _ = await running.result
+        for page in pages {
+            var frames = 0
+            for await _ in page { frames += 1 }
+            #expect(frames >= 2)
+        }
+        #expect(feed.pagesOpen == 0)
+    }
 }

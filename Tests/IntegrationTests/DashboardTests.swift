@@ -19,9 +19,9 @@ struct DashboardTests {
         FileManager.default.isExecutableFile(atPath: python) && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
     }
 
-    @Test("sign in, watch the fleet live, kill an agent and see it go offline with its critical alarm within a second of the store change; filter, sort, charts, alarms; 401 without a token, 403 for a viewer's POST",
-          .enabled(if: DashboardTests.available, "run scripts/install-deps.sh: chromium, chromium-driver and the Selenium venv"))
+    @Test("sign in, watch the fleet live, kill an agent and see it go offline with its critical alarm within a second of the store change; filter, sort, charts, alarms; 401 without a token, 403 for a viewer's POST")
     func liveFleet() async throws {
+        try #require(Self.available, "run scripts/install-deps.sh first: it installs chromium, chromium-driver and the Selenium venv")
         try await ProcessFleet.with { fleet in
             try await fleet.startController()
             let names = ["edge-1", "edge-2", "edge-3"]

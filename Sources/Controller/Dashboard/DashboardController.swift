@@ -8,7 +8,7 @@ import Hummingbird
 struct DashboardController: Sendable {
     let session: DashboardSession
     let feed: FleetFeed
-    let store: any DashboardStore & SubcloudStore
+    let store: any DashboardStore & SubcloudStore & ContentStore
     let healthBook: HealthBook
 
     func register(_ router: Router<BasicRequestContext>, api: RouterGroup<BasicRequestContext>) {
@@ -26,6 +26,9 @@ struct DashboardController: Sendable {
         api.get("stream", use: self.stream)
         api.get("subclouds/{name}/health", use: self.health)
         api.get("updates") { _, _ in try await self.store.requiredUpdates() }
+        api.get("subclouds/{name}/installed") { _, context in
+            try await self.store.installed(subcloud: try context.parameters.require("name"))
+        }
         api.get("subclouds/{name}/events") { _, context in
             try await self.store.events(subcloud: try context.parameters.require("name"), limit: 200)
         }
@@ -51,6 +54,7 @@ struct DashboardController: Sendable {
 }
 
 extension HealthSample: ResponseEncodable {}
+extension InstalledContent: ResponseEncodable {}
 extension RequiredUpdate: ResponseEncodable {}
 
 /// Security headers on every answer: scripts and styles only from the controller

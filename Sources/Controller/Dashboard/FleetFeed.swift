@@ -81,10 +81,12 @@ public actor FleetFeed: Service {
                 break
             }
         }
-        self.subscribers.withLockedValue { subscribers in
-            for continuation in subscribers.values { continuation.finish() }
-            subscribers = [:]
+        // Finished outside the lock: finishing runs `onTermination`, which takes it.
+        let open = self.subscribers.withLockedValue { subscribers in
+            defer { subscribers = [:] }
+            return Array(subscribers.values)
         }
+        for continuation in open { continuation.finish() }
     }
 
     /// Reads everything the pages show.

@@ -2,7 +2,7 @@
 import { el, badge, time, severities } from "./dom.js";
 
 export function renderAlarms(root, feed) {
-  const filter = { severity: "", subcloud: "" };
+  const filter = { severity: "", subcloud: "", since: 0 };
   const list = el("tbody");
   const count = el("span", { class: "count", id: "alarm-count" });
   root.replaceChildren(el("h1", { text: "Alarms" }),
@@ -10,13 +10,16 @@ export function renderAlarms(root, feed) {
       el("select", { id: "alarm-severity", onchange: (e) => { filter.severity = e.target.value; draw(); } },
         ["", ...severities].map((s) => el("option", { value: s, text: s || "any severity" }))),
       el("input", { type: "search", id: "alarm-subcloud", placeholder: "subcloud", oninput: (e) => { filter.subcloud = e.target.value; draw(); } }),
+      el("select", { id: "alarm-since", onchange: (e) => { filter.since = Number(e.target.value); draw(); } },
+        [["0", "raised any time"], ["300", "in the last 5 min"], ["3600", "in the last hour"], ["86400", "in the last day"]].map(([v, t]) => el("option", { value: v, text: t }))),
       count),
     el("div", { class: "table card" }, el("table", { id: "alarm-table" },
       el("thead", {}, el("tr", {}, ["Severity", "Subcloud", "Alarm", "Entity", "Reason", "Raised"].map((h) => el("th", { text: h })))), list)));
   function draw() {
     const order = (severity) => severities.indexOf(severity);
     const shown = feed.alarms
-      .filter((a) => (!filter.severity || a.severity === filter.severity) && (!filter.subcloud || a.subcloud.includes(filter.subcloud)))
+      .filter((a) => (!filter.severity || a.severity === filter.severity) && (!filter.subcloud || a.subcloud.includes(filter.subcloud))
+        && (!filter.since || a.raisedAt >= Date.now() / 1000 - filter.since))
       .sort((a, b) => order(a.severity) - order(b.severity) || b.raisedAt - a.raisedAt);
     count.textContent = `${shown.length} active`;
     list.replaceChildren(...shown.slice(0, 2000).map((a) => el("tr", { "data-alarm": `${a.subcloud}/${a.alarmID}/${a.entity}` },

@@ -33,7 +33,7 @@ export function renderSubcloud(root, feed, name) {
 
   async function load() {
     const path = encodeURIComponent(name);
-    const [subcloud, health, alarms, events, deployments, backups, config] = await Promise.all([
+    const [subcloud, health, alarms, events, deployments, backups, config, installed] = await Promise.all([
       getJSON(`/v1/subclouds/${path}`),
       getJSON(`/v1/subclouds/${path}/health`),
       getJSON(`/v1/alarms?subcloud=${path}`),
@@ -41,6 +41,7 @@ export function renderSubcloud(root, feed, name) {
       getJSON(`/v1/deployments?subcloud=${path}`).catch(() => []),
       getJSON(`/v1/backups?subcloud=${path}`).catch(() => []),
       getJSON(`/v1/config?subcloud=${path}`).catch(() => []),
+      getJSON(`/v1/subclouds/${path}/installed`),
     ]);
     if (stopped) return;
     const row = feed.rows.get(name);
@@ -58,6 +59,7 @@ export function renderSubcloud(root, feed, name) {
         el("p", {}, ...["config", "software", "images", "firmware"].map((area) => el("span", {}, `${area} `, badge(sync[area]), " "))),
         table(["Generation", "Applied", "Status", "Detail"], config.map((c) => [String(c.desired?.generation ?? "–"), String(c.state?.appliedGeneration ?? "–"), c.state?.status, c.state?.detail]))),
       card("Firmware", table(["Kind", "Name", "Vendor", "Version", "Released"], subcloud.firmware.map((f) => [f.kind, f.name, f.vendor, f.version, f.releaseDate]), "subcloud-firmware")),
+      card("Installed content", table(["Kind", "Name", "Version", "Reported"], installed.map((i) => [i.kind, i.name, i.version.slice(0, 16), time(i.reportedAt)]), "subcloud-installed")),
       card("Deployments", table(["Kind", "Name", "Version", "State", "Detail"], deployments.slice(-20).reverse().map((d) => [d.kind, d.name, d.version.slice(0, 16), badge(d.state), d.detail]))),
       card("Backups", table(["Id", "State", "Archive", "Uploaded", "Created"], backups.slice(0, 10).map((b) => [String(b.id), badge(b.state), b.archiveBytes ? `${(b.archiveBytes / 1048576).toFixed(1)} MiB` : "–", `${b.chunksUploaded} chunks`, time(b.createdAt)]))),
       card("Events", el("ul", { class: "list", id: "subcloud-events" }, events.slice(0, 50).map((e) => el("li", {}, el("span", { class: "muted", text: time(e.at) }), ` ${e.kind}: ${e.detail}`)))));
