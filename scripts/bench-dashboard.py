@@ -6,6 +6,7 @@ run URL TOKEN PID N CLIENTS CHANGES
 """
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -69,6 +70,9 @@ class Page(threading.Thread):
         self.url = urllib.parse.urlparse(url)
         self.cookie = cookie
         self.received = {}
+        # When the controller wrote the delta (its `at`), per change: the receipt minus
+        # this is the client's own delay (100 Python threads share one interpreter lock).
+        self.written = {}
         self.snapshot_rows = 0
         self.snapshot = threading.Event()
         self.frames = 0
@@ -98,7 +102,46 @@ class Page(threading.Thread):
                     for row in body["rows"]:
                         if row["management"] == "managed" and row["name"] not in self.received:
                             self.received[row["name"]] = now
+                            self.written[row["name"]] = body["at"]
                 event, data = None, []
+
+
+def burst(url, token, names):
+    """Manages NAMES through the API from 8 threads; returns when each request was sent."""
+    sent = {}
+    parsed = urllib.parse.urlparse(url)
+
+    def manage(chunk):
+        connection = http.client.HTTPConnection(parsed.hostname, parsed.port)
+        for name in chunk:
+            sent[name] = time.time()
+            connection.request("POST", f"/v1/subclouds/{name}/manage", headers={"Authorization": "Bearer " + token})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, (name, response.status)
+
+    threads = [threading.Thread(target=manage, args=(names[index::8],)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sent
+
+
+def page_group(url, cookie, count, names, ready, go, results):
+    """A process with COUNT pages: reports their snapshots, then (after the burst)
+    when each page received each change and when the controller wrote it."""
+    pages = [Page(url, cookie) for _ in range(count)]
+    for page in pages:
+        page.start()
+    for page in pages:
+        page.snapshot.wait(300)
+    ready.put([page.snapshot_rows for page in pages])
+    go.wait(600)
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(len(page.received) >= len(names) for page in pages):
+        time.sleep(0.05)
+    results.put(([dict(page.received) for page in pages], [dict(page.written) for page in pages]))
 
 
 def percentile(values, p):
@@ -118,54 +161,66 @@ def run(url, token, pid, count, clients, changes):
     rest_idle = measure_cpu(pid, 10)
     print(f"controller at rest, no page open: {rest_idle * 100:.2f}% of a core, RSS {rss_mib(pid):.0f} MiB")
 
+    # The same burst with no page open: what the API and the store cost by themselves.
+    sample = random.sample(range(count), 2 * changes)
+    baseline_names = [f"sim-{index:05d}" for index in sample[changes:]]
+    cpu_before, burst_start = cpu_seconds(pid), time.time()
+    burst(url, token, baseline_names)
+    baseline_wall = time.time() - burst_start
+    time.sleep(1)
+    baseline_cpu = cpu_seconds(pid) - cpu_before
+    print(f"baseline burst, no page open: {changes} changes through the API in {baseline_wall:.2f} s, "
+          f"{baseline_cpu:.2f} CPU-seconds of the controller")
+
     started = time.time()
     cookie = session(url, token)
-    pages = [Page(url, cookie) for _ in range(clients)]
-    for page in pages:
-        page.start()
-    for page in pages:
-        page.snapshot.wait(300)
+    # Pages in 10 processes of their own (each with its threads), so that parsing in
+    # one interpreter does not delay the receipt times of the others.
+    groups = min(10, clients)
+    context = multiprocessing.get_context("fork")
+    ready, results = context.Queue(), context.Queue()
+    go = context.Event()
+    names = [f"sim-{index:05d}" for index in sample[:changes]]
+    workers = [context.Process(target=page_group, args=(url, cookie, clients // groups + (1 if index < clients % groups else 0), set(names), ready, go, results))
+               for index in range(groups)]
+    for worker in workers:
+        worker.start()
+    snapshot_rows = [ready.get(timeout=300) for _ in workers]
     connected = time.time() - started
-    assert all(page.snapshot_rows == count for page in pages), [page.snapshot_rows for page in pages]
+    assert all(rows == [count] * len(rows) for rows in snapshot_rows), snapshot_rows
     print(f"{clients} pages connected, each with a {count}-row snapshot, in {connected:.2f} s; RSS {rss_mib(pid):.0f} MiB")
     time.sleep(3)
     rest = measure_cpu(pid, 10)
     print(f"controller at rest, {clients} pages open: {rest * 100:.2f}% of a core "
-          f"(+{(rest - rest_idle) * 100:.2f} points over no page)")
+          f"({(rest - rest_idle) * 100:+.2f} points over no page)")
 
     # The burst: CHANGES subclouds managed through the API, from 8 threads.
-    names = [f"sim-{index:05d}" for index in random.sample(range(count), changes)]
-    sent = {}
-    parsed = urllib.parse.urlparse(url)
-
-    def manage(chunk):
-        connection = http.client.HTTPConnection(parsed.hostname, parsed.port)
-        for name in chunk:
-            sent[name] = time.time()
-            connection.request("POST", f"/v1/subclouds/{name}/manage", headers={"Authorization": "Bearer " + token})
-            response = connection.getresponse()
-            response.read()
-            assert response.status == 200, (name, response.status)
-
     cpu_before, burst_start = cpu_seconds(pid), time.time()
-    threads = [threading.Thread(target=manage, args=(names[index::8],)) for index in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    sent = burst(url, token, names)
     api_done = time.time() - burst_start
-    deadline = time.time() + 120
-    while time.time() < deadline and not all(len(page.received) == changes for page in pages):
-        time.sleep(0.05)
-    burst_wall = time.time() - burst_start
-    burst_cpu = (cpu_seconds(pid) - cpu_before) / burst_wall
-    latencies = [page.received[name] - sent[name] for page in pages for name in names if name in page.received]
+    go.set()
+    received, written = [], []
+    for _ in workers:
+        group_received, group_written = results.get(timeout=300)
+        received += group_received
+        written += group_written
+    burst_wall = max(max(page.values()) for page in received) - burst_start if received else 0
+    time.sleep(max(0, burst_start + baseline_wall + 1 - time.time()))
+    burst_seconds = cpu_seconds(pid) - cpu_before
+    burst_cpu = burst_seconds / (time.time() - burst_start)
+    latencies = [page[name] - sent[name] for page in received for name in names if name in page]
     missing = clients * changes - len(latencies)
     print(f"burst: {changes} changes through the API in {api_done:.2f} s; every page had all of them after {burst_wall:.2f} s; "
-          f"controller {burst_cpu * 100:.1f}% of a core during the burst ({missing} receipts missing)")
+          f"controller {burst_cpu * 100:.1f}% of a core during the burst, {burst_seconds:.2f} CPU-seconds = "
+          f"{burst_seconds / max(baseline_cpu, 0.01):.2f}× the burst with no page open ({missing} receipts missing)")
     print(f"update latency, API call → page receipt, over {len(latencies)} receipts: "
           f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p99 {percentile(latencies, 99) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
           f"(coalescing window 250 ms)")
+    writes = [page[name] - sent[name] for page in written for name in names if name in page]
+    print(f"update latency, API call → controller writes the delta to the pages: p50 {percentile(writes, 50) * 1000:.0f} ms, "
+          f"p99 {percentile(writes, 99) * 1000:.0f} ms")
+    for worker in workers:
+        worker.terminate()
 
     # First load in headless Chromium, against fetching the rows as JSON.
     started = time.time()
