@@ -6,7 +6,7 @@ import Wire
 /// Marks subclouds offline by `OfflineRule`, raising a critical alarm;
 /// `AgentSession` marks them online and clears it.
 struct AvailabilityMonitor: Service {
-    let store: any SubcloudStore & AlarmStore
+    let store: any SubcloudStore & AlarmStore & StrategyStore
     let live: LiveFleet
     let configuration: ControllerConfiguration
     let metrics: ControllerMetrics
@@ -36,20 +36,21 @@ struct AvailabilityMonitor: Service {
         let live = self.live
         var online = 0
         var offline = 0
-        for subcloud in try await self.store.subclouds() {
-            guard subcloud.availability == .online else {
+        // Three columns per subcloud, not whole rows: this runs every period.
+        for (name, presence) in try await self.store.presence() {
+            guard presence.online else {
                 offline += 1
                 continue
             }
-            let verdict = await live.availability(of: subcloud.name, rule: rule, now: now)
+            let verdict = await live.availability(of: name, rule: rule, now: now)
             guard case .offline(let reason, let silentFor) = verdict else {
                 online += 1
                 continue
             }
             offline += 1
-            try await self.store.markOffline(subcloud.name, at: now)
-            try await self.store.raise(FleetAlarms.offline(subcloud.name, reason: reason, at: now))
-            self.logger.warning("subcloud offline", metadata: ["subcloud": "\(subcloud.name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
+            try await self.store.markOffline(name, at: now)
+            try await self.store.raise(FleetAlarms.offline(name, reason: reason, at: now))
+            self.logger.warning("subcloud offline", metadata: ["subcloud": "\(name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
         }
         self.metrics.subcloudsOnline.set(Double(online))
         self.metrics.subcloudsOffline.set(Double(offline))
