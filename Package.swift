@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "tern-agent", targets: ["tern-agent"]),
         .executable(name: "tern-bench", targets: ["tern-bench"]),
         .executable(name: "tern-idle-baseline", targets: ["tern-idle-baseline"]),
+        .executable(name: "tern-sim", targets: ["tern-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -153,6 +154,17 @@ let package = Package(
             path: "Benchmarks/TernBench"
         ),
         // The idle-agent baseline: NIO and NIOSSL only, nothing of Tern linked in.
+        // A fleet of simulated agents (the real agent code) in one process.
+        .executableTarget(
+            name: "tern-sim",
+            dependencies: [
+                "Agent", "Controller", "Wire", "Platform",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+        ),
         .executableTarget(
             name: "tern-idle-baseline",
             dependencies: [

@@ -46,6 +46,12 @@ public struct AgentConfiguration: Sendable {
     /// The protocol features this agent announces (PROTOCOL.md §5.3). An agent built before
     /// backups announced `zlib` only; the controller then reports its backups as unsupported.
     public var features = [WireFeature.zlib, WireFeature.backup]
+    /// The local address connections leave from (nil: the system's choice). A simulator
+    /// spreads its agents over 127.0.0.0/8 so one box is not limited by ephemeral ports.
+    public var sourceAddress: String?
+    /// Heartbeats this often instead of at the controller's interval (a simulator's
+    /// load knob; the controller's offline rule still counts from its own interval).
+    public var heartbeatInterval: Duration?
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
         self.stateDirectory = stateDirectory

@@ -79,12 +79,14 @@ struct AgentConnection {
                         }
                         await self.deployer.connected()
                         var sequence: UInt64 = 0
+                        let period = self.configuration.heartbeatInterval.map { min($0, .nanoseconds(interval.nanoseconds)) } ?? .nanoseconds(interval.nanoseconds)
                         while !Task.isCancelled {
-                            try await Task.sleep(for: .nanoseconds(interval.nanoseconds))
+                            try await Task.sleep(for: period)
                             sequence += 1
                             for message in await self.reporter.beat(sequence: sequence, at: Date()) {
                                 try await commands.write(.message(message))
                             }
+                            self.status.counters.heartbeat()
                             await self.deployer.checkDrift()
                             let (stalled, retry) = try await self.transfers.housekeeping()
                             for stream in stalled { try await commands.write(.reset(stream, .cancel)) }
@@ -123,7 +125,7 @@ struct AgentConnection {
                 "controller": "\(negotiated.peerIdentity)", "version": "\(negotiated.version)",
                 "heartbeat_ms": "\(negotiated.heartbeatInterval.nanoseconds / 1_000_000)",
             ])
-            await self.status.connected(negotiated)
+            await self.status.connected(negotiated, channel: self.connection.channel)
             await self.outbox.attach(commands)
             intervals.yield(negotiated.heartbeatInterval)
         case .goAway(let goAway):

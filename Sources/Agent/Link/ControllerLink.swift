@@ -86,9 +86,13 @@ public struct ControllerLink: Service {
         let host = self.configuration.controllerHost
         let logger = self.logger
         let status = self.status
-        return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(self.configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let source = self.configuration.sourceAddress {
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
+        }
+        return try await bootstrap
             .connect(host: host, port: self.configuration.controllerPort) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let serverName = HostPort.isIPLiteral(host) ? nil : host

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import Platform
 import Wire
@@ -12,23 +13,40 @@ public actor LinkStatus {
     public private(set) var renewals = 0
     /// Counted by the connection's `TransferSink` on the event loop.
     nonisolated let transfers = TransferCounters()
+    /// Heartbeats sent and round trips measured, readable without awaiting (a simulator
+    /// shares one among thousands of links).
+    public nonisolated let counters: LinkCounters
     /// Transfer-stream bytes received over all connections (what a cut costs shows here).
     public var transferBytes: Int { self.transfers.bytes }
 
-    public init() {}
+    public init(counters: LinkCounters = LinkCounters()) {
+        self.counters = counters
+    }
 
-    func connected(_ negotiated: Negotiated) {
+    /// The connection's channel, for `dropConnection()`.
+    private var channel: (any Channel)?
+
+    func connected(_ negotiated: Negotiated, channel: (any Channel)? = nil) {
         self.negotiated = negotiated
+        self.channel = channel
         self.connections += 1
         self.transfers.connectionStarted(self.connections)
     }
 
     func disconnected() {
         self.negotiated = nil
+        self.channel = nil
+    }
+
+    /// Closes the current connection as a cut link would (the link reconnects through
+    /// its backoff): a simulator's churn.
+    public func dropConnection() {
+        self.channel?.close(promise: nil)
     }
 
     func roundTrip(_ value: TimeAmount) {
         self.roundTrip = value
+        self.counters.roundTrip(value)
     }
 
     func refused(_ goAway: GoAway) {
@@ -44,4 +62,39 @@ public actor LinkStatus {
     }
 
     public var isConnected: Bool { self.negotiated != nil }
+}
+
+/// Heartbeats sent and keepalive round trips, counted under a lock; `take()` hands
+/// the round trips since the last call to whoever reports them.
+public final class LinkCounters: Sendable {
+    private struct State {
+        var heartbeats = 0
+        var roundTrips: [TimeAmount] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    func heartbeat() {
+        self.state.withLockedValue { $0.heartbeats += 1 }
+    }
+
+    func roundTrip(_ value: TimeAmount) {
+        self.state.withLockedValue { state in
+            // Bounded: a reader that never takes them keeps the newest 10,000.
+            if state.roundTrips.count >= 10_000 { state.roundTrips.removeFirst(5_000) }
+            state.roundTrips.append(value)
+        }
+    }
+
+    public var heartbeats: Int { self.state.withLockedValue { $0.heartbeats } }
+
+    /// The round trips measured since the last call.
+    public func take() -> [TimeAmount] {
+        self.state.withLockedValue { state in
+            defer { state.roundTrips = [] }
+            return state.roundTrips
+        }
+    }
 }
