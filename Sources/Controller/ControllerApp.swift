@@ -18,6 +18,8 @@ public struct ControllerApp: Sendable {
     public let objects: ObjectStore
     /// Desired config, software, images and firmware per subcloud.
     public let content: ContentPlane
+    /// Health reports, written to the store once a second.
+    let healthFlush: HealthFlush
     public let wireServer: WireServer
     public let enrolmentServer: EnrolmentServer
     private let api: any Service
@@ -97,6 +99,7 @@ public struct ControllerApp: Sendable {
         }
         return ControllerApp(
             configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
+            healthFlush: HealthFlush(book: healthBook, store: store, interval: .seconds(1), logger: logger),
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
             availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
             orchestrator: Orchestrator(store: store, content: content, backups: backups, metrics: metrics, logger: logger), installer: installer, backups: backups,
@@ -111,7 +114,7 @@ public struct ControllerApp: Sendable {
     /// so that its open streams end and the API's drain does not wait on them.
     public var services: [any Service] {
         [
-            self.availability, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api,
+            self.availability, self.healthFlush, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api,
             self.feed, self.systemd,
         ]
     }

@@ -80,8 +80,12 @@ struct AgentConnection {
                         await self.deployer.connected()
                         var sequence: UInt64 = 0
                         let period = self.configuration.heartbeatInterval.map { min($0, .nanoseconds(interval.nanoseconds)) } ?? .nanoseconds(interval.nanoseconds)
+                        // The first beat at a random point of the period: agents that
+                        // (re)connect together do not all beat in the same instant.
+                        var wait = period * Double.random(in: 0.05...1)
                         while !Task.isCancelled {
-                            try await Task.sleep(for: period)
+                            try await Task.sleep(for: wait)
+                            wait = period
                             sequence += 1
                             for message in await self.reporter.beat(sequence: sequence, at: Date()) {
                                 try await commands.write(.message(message))

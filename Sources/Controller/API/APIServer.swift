@@ -36,8 +36,10 @@ enum APIServer {
         router.get("healthz") { _, _ in "ok\n" }
         let metrics = parts.metrics
         let uploads = parts.backups.counters
+        let changes = parts.store.changes
         router.get("metrics") { _, _ -> Response in
             metrics.recordUploads(bytes: uploads.bytes, resent: uploads.resent)
+            metrics.recordStoreCommits(changes.commits)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))
         }
         // Boot images, for BMCs: no bearer token (a BMC has none); the unguessable,

@@ -22,6 +22,8 @@ public protocol SubcloudStore: Sendable {
     func markOnline(_ name: String, software: String, at: Date) async throws
     func markOffline(_ name: String, at: Date) async throws
     func recordHealth(_ name: String, _ health: Subcloud.Health) async throws
+    /// Many subclouds' health in one transaction.
+    func recordHealth(_ batch: [String: Subcloud.Health]) async throws
     func recordFirmware(_ name: String, _ firmware: [Subcloud.Firmware]) async throws
 
     // Groups

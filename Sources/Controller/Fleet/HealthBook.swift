@@ -8,6 +8,9 @@ public actor HealthBook {
     /// The last hour per subcloud, one sample per `spacing` (the newest replaces the
     /// newest bucket's), at most `capacity`: about 2 KB a subcloud, whatever the rate.
     private var history: [String: [HealthSample]] = [:]
+    /// Merged since the last `takeChanged()`: written to the store in one transaction
+    /// a second (`HealthFlush`), not one write per report.
+    private var changed: [String: Subcloud.Health] = [:]
     let spacing: TimeInterval
     let capacity: Int
 
@@ -24,6 +27,13 @@ public actor HealthBook {
     public func forget(_ subcloud: String) {
         self.current[subcloud] = nil
         self.history[subcloud] = nil
+        self.changed[subcloud] = nil
+    }
+
+    /// The health merged since the last call, by subcloud.
+    func takeChanged() -> [String: Subcloud.Health] {
+        defer { self.changed = [:] }
+        return self.changed
     }
 
     private func record(_ health: Subcloud.Health, for subcloud: String) {
@@ -43,6 +53,7 @@ public actor HealthBook {
     }
 
     /// Applies `report` to what is known of `subcloud` and returns the merged health.
+    @discardableResult
     func merge(_ report: HealthReport, for subcloud: String, at now: Date) -> Subcloud.Health {
         var health = report.full ? Subcloud.Health(disks: [], reportedAt: now) : (self.current[subcloud] ?? Subcloud.Health(disks: [], reportedAt: now))
         if let value = report.cpuPermille { health.cpuPercent = Double(value) / 10 }
@@ -55,6 +66,7 @@ public actor HealthBook {
         }
         health.reportedAt = now
         self.current[subcloud] = health
+        self.changed[subcloud] = health
         self.record(health, for: subcloud)
         return health
     }

@@ -5,6 +5,8 @@ import GRDB
 /// progress counted in SQL, the subclouds behind each newest release, events after
 /// an id. Each is one or two queries, however large the fleet.
 public protocol DashboardStore: Sendable {
+    /// What each commit changed.
+    var changes: StoreChanges { get }
     /// Rows for these subcloud rowids (all when nil), with their rowids.
     func fleetRows(rowIDs: Set<Int64>?) async throws -> [(rowID: Int64, row: FleetRow)]
     /// Active alarm counts by subcloud: critical, major, minor, warning.

@@ -183,10 +183,16 @@ public final class SQLiteFleetStore: FleetStore {
     }
 
     public func recordHealth(_ name: String, _ health: Subcloud.Health) async throws {
-        let json = String(decoding: try JSONEncoder().encode(health), as: UTF8.self)
+        try await self.recordHealth([name: health])
+    }
+
+    public func recordHealth(_ batch: [String: Subcloud.Health]) async throws {
+        guard !batch.isEmpty else { return }
+        let encoder = JSONEncoder()
+        let rows = try batch.map { name, health in (name, String(decoding: try encoder.encode(health), as: UTF8.self), health.reportedAt.timeIntervalSince1970) }
         try await self.database.write { db in
-            try db.execute(sql: "UPDATE subcloud SET health = ?, lastSeenAt = ? WHERE name = ?",
-                           arguments: [json, health.reportedAt.timeIntervalSince1970, name])
+            let statement = try db.cachedStatement(sql: "UPDATE subcloud SET health = ?, lastSeenAt = ? WHERE name = ?")
+            for (name, json, seen) in rows { try statement.execute(arguments: [json, seen, name]) }
         }
     }
 

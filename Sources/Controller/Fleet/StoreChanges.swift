@@ -18,6 +18,9 @@ public final class StoreChanges: TransactionObserver, Sendable {
     static let watched: Set<String> = ["subcloud", "alarm", "controllerAlarm", "event", "installed", "release", "strategy", "strategyStep", "deployment", "backup", "configState"]
 
     private let staged = NIOLockedValueBox(Pending())
+    private let committed = NIOLockedValueBox(0)
+    /// Commits that changed fleet tables since the store opened (`tern_store_commits_total`).
+    public var commits: Int { self.committed.withLockedValue { $0 } }
     private let pending = NIOLockedValueBox(Pending())
     let wakeup = Wakeup()
 
@@ -44,6 +47,7 @@ public final class StoreChanges: TransactionObserver, Sendable {
             return staged
         }
         guard !staged.isEmpty else { return }
+        self.committed.withLockedValue { $0 += 1 }
         self.pending.withLockedValue { pending in
             pending.subclouds.formUnion(staged.subclouds)
             pending.deletedSubclouds.formUnion(staged.deletedSubclouds)

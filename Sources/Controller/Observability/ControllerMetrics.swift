@@ -37,6 +37,10 @@ public struct ControllerMetrics: Sendable {
 
     /// How long the last strategy of a type ran, from apply to its end.
     /// Backup uploads received (transfer-stream bytes) and, of those, bytes held already (sent again after a cut).
+    func recordStoreCommits(_ commits: Int) {
+        self.registry.makeGauge(name: "tern_store_commits_total", help: "Store transactions that changed fleet tables since start").set(Double(commits))
+    }
+
     func recordUploads(bytes: Int, resent: Int) {
         self.registry.makeGauge(name: "tern_upload_bytes", help: "Backup upload stream bytes received since start").set(Double(bytes))
         self.registry.makeGauge(name: "tern_upload_resent_bytes", help: "Backup upload bytes received again after a cut, since start").set(Double(resent))

@@ -183,11 +183,10 @@ struct AgentSession {
         case .heartbeat(let heartbeat):
             self.parts.metrics.heartbeats.increment()
             self.parts.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
-            if let health = heartbeat.health {
-                try await store.recordHealth(name, await self.parts.healthBook.merge(health, for: name, at: now))
-            }
+            // Health goes to the store in batches (`HealthFlush`).
+            if let health = heartbeat.health { await self.parts.healthBook.merge(health, for: name, at: now) }
         case .healthReport(let health):
-            try await store.recordHealth(name, await self.parts.healthBook.merge(health, for: name, at: now))
+            await self.parts.healthBook.merge(health, for: name, at: now)
         case .firmwareInventory(let inventory):
             try await store.recordFirmware(name, inventory.components.map {
                 Subcloud.Firmware(kind: $0.kind, name: $0.name, vendor: $0.vendor, version: $0.version, releaseDate: $0.releaseDate)
