@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Wire
 
@@ -22,10 +23,23 @@ public actor LiveFleet {
     private var writers: [String: NIOAsyncChannelOutboundWriter<WireCommand>] = [:]
     private var generations: [String: Int] = [:]
     private var nextGeneration = 0
+    /// What every message touches — when each subcloud was last heard from, heartbeat
+    /// counts, deleted subclouds whose sessions must end — under a lock rather than in
+    /// the actor: a session reads and writes it for each message without an actor hop
+    /// (thousands of agents' messages would otherwise queue on this one actor).
+    private struct Heard {
+        var last: [String: Date] = [:]
+        var heartbeats: [String: UInt64] = [:]
+        var total: UInt64 = 0
+        var revoked: Set<String> = []
+    }
+
+    private nonisolated let hearing = NIOLockedValueBox(Heard())
+
     /// Last time each subcloud was heard from (any frame that carried application data).
-    public private(set) var lastHeard: [String: Date] = [:]
+    public nonisolated var lastHeard: [String: Date] { self.hearing.withLockedValue { $0.last } }
     /// Heartbeats received in total, for the metrics rate.
-    public private(set) var heartbeatsReceived: UInt64 = 0
+    public nonisolated var heartbeatsReceived: UInt64 { self.hearing.withLockedValue { $0.total } }
 
     public init() {}
 
@@ -36,7 +50,11 @@ public actor LiveFleet {
     func connected(
         _ negotiated: Negotiated, at now: Date, writer: NIOAsyncChannelOutboundWriter<WireCommand>? = nil
     ) -> (generation: Int, replaced: NIOAsyncChannelOutboundWriter<WireCommand>?) {
-        self.revoked.remove(negotiated.peerIdentity)
+        self.hearing.withLockedValue { heard in
+            heard.revoked.remove(negotiated.peerIdentity)
+            heard.last[negotiated.peerIdentity] = now
+            heard.heartbeats[negotiated.peerIdentity] = 0
+        }
         let replaced = self.writers[negotiated.peerIdentity]
         self.writers[negotiated.peerIdentity] = writer
         self.nextGeneration += 1
@@ -44,16 +62,17 @@ public actor LiveFleet {
         self.connections[negotiated.peerIdentity] = Connection(
             name: negotiated.peerIdentity, software: negotiated.peerSoftware, version: negotiated.version, features: negotiated.features.sorted(), connectedAt: now
         )
-        self.lastHeard[negotiated.peerIdentity] = now
         self.disconnectedAt[negotiated.peerIdentity] = nil
         return (self.nextGeneration, replaced)
     }
 
-    func heard(_ name: String, at now: Date, heartbeat: Bool) {
-        self.lastHeard[name] = now
-        if heartbeat {
-            self.connections[name]?.heartbeats += 1
-            self.heartbeatsReceived += 1
+    nonisolated func heard(_ name: String, at now: Date, heartbeat: Bool) {
+        self.hearing.withLockedValue { heard in
+            heard.last[name] = now
+            if heartbeat {
+                heard.heartbeats[name, default: 0] += 1
+                heard.total += 1
+            }
         }
     }
 
@@ -79,7 +98,8 @@ public actor LiveFleet {
 
     /// What `rule` says of `name` now, from what this process has seen of it.
     func availability(of name: String, rule: OfflineRule, now: Date) -> OfflineRule.Verdict {
-        rule.verdict(connected: self.connections[name] != nil, lastHeard: self.lastHeard[name], disconnectedAt: self.disconnectedAt[name], now: now)
+        let lastHeard = self.hearing.withLockedValue { $0.last[name] }
+        return rule.verdict(connected: self.connections[name] != nil, lastHeard: lastHeard, disconnectedAt: self.disconnectedAt[name], now: now)
     }
 
     /// Objects each subcloud should hold: offered again on every connection until the
@@ -106,25 +126,37 @@ public actor LiveFleet {
         return true
     }
 
-    /// Subclouds deleted while connected: their sessions end at the next event.
-    private var revoked: Set<String> = []
-
-    /// Forget a deleted subcloud and end its connection.
+    /// Forget a deleted subcloud and end its connection (its session ends at the next event).
     func forget(_ name: String) {
-        self.lastHeard[name] = nil
+        let connected = self.connections[name] != nil
+        self.hearing.withLockedValue { heard in
+            heard.last[name] = nil
+            heard.heartbeats[name] = nil
+            if connected { heard.revoked.insert(name) }
+        }
         self.disconnectedAt[name] = nil
-        if self.connections[name] != nil { self.revoked.insert(name) }
     }
 
     /// Whether the connection of `name` must end because the subcloud was deleted.
-    func isRevoked(_ name: String) -> Bool {
-        self.revoked.contains(name)
+    nonisolated func isRevoked(_ name: String) -> Bool {
+        self.hearing.withLockedValue { $0.revoked.contains(name) }
     }
 
     /// The agents connected now, by name.
-    public var all: [Connection] { self.connections.values.sorted { $0.name < $1.name } }
+    public var all: [Connection] {
+        let counts = self.hearing.withLockedValue { $0.heartbeats }
+        return self.connections.values.sorted { $0.name < $1.name }.map { connection in
+            var connection = connection
+            connection.heartbeats = counts[connection.name] ?? 0
+            return connection
+        }
+    }
 
     public var count: Int { self.connections.count }
 
-    public func connection(_ name: String) -> Connection? { self.connections[name] }
+    public func connection(_ name: String) -> Connection? {
+        guard var connection = self.connections[name] else { return nil }
+        connection.heartbeats = self.hearing.withLockedValue { $0.heartbeats[name] } ?? 0
+        return connection
+    }
 }

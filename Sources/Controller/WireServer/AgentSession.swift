@@ -104,13 +104,14 @@ struct AgentSession {
             return try await self.admit(negotiated, commands: commands, now: now)
         case .message(_, let message, _):
             guard let name = admitted?.name else { return nil }
-            if await self.parts.live.isRevoked(name) {
+            // Both without an actor hop: this runs for every message of every agent.
+            if self.parts.live.isRevoked(name) {
                 let reason = "subcloud \(name) was deleted; its certificate is revoked"
                 self.parts.logger.warning("closing connection of a deleted subcloud", metadata: ["subcloud": "\(name)"])
                 try await commands.write(.goAway(.unauthorized, reason: reason))
                 throw Ended.refused(reason)
             }
-            await self.parts.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
+            self.parts.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
                 try await self.serve(request, on: stream, compress: admitted!.compress, commands: commands)
             } else if case .transferAbort(let abort) = message, case .message(let stream, _, _) = event, stream != 0 {
