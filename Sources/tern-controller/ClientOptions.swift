@@ -29,12 +29,6 @@ struct ClientOptions: ParsableArguments {
     }
 }
 
-let apiDecoder: JSONDecoder = {
-    let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .iso8601
-    return decoder
-}()
-
 func iso(_ date: Date?) -> String {
     guard let date else { return "-" }
     return ISO8601DateFormatter().string(from: date)

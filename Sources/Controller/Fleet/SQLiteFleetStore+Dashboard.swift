@@ -24,21 +24,34 @@ public protocol DashboardStore: Sendable {
 extension SQLiteFleetStore {
     public func fleetRows(rowIDs: Set<Int64>?) async throws -> [(rowID: Int64, row: FleetRow)] {
         try await self.database.read { db in
+            guard let rowIDs else {
+                return try Self.fleetRows(db, where: "1", arguments: [], counts: try Self.alarmCounts(db), commits: try Self.runningCommits(db))
+            }
+            // Only the changed rows' alarms and commits: this runs for every delta.
             var rows: [(Int64, FleetRow)] = []
-            let counts = try Self.alarmCounts(db)
-            let commits = try Self.runningCommits(db)
-            let ids = rowIDs.map(Array.init)
+            let ids = Array(rowIDs)
             // In slices, under SQLite's limit on bound parameters.
-            let slices: [[Int64]?] = ids.map { ids in stride(from: 0, to: ids.count, by: 500).map { Array(ids[$0..<min($0 + 500, ids.count)]) } } ?? [nil]
-            for slice in slices {
-                let filter = slice.map { "WHERE rowid IN (\(Array(repeating: "?", count: $0.count).joined(separator: ",")))" } ?? ""
-                let arguments = slice.map { StatementArguments($0) } ?? StatementArguments()
-                for row in try Row.fetchAll(db, sql: "SELECT rowid AS tern_rowid, * FROM subcloud \(filter) ORDER BY name", arguments: arguments) {
-                    let subcloud = try Self.subcloud(from: row, counts: counts)
-                    rows.append((row["tern_rowid"], FleetRow(subcloud, commit: commits[subcloud.name])))
-                }
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = Array(ids[start..<min(start + 500, ids.count)])
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                let names = "subcloud IN (SELECT name FROM subcloud WHERE rowid IN (\(marks)))"
+                let arguments = StatementArguments(slice)
+                rows += try Self.fleetRows(
+                    db, where: "rowid IN (\(marks))", arguments: arguments,
+                    counts: try Self.alarmCounts(db, where: names, arguments: arguments),
+                    commits: try Self.runningCommits(db, where: names, arguments: arguments)
+                )
             }
             return rows
+        }
+    }
+
+    private static func fleetRows(
+        _ db: Database, where condition: String, arguments: StatementArguments, counts: [String: AlarmCounts], commits: [String: String]
+    ) throws -> [(rowID: Int64, row: FleetRow)] {
+        try Row.fetchAll(db, sql: "SELECT rowid AS tern_rowid, * FROM subcloud WHERE \(condition) ORDER BY name", arguments: arguments).map { row in
+            let subcloud = try Self.subcloud(from: row, counts: counts)
+            return (row["tern_rowid"], FleetRow(subcloud, commit: commits[subcloud.name]))
         }
     }
 
@@ -52,9 +65,9 @@ extension SQLiteFleetStore {
         try await self.database.read { db in try Self.runningCommits(db) }
     }
 
-    static func runningCommits(_ db: Database) throws -> [String: String] {
+    static func runningCommits(_ db: Database, where condition: String = "1", arguments: StatementArguments = []) throws -> [String: String] {
         var commits: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = 'ostree' ORDER BY reportedAt") {
+        for row in try Row.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = 'ostree' AND (\(condition)) ORDER BY reportedAt", arguments: arguments) {
             commits[row["subcloud"]] = row["version"]
         }
         return commits

@@ -247,9 +247,14 @@ public final class SQLiteFleetStore: FleetStore {
     }
 
     static func alarmCounts(_ db: Database, subcloud: String? = nil) throws -> [String: AlarmCounts] {
+        try self.alarmCounts(db, where: "? IS NULL OR subcloud = ?", arguments: [subcloud, subcloud])
+    }
+
+    /// Active alarm counts of the subclouds `condition` (SQL over the alarm table) selects.
+    static func alarmCounts(_ db: Database, where condition: String, arguments: StatementArguments) throws -> [String: AlarmCounts] {
         var counts: [String: AlarmCounts] = [:]
-        let rows = try Row.fetchAll(db, sql: "SELECT subcloud, severity, COUNT(*) AS n FROM alarm WHERE ? IS NULL OR subcloud = ? GROUP BY subcloud, severity",
-                                    arguments: [subcloud, subcloud])
+        let rows = try Row.fetchAll(db, sql: "SELECT subcloud, severity, COUNT(*) AS n FROM alarm WHERE \(condition) GROUP BY subcloud, severity",
+                                    arguments: arguments)
         for row in rows {
             let name: String = row["subcloud"]
             let n: Int = row["n"]
