@@ -10,13 +10,15 @@ import Wire
     func renewal() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        // Heartbeats every 200 ms; certificates that live 6 s, so renewal is due after 4 s.
+        // Heartbeats every 200 ms. Certificates are dated 5 minutes back for clock skew, so one
+        // that ends in 30 s is in the last third of its life at once: renewal is due now, and a
+        // loaded machine still has 30 s to bring the controller up and connect before it expires.
         let controller = try await makeController(directory, certificateValidity: .seconds(3600))
         let status = LinkStatus()
-        let agent = try await makeAgent("edge-01", controller: controller, directory: directory, status: status, validity: 6)
+        let agent = try await makeAgent("edge-01", controller: controller, directory: directory, status: status, validity: 30)
         let before = try await controller.store.subcloud(named: "edge-01")?.certificateSerial
         try await withServices(controller.services + [agent]) {
-            let renewed = await eventually(timeout: .seconds(15)) { await status.renewals >= 1 }
+            let renewed = await eventually(timeout: .seconds(30)) { await status.renewals >= 1 }
             #expect(renewed)
             let after = try await controller.store.subcloud(named: "edge-01")?.certificateSerial
             #expect(after != nil && after != before)

@@ -84,7 +84,9 @@ enum APIServer {
     }
 }
 
-/// Store errors become HTTP answers with the operator's message.
+/// Store errors become HTTP answers with the operator's message; any other error
+/// that is not already an HTTP answer is logged and answered 500 with what it was,
+/// so an operator's script sees a reason rather than an empty body.
 struct StoreErrorMapping<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -100,6 +102,13 @@ struct StoreErrorMapping<Context: RequestContext>: RouterMiddleware {
             throw HTTPError(.unprocessableContent, message: error.description)
         } catch let error as HostCommand.Failure {
             throw HTTPError(.unprocessableContent, message: error.description)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw HTTPError(.internalServerError, message: "internal error: \(error)")
         }
     }
 }

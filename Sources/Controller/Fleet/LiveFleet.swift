@@ -119,11 +119,19 @@ public actor LiveFleet {
         (self.wanted[name] ?? [:]).values.sorted { $0.name < $1.name }
     }
 
-    /// Sends `command` on the current connection of `name`; false when not connected.
+    /// Sends `command` on the current connection of `name`; false when not connected,
+    /// or when that connection is closing and the write fails (it is then as good as
+    /// not connected: whatever must reach the site goes out on its next connection).
     public func send(_ command: WireCommand, to name: String) async throws -> Bool {
         guard let writer = self.writers[name] else { return false }
-        try await writer.write(command)
-        return true
+        do {
+            try await writer.write(command)
+            return true
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            return false
+        }
     }
 
     /// Forget a deleted subcloud and end its connection (its session ends at the next event).
