@@ -83,7 +83,8 @@ public struct ControllerApp: Sendable {
         )
         let parts = APIServer.Parts(
             configuration: configuration, store: store, live: live, content: content, objects: objects, installer: installer, backups: backups,
-            access: access, feed: feed, healthBook: healthBook, pki: pki, metrics: metrics, logger: logger
+            access: access, feed: feed, healthBook: healthBook, pki: pki,
+            listeners: ["wire": wireServer.unauthenticated, "enrolment": enrolmentServer.unauthenticated], metrics: metrics, logger: logger
         )
         let api = try APIServer.make(parts, enrolAddress: enrolAddress) { address in
             if let address {

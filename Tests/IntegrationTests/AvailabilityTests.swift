@@ -4,10 +4,10 @@ import Testing
 
 /// Offline detection with the shipped binaries (issue 7, items 15 and 16).
 @Suite(.serialized) struct AvailabilityTests {
-    @Test("with default heartbeats (30 s x 3), an agent killed with -9 is offline within 15 s; one that comes back within the grace never flaps")
+    @Test("with default heartbeats (10 s x 3), an agent killed with -9 is offline within 15 s; one that comes back within the grace never flaps")
     func deadSiteNoticedFast() async throws {
         try await ProcessFleet.with { fleet in
-            try await fleet.startController(heartbeat: 30, missed: 3)
+            try await fleet.startController(heartbeat: 10, missed: 3)
             #expect(try await fleet.enrolAndStart(["edge-01", "edge-02"]))
             // edge-02 restarts at once: back long before the 10 s grace.
             fleet.agents["edge-02"]!.signal(SIGKILL)

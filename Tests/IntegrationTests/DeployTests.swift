@@ -32,6 +32,6 @@ import Testing
         #expect(configuration.listenHost == "0.0.0.0" && configuration.listenPort == 7447)
         #expect(configuration.enrolPort == 7448)
         #expect(configuration.serverNames == ["central.example.net", "192.0.2.10"])
-        #expect(configuration.heartbeatInterval == .seconds(30))
+        #expect(configuration.heartbeatInterval == .seconds(10))
     }
 }

@@ -25,6 +25,8 @@ enum APIServer {
         let feed: FleetFeed
         let healthBook: HealthBook
         let pki: ControllerPKI
+        /// Each listener's unauthenticated connections, by port name, for /metrics.
+        let listeners: [String: UnauthenticatedConnections]
         let metrics: ControllerMetrics
         let logger: Logger
     }
@@ -37,7 +39,9 @@ enum APIServer {
         let metrics = parts.metrics
         let uploads = parts.backups.counters
         let changes = parts.store.changes
+        let listeners = parts.listeners
         router.get("metrics") { _, _ -> Response in
+            for (port, connections) in listeners { metrics.recordListener(port, connections) }
             metrics.recordUploads(bytes: uploads.bytes, resent: uploads.resent)
             metrics.recordStoreCommits(changes.commits)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: metrics.render())))

@@ -22,20 +22,23 @@ public struct EnrolmentServer: Service {
     }
     /// The protocol port enrolled agents are told to use.
     private let wirePort: Int
+    /// Enrolment connections open now, against the cap.
+    public let unauthenticated: UnauthenticatedConnections
 
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
     static func bind(configuration: ControllerConfiguration, pki: ControllerPKI, parts: Parts, wirePort: Int) async throws -> EnrolmentServer {
         var session = configuration.session
         session.handshakeTimeout = .seconds(10)
+        let unauthenticated = UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections)
         let channel = try await WireListener.bind(
             host: configuration.enrolHost, port: configuration.enrolPort, tls: try pki.enrolmentTLS(),
             alpn: TLSPolicy.enrolmentALPN, session: session,
-            unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
+            unauthenticated: unauthenticated,
             release: .close, tlsDeadline: configuration.tlsHandshakeTimeout, lifetime: configuration.enrolmentLifetime,
             logger: parts.logger
         )
-        return EnrolmentServer(serverChannel: channel, parts: parts, wirePort: wirePort)
+        return EnrolmentServer(serverChannel: channel, parts: parts, wirePort: wirePort, unauthenticated: unauthenticated)
     }
 
     public func run() async throws {

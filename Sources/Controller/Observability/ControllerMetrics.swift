@@ -1,4 +1,5 @@
 import Prometheus
+import Wire
 
 /// The controller's Prometheus metrics, served at `/metrics`.
 ///
@@ -35,17 +36,27 @@ public struct ControllerMetrics: Sendable {
         }
     }
 
-    /// How long the last strategy of a type ran, from apply to its end.
-    /// Backup uploads received (transfer-stream bytes) and, of those, bytes held already (sent again after a cut).
     func recordStoreCommits(_ commits: Int) {
         self.registry.makeGauge(name: "tern_store_commits_total", help: "Store transactions that changed fleet tables since start").set(Double(commits))
     }
 
+    /// Backup uploads received (transfer-stream bytes) and, of those, bytes held already (sent again after a cut).
     func recordUploads(bytes: Int, resent: Int) {
         self.registry.makeGauge(name: "tern_upload_bytes", help: "Backup upload stream bytes received since start").set(Double(bytes))
         self.registry.makeGauge(name: "tern_upload_resent_bytes", help: "Backup upload bytes received again after a cut, since start").set(Double(resent))
     }
 
+    /// A listener's connections not authenticated yet, and how its accept gate behaved.
+    func recordListener(_ port: String, _ connections: UnauthenticatedConnections) {
+        let labels = [("port", port)]
+        self.registry.makeGauge(name: "tern_unauthenticated_connections", labels: labels, help: "Accepted connections not authenticated yet").set(Double(connections.open))
+        self.registry.makeGauge(name: "tern_unauthenticated_connections_peak", labels: labels, help: "Most unauthenticated connections at once since start").set(Double(connections.peak))
+        self.registry.makeGauge(name: "tern_accepted_connections_total", labels: labels, help: "Connections accepted since start").set(Double(connections.accepted))
+        self.registry.makeGauge(name: "tern_accept_pauses_total", labels: labels, help: "Times the listener stopped accepting at the cap of unauthenticated connections").set(Double(connections.pauses))
+        self.registry.makeGauge(name: "tern_accept_refused_total", labels: labels, help: "Connections closed at accept past the cap").set(Double(connections.refused))
+    }
+
+    /// How long the last strategy of a type ran, from apply to its end.
     func strategyFinished(_ type: StrategyType, seconds: Double) {
         self.registry.makeGauge(name: "tern_strategy_duration_seconds", labels: [("type", type.rawValue)], help: "Duration of the last strategy of each type")
             .set(seconds)

@@ -26,7 +26,7 @@ public enum ConfigFile {
         # they go into the server certificate when it is first created.
         server_names = localhost
         # Agents send a heartbeat this often.
-        heartbeat_interval = 30
+        heartbeat_interval = 10
         # A subcloud is offline after this many missed heartbeats.
         missed_heartbeats = 3
         # ... or this many seconds after its connection closed without a new one.

@@ -19,7 +19,15 @@ enum WireListener {
     ) async throws -> NIOAsyncChannel<Connection, Never> {
         let context = try NIOSSLContext(configuration: tls)
         return try await ServerBootstrap(group: group)
+            // Past the cap of unauthenticated connections, new ones wait in the accept
+            // queue: the gate reads the listener again when a place is free, one accept a read.
             .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptGate(connections: unauthenticated))
+                }
+            }
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: host, port: port) { child in

@@ -11,19 +11,22 @@ import Wire
 public struct WireServer: Service {
     private let serverChannel: NIOAsyncChannel<WireListener.Connection, Never>
     private let parts: AgentSession.Parts
+    /// Connections accepted whose TLS handshake is not done, against the cap.
+    public let unauthenticated: UnauthenticatedConnections
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked for).
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
     static func bind(configuration: ControllerConfiguration, pki: ControllerPKI, parts: AgentSession.Parts) async throws -> WireServer {
+        let unauthenticated = UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections)
         let channel = try await WireListener.bind(
             host: configuration.listenHost, port: configuration.listenPort, tls: try pki.serverTLS(),
             alpn: TLSPolicy.protocolALPN, session: configuration.session,
-            unauthenticated: UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections),
+            unauthenticated: unauthenticated,
             release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout,
             uploads: (parts.backups.writers, parts.backups.counters), logger: parts.logger
         )
-        return WireServer(serverChannel: channel, parts: parts)
+        return WireServer(serverChannel: channel, parts: parts, unauthenticated: unauthenticated)
     }
 
     public func run() async throws {

@@ -21,9 +21,9 @@ public struct SessionConfiguration: Sendable {
     /// Time allowed from connection start to WELCOME.
     public var handshakeTimeout: TimeAmount = .seconds(10)
     /// Controller only: how often agents send HEARTBEAT.
-    public var heartbeatInterval: TimeAmount = .seconds(30)
+    public var heartbeatInterval: TimeAmount = .seconds(10)
     /// Controller only: silence after which either side gives up on the connection.
-    public var idleTimeout: TimeAmount = .seconds(90)
+    public var idleTimeout: TimeAmount = .seconds(40)
 
     public init(identity: String, software: String) {
         self.identity = identity
