@@ -5,7 +5,10 @@
 # and store commits per second at steady state over SECONDS s (against the same
 # controller with no agent, measured first in the same run), RSS per agent,
 # keepalive RTT p50/p99 as the agents see it, and the time for all of them to return
-# after a controller restart (with how many were marked offline meanwhile).
+# after a controller restart (with how many were marked offline meanwhile). Then the
+# floor in the same run: a bare swift-nio-ssl server (`tern-idle-baseline serve`, NIO
+# and NIOSSL only, the controller's certificate and CA) holding as many idle
+# mutual-TLS connections, and what the controller costs per agent over it.
 # Usage: scripts/bench-scale.sh [AGENTS] [PER_PROCESS] [HEARTBEAT] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +18,7 @@ heartbeat=${3:-10}
 seconds=${4:-30}
 swift build -c release --product tern-controller >/dev/null
 swift build -c release --product tern-sim >/dev/null
+swift build -c release --product tern-idle-baseline >/dev/null
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d -t tern-scale.XXXXXX)
 pids=()
@@ -46,7 +50,8 @@ echo "all $agents connected $(bench_since "$start") s after the simulators start
 sleep "$heartbeat"
 c0=$(cpu $controller); w0=$(commits); sleep "$seconds"; c1=$(cpu $controller); w1=$(commits)
 rss=$(rss_kib $controller)
-echo "steady state over $seconds s: controller CPU $(python3 -c "print(f'{($c1-$c0)/$seconds*100:.2f}')")% of a core (no agent: ${idle_cpu}%), ${w0:+$(python3 -c "print(f'{($w1-$w0)/$seconds:.1f}')") store commits/s,} RSS $((rss / 1024)) MiB = $(( (rss - idle_rss) / agents )) KiB per agent over the idle controller"
+per_agent=$(( (rss - idle_rss) / agents ))
+echo "steady state over $seconds s: controller CPU $(python3 -c "print(f'{($c1-$c0)/$seconds*100:.2f}')")% of a core (no agent: ${idle_cpu}%), ${w0:+$(python3 -c "print(f'{($w1-$w0)/$seconds:.1f}')") store commits/s,} RSS $((rss / 1024)) MiB = ${per_agent} KiB per agent over the idle controller"
 for f in "$work"/sim-*.out; do grep '^t=' "$f" | tail -1; done | sed 's/^/  tern-sim: /'
 
 # A restart: every agent comes back through its backoff; none may be marked offline.
@@ -61,3 +66,21 @@ echo "after a controller restart all $agents agents were back in $(bench_since "
 sleep 5
 offline_after=$("$bin/tern-controller" event list --data "$bench_data" --limit 100000 --json | python3 -c "import json,sys; print(sum(1 for e in json.load(sys.stdin) if e['kind']=='offline'))")
 echo "subclouds marked offline during the restart: $((offline_after - offline_before))"
+
+# The floor: the same number of idle mutual-TLS connections held by a bare NIOSSL server.
+"$bin/tern-idle-baseline" serve "$bench_data/pki" 127.0.0.1 17960 > "$work/floor.out" 2>&1 &
+floor=$!; pids+=($floor)
+until grep -q serving "$work/floor.out" 2>/dev/null; do sleep 0.2; done
+sleep 1
+floor_idle=$(rss_kib $floor)
+identity=$(ls -d "$work"/sim/*/ | head -1)
+for first in $(seq 0 "$per" $((agents - 1))); do
+    "$bin/tern-idle-baseline" hold "$identity" 127.0.0.1 17960 "$per" > "$work/hold-$first.out" 2>&1 &
+    pids+=($!)
+done
+until [ "$(cat "$work"/hold-*.out 2>/dev/null | grep -c held)" -ge $((agents / per)) ]; do sleep 1; done
+sleep 5
+floor_rss=$(rss_kib $floor)
+floor_per=$(( (floor_rss - floor_idle) / agents ))
+echo "bare NIOSSL server holding $(cat "$work"/hold-*.out | awk '/held/ {n += $2} END {print n}') connections: RSS $((floor_idle / 1024)) MiB idle, $((floor_rss / 1024)) MiB held = ${floor_per} KiB per connection"
+echo "Tern per agent over the bare NIOSSL server: $((per_agent - floor_per)) KiB (controller ${per_agent} KiB / floor ${floor_per} KiB = $(python3 -c "print(f'{$per_agent/max($floor_per,1):.2f}')")x)"

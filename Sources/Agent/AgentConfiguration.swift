@@ -1,12 +1,18 @@
 import NIOCore
+import Platform
 import Wire
 
 /// Everything the agent needs to run, with defaults.
 public struct AgentConfiguration: Sendable {
     /// Holds the identity, the CA and the controller address; later config generations and partial transfers.
     public var stateDirectory: String
-    public var controllerHost: String
-    public var controllerPort: Int
+    /// The controller's wire addresses, in order of preference: replicas of one
+    /// controller. The agent connects to one; when that fails it tries the next at once,
+    /// and backs off only after a failure at every one of them.
+    public var controllers: [ControllerAddress]
+    /// The first address.
+    public var controllerHost: String { self.controllers[0].host }
+    public var controllerPort: Int { self.controllers[0].port }
     /// Reconnect delays: full jitter between 0 and min(cap, base × 2^attempt).
     public var reconnectBase: TimeAmount = .milliseconds(500)
     public var reconnectCap: TimeAmount = .seconds(60)
@@ -54,10 +60,33 @@ public struct AgentConfiguration: Sendable {
     public var heartbeatInterval: Duration?
 
     public init(stateDirectory: String, controllerHost: String, controllerPort: Int) {
-        self.stateDirectory = stateDirectory
-        self.controllerHost = controllerHost
-        self.controllerPort = controllerPort
+        self.init(stateDirectory: stateDirectory, controllers: [ControllerAddress(host: controllerHost, port: controllerPort)])
     }
+
+    /// `controllers` must not be empty.
+    public init(stateDirectory: String, controllers: [ControllerAddress]) {
+        precondition(!controllers.isEmpty, "an agent needs at least one controller address")
+        self.stateDirectory = stateDirectory
+        self.controllers = controllers
+    }
+}
+
+/// HOST and PORT of a controller's protocol port.
+public struct ControllerAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// HOST:PORT or [IPv6]:PORT.
+    public init(parsing text: String) throws {
+        (self.host, self.port) = try HostPort.parse(text)
+    }
+
+    public var description: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
 }
 
 /// The version of this build.

@@ -59,7 +59,8 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "The agent's state directory (identity, CA, controller address).") var state: String = "/var/lib/tern-agent"
     @Option(help: "A boot image's seed (seed.json): with no identity in --state yet, enrol with it first (zero-touch install).") var seed: String?
-    @Option(help: "The controller's wire address, HOST:PORT (default: saved at enrolment).") var controller: String?
+    @Option(help: "A controller wire address, HOST:PORT; repeat for replicas, tried in order (default: saved at enrolment).")
+    var controller: [String] = []
     @Option(help: "Longest reconnect delay in seconds.") var reconnectCap: Int = 60
     @Option(help: "Where procfs is mounted (tests point this at a fixture tree).") var procRoot: String = "/proc"
     @Option(help: "Where sysfs is mounted (tests point this at a fixture tree).") var sysRoot: String = "/sys"
@@ -94,11 +95,14 @@ struct Run: AsyncParsableCommand {
         let identity = try AgentIdentity.load(stateDirectory: self.state)
         var logger = Logger(label: "tern.agent")
         logger[metadataKey: "subcloud"] = "\(identity.name)"
-        guard let address = try self.controller ?? AgentIdentity.controllerAddress(stateDirectory: self.state) else {
+        let addresses = self.controller.isEmpty ? try AgentIdentity.controllerAddresses(stateDirectory: self.state) : self.controller
+        guard !addresses.isEmpty else {
             throw ValidationError("no --controller given and none saved in \(self.state)")
         }
-        let (host, port) = try HostPort.parse(address)
-        var configuration = AgentConfiguration(stateDirectory: self.state, controllerHost: host, controllerPort: port)
+        let controllers = try addresses.map { address in
+            do { return try ControllerAddress(parsing: address) } catch { throw ValidationError("--controller \(address): \(error)") }
+        }
+        var configuration = AgentConfiguration(stateDirectory: self.state, controllers: controllers)
         configuration.reconnectCap = .seconds(Int64(self.reconnectCap))
         configuration.roots = HostRoots(proc: self.procRoot, sys: self.sysRoot)
         configuration.diskAlarmPercent = self.diskAlarmPercent

@@ -18,6 +18,8 @@ public final class FaultProxy: Sendable {
         var connections = 0
         var cutsDone = 0
         var bytesForwarded = 0
+        /// Relayed connections open now, by their client side.
+        var open: [ObjectIdentifier: Channel] = [:]
     }
 
     public var port: Int { self.server.localAddress!.port! }
@@ -32,10 +34,12 @@ public final class FaultProxy: Sendable {
             .childChannelInitializer { inbound in
                 let (limit, stall, upLimit) = state.withLockedValue { state -> (Int?, Bool, Int?) in
                     state.connections += 1
+                    state.open[ObjectIdentifier(inbound)] = inbound
                     let up = state.uploadCuts.isEmpty ? nil : state.uploadCuts.removeFirst()
                     if let stallAfter = state.stallAfter { return (stallAfter, true, up) }
                     return (state.cuts.isEmpty ? nil : state.cuts.removeFirst(), false, up)
                 }
+                inbound.closeFuture.whenComplete { _ in state.withLockedValue { state in _ = state.open.removeValue(forKey: ObjectIdentifier(inbound)) } }
                 return ClientBootstrap(group: inbound.eventLoop)
                     .connect(host: "127.0.0.1", port: targetPort)
                     .flatMap { outbound in
@@ -66,5 +70,12 @@ public final class FaultProxy: Sendable {
 
     public func close() async throws {
         try await self.server.close()
+    }
+
+    /// As a controller replica that dies: the listener closes and every relayed
+    /// connection is cut at once.
+    public func shutDown() async throws {
+        try await self.server.close()
+        for channel in self.state.withLockedValue({ Array($0.open.values) }) { try? await channel.close() }
     }
 }

@@ -50,9 +50,16 @@ public struct AgentIdentity: Sendable {
         try AtomicFile.write(text, to: Self.identityPath(stateDirectory), mode: 0o600)
     }
 
-    /// The controller's wire address saved at enrolment.
+    /// The controller's wire address saved at enrolment (the first, if several are saved).
     public static func controllerAddress(stateDirectory: String) throws -> String? {
-        try AtomicFile.readString(Self.controllerPath(stateDirectory))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Self.controllerAddresses(stateDirectory: stateDirectory).first
+    }
+
+    /// The controller's wire addresses saved in the state directory: one HOST:PORT per
+    /// line (enrolment writes one; an operator may add a replica's on another line).
+    public static func controllerAddresses(stateDirectory: String) throws -> [String] {
+        guard let text = try AtomicFile.readString(Self.controllerPath(stateDirectory)) else { return [] }
+        return text.split(whereSeparator: { $0.isNewline || $0 == "," || $0 == " " }).map(String.init)
     }
 
     /// Renew once two thirds of the certificate's lifetime have passed.

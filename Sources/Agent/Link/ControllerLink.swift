@@ -7,7 +7,8 @@ import ServiceLifecycle
 import Wire
 
 /// The agent's one long-lived connection to the controller: connect, handshake,
-/// report; on any failure wait a jittered backoff and connect again, until shutdown.
+/// report; on any failure try the controller's next address, or once every address
+/// has failed wait a jittered backoff, and connect again, until shutdown.
 public struct ControllerLink: Service {
     let configuration: AgentConfiguration
     let status: LinkStatus
@@ -32,6 +33,7 @@ public struct ControllerLink: Service {
 
     private func connectAgain(work: BackgroundWork) async throws {
         var backoff = Backoff(base: self.configuration.reconnectBase, cap: self.configuration.reconnectCap)
+        var rotation = ControllerRotation(self.configuration.controllers)
         // Host state outlives connections: deltas and alarms continue across reconnects.
         let name = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory).name
         let reporter = HostReporter(configuration: self.configuration, host: name)
@@ -49,7 +51,7 @@ public struct ControllerLink: Service {
             do {
                 // Reloaded every time: a renewal replaces the identity on disk.
                 let identity = try AgentIdentity.load(stateDirectory: self.configuration.stateDirectory)
-                let connection = try await self.connect(identity, transfers: transfers)
+                let connection = try await self.connect(identity, to: rotation.current, transfers: transfers)
                 let outcome = try await AgentConnection(
                     connection: connection, identity: identity, configuration: self.configuration,
                     reporter: reporter, transfers: transfers, outbox: outbox, deployer: deployer, backups: backups, status: self.status, logger: self.logger
@@ -62,13 +64,22 @@ public struct ControllerLink: Service {
             } catch {
                 await outbox.detach()
                 await transfers.abandonAll()
-                self.logger.warning("controller link failed", metadata: ["error": "\(error)"])
+                self.logger.warning("controller link failed", metadata: ["controller": "\(rotation.current)", "error": "\(error)"])
             }
             await self.status.disconnected()
             // A connection that stayed up a while was a success: start the backoff over.
-            if NIODeadline.now() - startedAt > .seconds(30) { backoff.reset() }
-            let delay = backoff.next()
-            self.logger.info("reconnecting", metadata: ["in_ms": "\(delay.nanoseconds / 1_000_000)", "attempt": "\(backoff.attempt)"])
+            if NIODeadline.now() - startedAt > .seconds(30) {
+                backoff.reset()
+                rotation.succeeded()
+            }
+            // Another address is tried after a short jitter (its peers move at the same
+            // moment); after a failure at every address, the backoff.
+            let delay = rotation.failed()
+                ? backoff.next()
+                : .nanoseconds(Int64.random(in: 0...self.configuration.reconnectBase.nanoseconds))
+            self.logger.info("reconnecting", metadata: [
+                "controller": "\(rotation.current)", "in_ms": "\(delay.nanoseconds / 1_000_000)", "attempt": "\(backoff.attempt)",
+            ])
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .nanoseconds(delay.nanoseconds)) }
             } catch {
@@ -77,13 +88,13 @@ public struct ControllerLink: Service {
         }
     }
 
-    private func connect(_ identity: AgentIdentity, transfers: Transfers) async throws -> NIOAsyncChannel<TransferEvent, WireCommand> {
+    private func connect(_ identity: AgentIdentity, to controller: ControllerAddress, transfers: Transfers) async throws -> NIOAsyncChannel<TransferEvent, WireCommand> {
         let tls = try NIOSSLContext(configuration: try identity.tls())
         var session = SessionConfiguration(identity: identity.name, software: "tern-agent \(AgentVersion.current)")
         session.features = self.configuration.features
         session.handshakeTimeout = self.configuration.connectTimeout
         session.maxFrameSize = self.configuration.maxFrameSize
-        let host = self.configuration.controllerHost
+        let host = controller.host
         let logger = self.logger
         let status = self.status
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -93,7 +104,7 @@ public struct ControllerLink: Service {
             bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
         }
         return try await bootstrap
-            .connect(host: host, port: self.configuration.controllerPort) { channel in
+            .connect(host: host, port: controller.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let serverName = HostPort.isIPLiteral(host) ? nil : host
                     try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
