@@ -109,10 +109,14 @@ struct SimFleet {
             try AtomicFile.write(String(format: "%.2f %.2f %.2f 2/341 12345\n", 0.1 * Double(variant), 0.08 * Double(variant), 0.05 * Double(variant)), to: proc + "/loadavg")
             try AtomicFile.write("\(86_400 * (variant + 1)).12 \(170_000 * (variant + 1)).45\n", to: proc + "/uptime")
             try AtomicFile.write("/dev/sda2 / ext4 rw,relatime 0 0\n", to: proc + "/mounts")
+            // Made beside and renamed over: several simulators may share the state directory.
             let stat = proc + "/stat"
             if (try? FileManager.default.destinationOfSymbolicLink(atPath: stat)) == nil {
-                try? FileManager.default.removeItem(atPath: stat)
-                try FileManager.default.createSymbolicLink(atPath: stat, withDestinationPath: "/proc/stat")
+                let temporary = stat + ".\(getpid())"
+                unlink(temporary)
+                guard symlink("/proc/stat", temporary) == 0, rename(temporary, stat) == 0 else {
+                    throw SimError("cannot link \(stat) to /proc/stat: \(String(cString: strerror(errno)))")
+                }
             }
             let firmware = [
                 "bios_vendor": "American Megatrends International, LLC.", "bios_version": "1.\(variant)a", "bios_date": "03/14/2026",

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOCore
 import Platform
-import ServiceLifecycle
 import Wire
 import X509
 
@@ -38,45 +37,34 @@ struct AgentSession {
         var serial: String?
     }
 
-    /// Why this side ended a connection on purpose: not failures, and not cancellation.
+    /// Why this side ended a connection on purpose: not a failure, and not cancellation.
     enum Ended: Error {
         /// Admission refused, or the subcloud was deleted: GOAWAY UNAUTHORIZED was sent.
         case refused(String)
-        /// Shutdown: the agent had the drain timeout to finish and leave.
-        case drained
     }
 
-    /// Runs until the agent leaves, the connection fails, or shutdown has drained it.
+    /// Runs until the agent leaves, the connection fails, or the task is cancelled (the
+    /// end of the drain at shutdown: `WireServer` sends every agent GOAWAY, once, and
+    /// cancels the sessions left when the drain timeout passes). One task per
+    /// connection and nothing else: at 20,000 agents every task is ~1 KiB a connection.
     /// Errors end this connection only.
     func run() async {
         var admitted: Admission?
         do {
             try await self.connection.executeThenClose { events, commands in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        // On SIGTERM: GOAWAY, then give the agent `drainTimeout` to finish and leave.
-                        try await gracefulShutdown()
-                        try await commands.write(.goAway(.noError, reason: "controller shutting down"))
-                        try await Task.sleep(for: .nanoseconds(self.parts.drainTimeout.nanoseconds))
-                        throw Ended.drained
-                    }
-                    for try await event in events {
-                        switch event {
-                        case .wire(let event):
-                            if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
-                                admitted = outcome
-                            }
-                        case .transferEnded(let stream, let digest, let result):
-                            if let name = admitted?.name { await self.parts.backups.ended(stream, digest, result, site: name) }
-                        case .transferFailed(let stream, let digest, let error):
-                            if let name = admitted?.name { await self.parts.backups.failed(stream, digest, error, site: name) }
+                for try await event in events {
+                    switch event {
+                    case .wire(let event):
+                        if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
+                            admitted = outcome
                         }
+                    case .transferEnded(let stream, let digest, let result):
+                        if let name = admitted?.name { await self.parts.backups.ended(stream, digest, result, site: name) }
+                    case .transferFailed(let stream, let digest, let error):
+                        if let name = admitted?.name { await self.parts.backups.failed(stream, digest, error, site: name) }
                     }
-                    group.cancelAll()
                 }
             }
-        } catch Ended.drained {
-            self.parts.logger.debug("connection closed at shutdown")
         } catch Ended.refused {
             // Logged where the refusal was decided; the GOAWAY told the agent why.
         } catch is CancellationError {
