@@ -73,7 +73,8 @@ floor=$!; pids+=($floor)
 until grep -q serving "$work/floor.out" 2>/dev/null; do sleep 0.2; done
 sleep 1
 floor_idle=$(rss_kib $floor)
-identity=$(ls -d "$work"/sim/*/ | head -1)
+identity=
+for d in "$work"/sim/*/; do [ -f "$d/identity.pem" ] && { identity=$d; break; }; done
 for first in $(seq 0 "$per" $((agents - 1))); do
     "$bin/tern-idle-baseline" hold "$identity" 127.0.0.1 17960 "$per" > "$work/hold-$first.out" 2>&1 &
     pids+=($!)

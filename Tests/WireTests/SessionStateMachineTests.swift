@@ -103,6 +103,27 @@ import Testing
         #expect(error.code == .idleTimeout)
     }
 
+    @Test("the next deadline is the handshake timeout, then one heartbeat after the last frame heard, then the idle timeout once a PING is out; ticking before it does nothing")
+    func nextDeadline() throws {
+        var pair = SessionPair()
+        #expect(pair.controller.nextDeadline == nil, "nothing to time before start")
+        _ = pair.controller.start(now: pair.now)
+        #expect(pair.controller.nextDeadline == pair.now + .seconds(10))
+        _ = try pair.establish()
+        #expect(pair.agent.nextDeadline == pair.now + .seconds(1))
+        // A frame heard moves it later.
+        let sent = pair.controller.ping(now: pair.now + .milliseconds(500))
+        let ping = try #require(sent)
+        _ = pair.agent.received(ping, now: pair.now + .milliseconds(500))
+        #expect(pair.agent.nextDeadline == pair.now + .milliseconds(1_500))
+        guard case .none = pair.agent.tick(now: pair.now + .milliseconds(1_499)) else { Issue.record("acted before its deadline"); return }
+        // At the deadline: a PING goes out, and then only the idle timeout is left to wait for.
+        guard case .write = pair.agent.tick(now: pair.now + .milliseconds(1_500)) else { Issue.record("no ping at the deadline"); return }
+        #expect(pair.agent.nextDeadline == pair.now + .milliseconds(3_500))
+        guard case .closeConnection = pair.agent.tick(now: pair.now + .milliseconds(3_500)) else { Issue.record("no idle timeout at the deadline"); return }
+        #expect(pair.agent.nextDeadline == nil, "closed: nothing left to time")
+    }
+
     @Test("a transfer stream opens, carries data within its window, and closes from both ends")
     func streamLifecycle() throws {
         var pair = SessionPair()

@@ -20,7 +20,9 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private var bulk = BulkScheduler()
     /// Inside `pumpBulk`: a write completion then only clears the frame in flight.
     private var pumping = false
-    private var timer: RepeatedTask?
+    /// One timer, armed for the state machine's next deadline.
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private let overTLS: Bool
     private let role: SessionStateMachine.Role
     private let alpn: String
@@ -48,13 +50,12 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
 
     public func channelInactive(context: ChannelHandlerContext) {
         self.machine.closed()
-        self.timer?.cancel()
-        self.timer = nil
+        self.disarmTimer()
         context.fireChannelInactive()
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        self.timer?.cancel()
+        self.disarmTimer()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -112,16 +113,34 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             self.writeControl(hello, context: context)
             context.flush()
         }
-        self.scheduleTimer(context: context, every: .milliseconds(250))
+        self.armTimer(context: context)
     }
 
-    private func scheduleTimer(context: ChannelHandlerContext, every interval: TimeAmount) {
+    /// Arms the timer for the state machine's next deadline, unless it is armed for
+    /// that time or earlier already (receiving only moves the deadline later: a timer
+    /// that fires early ticks for nothing and is armed again).
+    private func armTimer(context: ChannelHandlerContext) {
+        guard let next = self.machine.nextDeadline else {
+            self.disarmTimer()
+            return
+        }
+        if let armed = self.timerDeadline, armed <= next { return }
         self.timer?.cancel()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        self.timer = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+        self.timerDeadline = next
+        self.timer = context.eventLoop.scheduleTask(deadline: next) {
             let (handler, context) = loopBound.value
+            handler.timer = nil
+            handler.timerDeadline = nil
             handler.tick(context: context)
+            handler.armTimer(context: context)
         }
+    }
+
+    private func disarmTimer() {
+        self.timer?.cancel()
+        self.timer = nil
+        self.timerDeadline = nil
     }
 
     private func tick(context: ChannelHandlerContext) {
@@ -156,6 +175,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             self.handle(self.machine.fail(.internal(error)), context: context)
         }
         self.closeIfDoneAfterPeerGoAway(context: context)
+        if !self.isClosed { self.armTimer(context: context) }
     }
 
     /// PROTOCOL.md §5.6: after the peer's GOAWAY(NO_ERROR), the open streams finish
@@ -202,8 +222,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
             self.writeControl(frame, context: context)
         case .established(let negotiated, let reply):
             if let reply { self.writeControl(reply, context: context) }
-            let interval = max(TimeAmount.milliseconds(50), min(.seconds(5), .nanoseconds(negotiated.heartbeatInterval.nanoseconds / 4)))
-            self.scheduleTimer(context: context, every: interval)
+            self.armTimer(context: context)
             self.deliver(context: context, .established(negotiated))
         case .message(let stream, let message, let endStream):
             self.deliver(context: context, .message(stream, message, endStream: endStream))
@@ -237,7 +256,7 @@ public final class WireConnectionHandler: ChannelDuplexHandler, RemovableChannel
     private func closeNow(context: ChannelHandlerContext) {
         guard !self.isClosed else { return }
         self.isClosed = true
-        self.timer?.cancel()
+        self.disarmTimer()
         context.flush()
         context.close(promise: nil)
     }

@@ -10,7 +10,25 @@ extension SessionStateMachine {
         case closeConnection(WireError, Frame)
     }
 
-    /// Called periodically (the handler uses a fraction of the heartbeat interval).
+    /// The earliest time `tick` may have something to do (nil: never, in this state).
+    /// Receiving only moves it later, so a handler can arm one timer for it and, when
+    /// that fires, tick and arm the next: about one timer per connection per heartbeat
+    /// interval, not a periodic one every quarter interval (8,000 firings a second
+    /// through the event loops' scheduled-task heaps at 20,000 connections).
+    public var nextDeadline: NIODeadline? {
+        switch self.state {
+        case .idle, .closed:
+            return nil
+        case .awaitingHello(let deadline), .awaitingWelcome(let deadline):
+            return deadline
+        case .established(let established):
+            let idle = established.lastReceived + established.negotiated.idleTimeout
+            guard established.outstandingPing == nil else { return idle }
+            return min(idle, established.lastReceived + established.negotiated.heartbeatInterval)
+        }
+    }
+
+    /// Called when `nextDeadline` passes (or at any time: early calls do nothing).
     /// PROTOCOL.md §5.5: a side that has heard nothing for one heartbeat interval sends
     /// PING; one that has heard nothing for the idle timeout closes with IDLE_TIMEOUT.
     public mutating func tick(now: NIODeadline) -> TickAction {
