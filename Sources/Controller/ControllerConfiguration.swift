@@ -38,7 +38,8 @@ public struct ControllerConfiguration: Sendable {
     /// Time from accept to a finished TLS handshake on the wire and enrolment ports.
     public var tlsHandshakeTimeout: TimeAmount = .seconds(10)
     /// Connections per port that have not authenticated yet (wire port: TLS not done;
-    /// enrolment port: open); more are closed at accept.
+    /// enrolment port: open); past it the port stops accepting until one finishes, and
+    /// new connections wait in the kernel's accept queue.
     public var maxUnauthenticatedConnections = 256
     /// An enrolment connection is closed this long after accept, whatever it is doing.
     public var enrolmentLifetime: TimeAmount = .seconds(30)

@@ -1,6 +1,7 @@
 import Agent
 import Controller
 import Foundation
+import NIOCore
 import TernTestSupport
 import Testing
 import Wire
@@ -38,5 +39,29 @@ import Wire
                 #expect(refusal?.reason == "controller shutting down")
             }
         }
+    }
+
+    @Test("a peer that does not leave is closed when the drain timeout passes, and shutdown does not wait longer")
+    func drainTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let controller = try await makeController(directory) { configuration in
+            configuration.drainTimeout = .seconds(2)
+            // Far beyond the drain: only the drain can end this connection in time.
+            configuration.tlsHandshakeTimeout = .seconds(120)
+        }
+        let port = controller.wireServer.localAddress!.port!
+        var stayer: (any Channel)?
+        let shutdownAt = try await withServices(controller.services) {
+            stayer = try await UnauthenticatedTests.idle(port: port)
+            let held = await eventually { controller.wireServer.unauthenticated.open == 1 }
+            #expect(held)
+            return ContinuousClock.now
+        }
+        let took = ContinuousClock.now - shutdownAt
+        #expect(took < .seconds(10), "shutdown took \(took)")
+        let closed = await eventually(timeout: .seconds(5)) { stayer?.isActive == false }
+        #expect(closed, "the peer's connection outlived the drain")
+        print("graceful shutdown with a peer that stays: \(took)")
     }
 }

@@ -119,9 +119,6 @@ public actor LiveFleet {
         (self.wanted[name] ?? [:]).values.sorted { $0.name < $1.name }
     }
 
-    /// The outbound side of every connection now (GOAWAY at shutdown).
-    var allWriters: [NIOAsyncChannelOutboundWriter<WireCommand>] { Array(self.writers.values) }
-
     /// Sends `command` on the current connection of `name`; false when not connected,
     /// or when that connection is closing and the write fails (it is then as good as
     /// not connected: whatever must reach the site goes out on its next connection).

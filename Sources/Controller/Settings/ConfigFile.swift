@@ -41,7 +41,8 @@ public enum ConfigFile {
         # On SIGTERM, wait this long for agents to leave after GOAWAY.
         drain_timeout = 10
         # Unauthenticated peers: seconds from accept to a finished TLS handshake; how many
-        # such connections each port holds at once (more are closed at accept); and
+        # such connections each port holds at once (past it the port stops accepting and
+        # new connections wait in the accept queue); and
         # seconds an enrolment connection may last.
         tls_handshake_timeout = 10
         max_unauthenticated_connections = 256

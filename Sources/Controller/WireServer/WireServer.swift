@@ -1,5 +1,4 @@
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import ServiceLifecycle
 import Wire
@@ -30,21 +29,40 @@ public struct WireServer: Service {
         return WireServer(serverChannel: channel, parts: parts, unauthenticated: unauthenticated)
     }
 
+    /// Sessions run in this many task groups, not one: a task group finds a finished
+    /// child by walking its list of children, so one group of 20,000 sessions made every
+    /// disconnect walk 20,000 tasks, and a mass disconnect (a shutdown, a partition)
+    /// quadratic — minutes of CPU at 20,000 agents.
+    static let sessionGroups = 64
+
     public func run() async throws {
         self.parts.logger.info("wire server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
-        let sessions = NIOLockedValueBox(0)
+        let open = OpenConnections()
+        let shards = (0..<Self.sessionGroups).map { _ in AsyncStream<WireListener.Connection>.makeStream() }
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                try await self.serverChannel.executeThenClose { connections in
-                    for try await connection in connections.cancelOnGracefulShutdown() {
-                        sessions.withLockedValue { $0 += 1 }
-                        group.addTask {
-                            await AgentSession(connection: connection, parts: self.parts).run()
-                            sessions.withLockedValue { $0 -= 1 }
+                for shard in shards {
+                    group.addTask {
+                        await withDiscardingTaskGroup { sessions in
+                            for await connection in shard.stream {
+                                sessions.addTask {
+                                    await AgentSession(connection: connection, parts: self.parts).run()
+                                    open.closed(connection.channel)
+                                }
+                            }
                         }
                     }
                 }
-                try await self.drain(sessions, group: &group)
+                var accepted = 0
+                try await self.serverChannel.executeThenClose { connections in
+                    for try await connection in connections.cancelOnGracefulShutdown() {
+                        open.opened(connection.channel)
+                        shards[accepted % shards.count].continuation.yield(connection)
+                        accepted &+= 1
+                    }
+                }
+                for shard in shards { shard.continuation.finish() }
+                try await self.drain(open)
             }
         } catch is DrainTimedOut {
             self.parts.logger.info("drain timeout: the connections left were closed")
@@ -55,17 +73,14 @@ public struct WireServer: Service {
     private struct DrainTimedOut: Error {}
 
     /// After the listener closed at shutdown: GOAWAY to every agent, once, from here
-    /// (not a shutdown waiter in every session), then `drainTimeout` for them to
-    /// finish and leave; the sessions still running then are cancelled.
-    private func drain(_ sessions: NIOLockedValueBox<Int>, group: inout ThrowingDiscardingTaskGroup<any Error>) async throws {
-        let writers = await self.parts.live.allWriters
-        self.parts.logger.info("wire server stopped accepting; agents are being sent GOAWAY", metadata: ["agents": "\(writers.count)"])
-        // Each write in its own child: a stuck peer's full buffer holds up only its own.
-        for writer in writers {
-            group.addTask { try? await writer.write(.goAway(.noError, reason: "controller shutting down")) }
-        }
+    /// (not a shutdown waiter in every session, nor a task per write), then
+    /// `drainTimeout` for them to finish and leave; the sessions still running then
+    /// are cancelled (thrown out of the task group's body).
+    private func drain(_ open: OpenConnections) async throws {
+        let told = open.broadcast(.goAway(.noError, reason: "controller shutting down"))
+        self.parts.logger.info("wire server stopped accepting; agents were sent GOAWAY", metadata: ["connections": "\(told)"])
         let deadline = ContinuousClock.now + .nanoseconds(self.parts.drainTimeout.nanoseconds)
-        while sessions.withLockedValue({ $0 }) > 0 {
+        while open.count > 0 {
             guard ContinuousClock.now < deadline else { throw DrainTimedOut() }
             try await Task.sleep(for: .milliseconds(50))
         }
