@@ -53,7 +53,6 @@ public struct ControllerMetrics: Sendable {
         self.registry.makeGauge(name: "tern_unauthenticated_connections_peak", labels: labels, help: "Most unauthenticated connections at once since start").set(Double(connections.peak))
         self.registry.makeGauge(name: "tern_accepted_connections_total", labels: labels, help: "Connections accepted since start").set(Double(connections.accepted))
         self.registry.makeGauge(name: "tern_accept_pauses_total", labels: labels, help: "Times the listener stopped accepting at the cap of unauthenticated connections").set(Double(connections.pauses))
-        self.registry.makeGauge(name: "tern_accept_refused_total", labels: labels, help: "Connections closed at accept past the cap").set(Double(connections.refused))
     }
 
     /// How long the last strategy of a type ran, from apply to its end.

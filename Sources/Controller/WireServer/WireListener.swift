@@ -20,9 +20,10 @@ enum WireListener {
         let context = try NIOSSLContext(configuration: tls)
         return try await ServerBootstrap(group: group)
             // Past the cap of unauthenticated connections, new ones wait in the accept
-            // queue: the gate reads the listener again when a place is free, one accept a read.
+            // queue: the gate reads the listener again when a place is free. A read
+            // accepts up to 32 (one a read made a loaded event loop accept ~60 a second).
             .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.maxMessagesPerRead, value: 1)
+            .serverChannelOption(.maxMessagesPerRead, value: 32)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptGate(connections: unauthenticated))

@@ -17,7 +17,6 @@ public final class UnauthenticatedConnections: Sendable {
         var holding: Set<ObjectIdentifier> = []
         var peak = 0
         var accepted = 0
-        var refused = 0
         var pauses = 0
         /// The listener, while it is not accepting because the cap is reached.
         var paused: (any Channel)?
@@ -33,8 +32,6 @@ public final class UnauthenticatedConnections: Sendable {
     public var peak: Int { self.state.withLockedValue { $0.peak } }
     /// Connections that were given a place.
     public var accepted: Int { self.state.withLockedValue { $0.accepted } }
-    /// Connections closed at accept because the cap was reached all the same.
-    public var refused: Int { self.state.withLockedValue { $0.refused } }
     /// Times the listener stopped accepting until a place was free.
     public var pauses: Int { self.state.withLockedValue { $0.pauses } }
 
@@ -42,10 +39,7 @@ public final class UnauthenticatedConnections: Sendable {
     /// closes, if `release` has not been called before.
     func take(_ connection: any Channel) -> Bool {
         let taken = self.state.withLockedValue { state in
-            guard state.holding.count < self.limit else {
-                state.refused += 1
-                return false
-            }
+            guard state.holding.count < self.limit else { return false }
             state.holding.insert(ObjectIdentifier(connection))
             state.accepted += 1
             state.peak = max(state.peak, state.holding.count)
