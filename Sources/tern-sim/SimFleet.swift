@@ -71,9 +71,10 @@ struct SimFleet {
 
     func agent(_ name: String, variant: Int, source: String?, heartbeat: Duration?) throws -> Agent {
         let state = self.state(name)
-        guard let address = try AgentIdentity.controllerAddress(stateDirectory: state) else { throw SimError("\(name) has no controller address in \(state)") }
-        let (host, port) = try HostPort.parse(address)
-        var configuration = AgentConfiguration(stateDirectory: state, controllerHost: host, controllerPort: port)
+        // Every saved address, as `tern-agent run` uses them.
+        let addresses = try AgentIdentity.controllerAddresses(stateDirectory: state)
+        guard !addresses.isEmpty else { throw SimError("\(name) has no controller address in \(state)") }
+        var configuration = AgentConfiguration(stateDirectory: state, controllers: try addresses.map(ControllerAddress.init(parsing:)))
         let hostRoot = "\(self.root)/hosts/\(variant % Self.variants)"
         configuration.roots = HostRoots(proc: hostRoot + "/proc", sys: hostRoot + "/sys")
         configuration.configRoot = state + "/root"

@@ -55,8 +55,9 @@ public struct AgentIdentity: Sendable {
         try Self.controllerAddresses(stateDirectory: stateDirectory).first
     }
 
-    /// The controller's wire addresses saved in the state directory: one HOST:PORT per
-    /// line (enrolment writes one; an operator may add a replica's on another line).
+    /// The controller's wire addresses saved in the state directory: HOST:PORT on lines
+    /// of their own (or separated by commas or spaces). Enrolment writes one; an
+    /// operator may add a replica's.
     public static func controllerAddresses(stateDirectory: String) throws -> [String] {
         guard let text = try AtomicFile.readString(Self.controllerPath(stateDirectory)) else { return [] }
         return text.split(whereSeparator: { $0.isNewline || $0 == "," || $0 == " " }).map(String.init)

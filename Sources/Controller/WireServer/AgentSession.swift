@@ -46,7 +46,7 @@ struct AgentSession {
     /// Runs until the agent leaves, the connection fails, or the task is cancelled (the
     /// end of the drain at shutdown: `WireServer` sends every agent GOAWAY, once, and
     /// cancels the sessions left when the drain timeout passes). One task per
-    /// connection and nothing else: at 20,000 agents every task is ~1 KiB a connection.
+    /// connection and nothing else: at 20,000 agents every task costs every connection.
     /// Errors end this connection only.
     func run() async {
         var admitted: Admission?
