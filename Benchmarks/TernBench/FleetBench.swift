@@ -34,7 +34,7 @@ enum FleetBench {
         let backupMiB = Int(value("--backup-mib") ?? "")
 
         let pki = try ControllerPKI.loadOrCreate(dataDirectory: data, serverNames: ["localhost"])
-        let store = try SQLiteFleetStore(path: data + "/fleet.sqlite")
+        let store = try SQLFleetStore(path: data + "/fleet.sqlite")
         var links: [any Service] = []
         var logger = Logger(label: "bench.agent")
         logger.logLevel = .critical

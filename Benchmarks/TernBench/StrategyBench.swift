@@ -11,7 +11,7 @@ import Wire
 /// Foundation's `Process` cannot spawn from a process holding 1,000 agents' file
 /// descriptors; real agents are one per host.)
 enum StrategyBench {
-    static func run(_ file: String, baseline: String?, store: SQLiteFleetStore, data: String, count: Int, maxParallel: Int, controllerPID: Int32?) async throws {
+    static func run(_ file: String, baseline: String?, store: SQLFleetStore, data: String, count: Int, maxParallel: Int, controllerPID: Int32?) async throws {
         for index in 0..<count {
             _ = try await store.setManagement(String(format: "bench-%05d", index), to: .managed, at: Date())
         }

@@ -40,7 +40,7 @@ public struct ControllerApp: Sendable {
     public static func build(configuration: ControllerConfiguration, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) async throws -> ControllerApp {
         try AtomicFile.makeDirectory(configuration.dataDirectory, mode: 0o700)
         let pki = try ControllerPKI.loadOrCreate(dataDirectory: configuration.dataDirectory, serverNames: configuration.serverNames)
-        let store = try SQLiteFleetStore(path: configuration.databasePath)
+        let store = try SQLFleetStore(path: configuration.databasePath)
         let token = try APIToken.loadOrCreate(path: configuration.apiTokenPath)
         let live = LiveFleet()
         let objects = try ObjectStore(dataDirectory: configuration.dataDirectory)

@@ -6,10 +6,10 @@ import Testing
 /// Who may do what: the operator token, viewer tokens (by hash, revocable) and
 /// dashboard sessions (random, bounded, expiring).
 @Suite struct AccessTests {
-    static func withAccess(_ body: (Access, SQLiteFleetStore) async throws -> Void) async throws {
+    static func withAccess(_ body: (Access, SQLFleetStore) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteFleetStore(path: directory.appending("fleet.sqlite"))
+        let store = try SQLFleetStore(path: directory.appending("fleet.sqlite"))
         let access = Access(operatorToken: "tern_operator", store: store, sessionLifetime: 60, sessionLimit: 3)
         try await access.load()
         try await body(access, store)

@@ -13,15 +13,15 @@ import Testing
     }
 
     /// edge-01 created with token "t1", enrolled with certificate c1 and connected with it once.
-    static func enrolled(_ store: SQLiteFleetStore) async throws {
+    static func enrolled(_ store: SQLFleetStore) async throws {
         _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: FleetStoreTests.token("t1"), at: Self.t0)
         _ = try await store.enrol(tokenHash: "t1", certificate: Self.certificate("c1"), at: Self.t0)
         #expect(try await store.admit(serial: "c1", name: "edge-01", at: Self.t0) == nil)
     }
 
-    @Test("every certificate ever issued to a deleted subcloud is refused, also after the name is added again")
-    func deleteRevokesAll() async throws {
-        try await FleetStoreTests.withStore { store, _ in
+    @Test("every certificate ever issued to a deleted subcloud is refused, also after the name is added again", arguments: StoreFixture.kinds)
+    func deleteRevokesAll(_ kind: StoreFixture.Kind) async throws {
+        try await FleetStoreTests.withStore(kind) { store, _ in
             try await Self.enrolled(store)
             // Renewed (in the last third), but the new one not used yet: both still work.
             let late = Self.t0.addingTimeInterval(21 * 86_400)
@@ -41,9 +41,9 @@ import Testing
         }
     }
 
-    @Test("the previous certificate stops working once the renewed one has been used; an unused renewal is replaced by the next")
-    func renewalRetires() async throws {
-        try await FleetStoreTests.withStore { store, _ in
+    @Test("the previous certificate stops working once the renewed one has been used; an unused renewal is replaced by the next", arguments: StoreFixture.kinds)
+    func renewalRetires(_ kind: StoreFixture.Kind) async throws {
+        try await FleetStoreTests.withStore(kind) { store, _ in
             try await Self.enrolled(store)
             let late = Self.t0.addingTimeInterval(21 * 86_400)
             // Two renewals whose answers were lost: only the newest stays valid.
@@ -66,9 +66,9 @@ import Testing
         #expect(certificate.renewable(at: Self.t0.addingTimeInterval(20 * 86_400 + 1)))
     }
 
-    @Test("a failed attempt leaves the token usable; the fifth locks it; success consumes it once")
-    func tokenAttempts() async throws {
-        try await FleetStoreTests.withStore { store, _ in
+    @Test("a failed attempt leaves the token usable; the fifth locks it; success consumes it once", arguments: StoreFixture.kinds)
+    func tokenAttempts(_ kind: StoreFixture.Kind) async throws {
+        try await FleetStoreTests.withStore(kind) { store, _ in
             _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: FleetStoreTests.token("a"), at: Self.t0)
             _ = try await store.createSubcloud(name: "edge-02", group: "Default", description: "", token: FleetStoreTests.token("b"), at: Self.t0)
             for attempt in 1...4 {

@@ -39,10 +39,10 @@ import Testing
         }
     }
 
-    static func withFeed(_ body: (SQLiteFleetStore, FleetFeed) async throws -> Void) async throws {
+    static func withFeed(_ body: (SQLFleetStore, FleetFeed) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteFleetStore(path: directory.appending("fleet.sqlite"))
+        let store = try SQLFleetStore(path: directory.appending("fleet.sqlite"))
         for name in ["edge-01", "edge-02"] {
             _ = try await store.createSubcloud(
                 name: name, group: "Default", description: "", token: BootstrapToken.Record(hash: name, expiresAt: t0.addingTimeInterval(3600)), at: t0
@@ -152,7 +152,7 @@ import Testing
     func pageLimit() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteFleetStore(path: directory.appending("fleet.sqlite"))
+        let store = try SQLFleetStore(path: directory.appending("fleet.sqlite"))
         let feed = FleetFeed(store: store, changes: store.changes, logger: Logger(label: "test"), coalesce: .milliseconds(10), pageLimit: 2)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await feed.run() }
@@ -168,7 +168,7 @@ import Testing
     func stopEndsPages() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let store = try SQLiteFleetStore(path: directory.appending("fleet.sqlite"))
+        let store = try SQLFleetStore(path: directory.appending("fleet.sqlite"))
         let feed = FleetFeed(store: store, changes: store.changes, logger: Logger(label: "test"), coalesce: .milliseconds(10))
         let running = Task { try await feed.run() }
         let pages = [try await feed.subscribe(lastEventID: nil), try await feed.subscribe(lastEventID: nil)].compactMap { $0 }

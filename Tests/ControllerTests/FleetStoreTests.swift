@@ -3,24 +3,24 @@ import TernTestSupport
 import Testing
 @testable import Controller
 
-/// The SQLite fleet registry, on a real database file.
+/// The fleet registry on a real database: an SQLite file, and a PostgreSQL database when the suite has a server.
 @Suite struct FleetStoreTests {
     static let t0 = Date(timeIntervalSince1970: 1_795_000_000)
 
-    static func withStore(_ body: (SQLiteFleetStore, String) async throws -> Void) async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let path = directory.appending("fleet.sqlite")
-        try await body(try SQLiteFleetStore(path: path), path)
+    /// A store of `kind` on a database of its own, and the fixture to reopen it.
+    static func withStore(_ kind: StoreFixture.Kind, _ body: (SQLFleetStore, StoreFixture) async throws -> Void) async throws {
+        let fixture = try StoreFixture(kind)
+        defer { fixture.remove() }
+        try await body(try fixture.open(), fixture)
     }
 
     static func token(_ hash: String = UUID().uuidString, expires: Date = t0.addingTimeInterval(3600)) -> BootstrapToken.Record {
         BootstrapToken.Record(hash: hash, expiresAt: expires)
     }
 
-    @Test("a subcloud is created unmanaged and awaiting enrolment, in the Default group, and names are unique")
-    func create() async throws {
-        try await Self.withStore { store, _ in
+    @Test("a subcloud is created unmanaged and awaiting enrolment, in the Default group, and names are unique", arguments: StoreFixture.kinds)
+    func create(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, _ in
             let created = try await store.createSubcloud(name: "edge-01", group: "Default", description: "store 1", token: Self.token(), at: Self.t0)
             #expect(created.management == .unmanaged && created.availability == .offline && created.deployStatus == .awaitingEnrolment)
             #expect(created.sync == Subcloud.Sync())
@@ -33,9 +33,9 @@ import Testing
         }
     }
 
-    @Test("a bootstrap token works once, not after it expires, and not if unknown")
-    func tokens() async throws {
-        try await Self.withStore { store, _ in
+    @Test("a bootstrap token works once, not after it expires, and not if unknown", arguments: StoreFixture.kinds)
+    func tokens(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, _ in
             _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token("a"), at: Self.t0)
             _ = try await store.createSubcloud(name: "edge-02", group: "Default", description: "", token: Self.token("b", expires: Self.t0.addingTimeInterval(10)), at: Self.t0)
             #expect(try await store.consumeToken(hash: "a", at: Self.t0).name == "edge-01")
@@ -49,9 +49,9 @@ import Testing
         }
     }
 
-    @Test("delete is refused while managed, revokes the certificate, and is logged")
-    func delete() async throws {
-        try await Self.withStore { store, _ in
+    @Test("delete is refused while managed, revokes the certificate, and is logged", arguments: StoreFixture.kinds)
+    func delete(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, _ in
             _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token(), at: Self.t0)
             await #expect(throws: FleetStoreError.self) { _ = try await store.setManagement("edge-01", to: .managed, at: Self.t0) }
             try await store.recordCertificate(for: "edge-01", serial: "abc123", notAfter: Self.t0.addingTimeInterval(86_400), enrolment: true, at: Self.t0)
@@ -67,9 +67,9 @@ import Testing
         }
     }
 
-    @Test("alarms are kept per (id, entity), counted per subcloud, and cleared once")
-    func alarms() async throws {
-        try await Self.withStore { store, _ in
+    @Test("alarms are kept per (id, entity), counted per subcloud, and cleared once", arguments: StoreFixture.kinds)
+    func alarms(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, _ in
             _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token(), at: Self.t0)
             let alarm = Alarm(subcloud: "edge-01", alarmID: "100.104", entity: "fs=/var", severity: "major", reason: "full", probableCause: "x", repairAction: "y", serviceAffecting: false, raisedAt: Self.t0)
             try await store.raise(alarm)
@@ -89,20 +89,20 @@ import Testing
         }
     }
 
-    @Test("the registry survives reopening: migrations run once")
-    func reopen() async throws {
-        try await Self.withStore { store, path in
+    @Test("the registry survives reopening: migrations run once", arguments: StoreFixture.kinds)
+    func reopen(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, path in
             _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "kept", token: Self.token(), at: Self.t0)
             try await store.markOnline("edge-01", software: "tern-agent 0.2.0", at: Self.t0)
-            let reopened = try SQLiteFleetStore(path: path)
+            let reopened = try path.open()
             let subcloud = try await reopened.subcloud(named: "edge-01")
             #expect(subcloud?.description == "kept" && subcloud?.availability == .online && subcloud?.software == "tern-agent 0.2.0")
         }
     }
 
-    @Test("groups: Default exists, names are unique, a non-empty or Default group cannot be deleted")
-    func groups() async throws {
-        try await Self.withStore { store, _ in
+    @Test("groups: Default exists, names are unique, a non-empty or Default group cannot be deleted", arguments: StoreFixture.kinds)
+    func groups(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, _ in
             #expect(try await store.groups().map(\.name) == ["Default"])
             let created = try await store.createGroup(SubcloudGroup(name: "retail-east", description: "", updateApplyType: .serial, maxParallel: 1))
             #expect(created.updateApplyType == .serial && created.subclouds == 0)

@@ -12,9 +12,9 @@ import Wire
         StrategyContent(kind: type == .software ? .ostree : .firmware, name: "x", version: "2")
     }
 
-    @Test("groups run in priority order, each with the strategy's window or else its own")
-    func planByPriority() async throws {
-        try await FleetStoreTests.withStore { store, _ in
+    @Test("groups run in priority order, each with the strategy's window or else its own", arguments: StoreFixture.kinds)
+    func planByPriority(_ kind: StoreFixture.Kind) async throws {
+        try await FleetStoreTests.withStore(kind) { store, _ in
             _ = try await store.createGroup(SubcloudGroup(name: "late", description: "", updateApplyType: .serial, maxParallel: 5, priority: 50))
             _ = try await store.createGroup(SubcloudGroup(name: "early", description: "", updateApplyType: .parallel, maxParallel: 4, priority: 1))
             for (name, group) in [("a", "late"), ("b", "early"), ("c", "early"), ("d", "Default")] {
@@ -31,9 +31,9 @@ import Wire
         }
     }
 
-    @Test("one strategy per type; another type may run beside it only on other subclouds; a running one cannot be deleted; it all survives a reopen")
-    func onePerTypeAndOverlap() async throws {
-        try await FleetStoreTests.withStore { store, path in
+    @Test("one strategy per type; another type may run beside it only on other subclouds; a running one cannot be deleted; it all survives a reopen", arguments: StoreFixture.kinds)
+    func onePerTypeAndOverlap(_ kind: StoreFixture.Kind) async throws {
+        try await FleetStoreTests.withStore(kind) { store, path in
             for name in ["a", "b", "c"] {
                 _ = try await store.createSubcloud(name: name, group: "Default", description: "", token: FleetStoreTests.token(), at: Self.t0)
             }
@@ -60,7 +60,7 @@ import Wire
             moved.deploymentID = 42
             try await store.saveSteps([moved], of: .firmware, at: Self.t0, transitions: true)
 
-            let reopened = try SQLiteFleetStore(path: path)
+            let reopened = try path.open()
             #expect(try await reopened.strategy(.firmware)?.state == .applying)
             #expect(try await reopened.steps(of: .firmware).map(\.deploymentID) == [42, nil])
             #expect(try await reopened.events(since: nil, limit: 50).contains { $0.subcloud == "a" && $0.detail == "firmware step applying" })

@@ -115,23 +115,19 @@ public actor FleetFeed: Service {
         let pending = self.changes.take()
         guard !pending.isEmpty else { return }
         var delta = FeedDelta()
-        if !pending.subclouds.isEmpty {
-            for (rowID, row) in try await self.store.fleetRows(rowIDs: pending.subclouds) {
-                self.state.names[rowID] = row.name
-                guard let old = self.state.rows[row.name] else {
-                    self.state.rows[row.name] = row
-                    delta.rows.append(row)
-                    continue
-                }
-                guard old != row else { continue }
-                self.state.rows[row.name] = row
-                if row.sameApartFromSeen(old) {
-                    self.seenPending[row.name] = row.seen
-                } else {
-                    delta.rows.append(row)
-                    self.seenPending[row.name] = nil
-                }
+        if pending.allSubclouds {
+            // Another replica changed rows it could not name: read them all, and what is gone was deleted.
+            let rows = try await self.store.fleetRows(rowIDs: nil)
+            let present = Set(rows.map(\.row.name))
+            for (rowID, name) in self.state.names where !present.contains(name) {
+                self.state.names[rowID] = nil
+                self.state.rows[name] = nil
+                self.seenPending[name] = nil
+                delta.removed.append(name)
             }
+            self.apply(rows, to: &delta)
+        } else if !pending.subclouds.isEmpty {
+            self.apply(try await self.store.fleetRows(rowIDs: pending.subclouds), to: &delta)
         }
         for rowID in pending.deletedSubclouds {
             guard let name = self.state.names.removeValue(forKey: rowID), !pending.subclouds.contains(rowID) else { continue }
@@ -194,6 +190,27 @@ public actor FleetFeed: Service {
         self.ring.append((self.seq, frame))
         if self.ring.count > self.ringSize { self.ring.removeFirst(self.ring.count - self.ringSize) }
         self.broadcast(frame)
+    }
+
+    /// Takes changed rows into the state: new or changed ones into the delta, a change of
+    /// `seen` alone into the next seen flush.
+    private func apply(_ rows: [(rowID: Int64, row: FleetRow)], to delta: inout FeedDelta) {
+        for (rowID, row) in rows {
+            self.state.names[rowID] = row.name
+            guard let old = self.state.rows[row.name] else {
+                self.state.rows[row.name] = row
+                delta.rows.append(row)
+                continue
+            }
+            guard old != row else { continue }
+            self.state.rows[row.name] = row
+            if row.sameApartFromSeen(old) {
+                self.seenPending[row.name] = row.seen
+            } else {
+                delta.rows.append(row)
+                self.seenPending[row.name] = nil
+            }
+        }
     }
 
     private func flushSeen() {

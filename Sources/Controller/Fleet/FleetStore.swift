@@ -3,7 +3,7 @@ import Wire
 
 /// The fleet registry, one protocol per aggregate so that each part of the controller
 /// depends on the records it uses and a PostgreSQL store can follow the same split.
-/// SQLite (GRDB) by default: `SQLiteFleetStore`, one file per aggregate.
+/// SQLite (GRDB) by default: `SQLFleetStore`, one file per aggregate.
 public protocol FleetStore: SubcloudStore, PKIStore, AlarmStore, ContentStore, StrategyStore, InstallStore, BackupStore, BackupScheduleStore, DashboardStore,
     ViewerTokenStore {}
 

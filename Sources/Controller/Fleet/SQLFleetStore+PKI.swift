@@ -1,14 +1,13 @@
 import Foundation
-import GRDB
 
 /// Bootstrap tokens and the certificates issued to subclouds: every serial is kept
 /// with the subcloud it was issued to, so that deleting a subcloud revokes all of
 /// them and a renewed certificate retires the ones before it.
-extension SQLiteFleetStore {
+extension SQLFleetStore {
     /// Failed enrolment attempts after which a token is locked.
     static let tokenAttemptLimit = 5
 
-    static func registerPKIMigration(_ migrator: inout DatabaseMigrator) {
+    static func registerPKIMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v3: certificates by subcloud, token attempts") { db in
             try db.execute(sql: """
                 ALTER TABLE bootstrapToken ADD COLUMN failedAttempts INTEGER NOT NULL DEFAULT 0;
@@ -37,7 +36,7 @@ extension SQLiteFleetStore {
 
     public func tokenAttemptFailed(hash: String, reason: String, at: Date) async throws {
         try await self.database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bootstrapToken WHERE hash = ?", arguments: [hash]),
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM bootstrapToken WHERE hash = ?", arguments: [hash]),
                   (row["usedAt"] as Double?) == nil else { return }
             let attempts = (row["failedAttempts"] as Int) + 1
             let subcloud: String = row["subcloud"]
@@ -69,8 +68,8 @@ extension SQLiteFleetStore {
     }
 
     /// The subcloud of a token that may enrol now, or the refusal.
-    private static func usableToken(_ db: Database, hash: String, at: Date) throws -> (subcloud: Subcloud, attempts: Int) {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bootstrapToken WHERE hash = ?", arguments: [hash]) else {
+    private static func usableToken(_ db: any SQLSession, hash: String, at: Date) throws -> (subcloud: Subcloud, attempts: Int) {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM bootstrapToken WHERE hash = ?", arguments: [hash]) else {
             throw EnrolmentRefusal.unknown
         }
         guard (row["usedAt"] as Double?) == nil else { throw EnrolmentRefusal.used }
@@ -89,23 +88,23 @@ extension SQLiteFleetStore {
 
     public func issuedCertificate(serial: String) async throws -> IssuedCertificate? {
         try await self.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM issuedCertificate WHERE serial = ?", arguments: [serial]).map(Self.issued(from:))
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM issuedCertificate WHERE serial = ?", arguments: [serial]).map(Self.issued(from:))
         }
     }
 
     public func isRevoked(serial: String) async throws -> Bool {
         try await self.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT 1 FROM revokedCertificate WHERE serial = ?", arguments: [serial]) != nil
+            try SQLRow.fetchOne(db, sql: "SELECT 1 FROM revokedCertificate WHERE serial = ?", arguments: [serial]) != nil
         }
     }
 
     public func admit(serial: String, name: String, at: Date) async throws -> String? {
         try await self.database.write { db in
             guard let subcloud = try Self.fetchSubcloud(db, name) else { return "no subcloud named \(name) is registered" }
-            if try Row.fetchOne(db, sql: "SELECT 1 FROM revokedCertificate WHERE serial = ?", arguments: [serial]) != nil {
+            if try SQLRow.fetchOne(db, sql: "SELECT 1 FROM revokedCertificate WHERE serial = ?", arguments: [serial]) != nil {
                 return "certificate \(serial) of \(name) is revoked"
             }
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM issuedCertificate WHERE serial = ?", arguments: [serial]),
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM issuedCertificate WHERE serial = ?", arguments: [serial]),
                   (row["subcloud"] as String) == name else {
                 return "certificate \(serial) was not issued to \(name) by this controller"
             }
@@ -127,10 +126,14 @@ extension SQLiteFleetStore {
     /// Records a certificate just issued. A renewal revokes the certificates issued
     /// before it that were never used (an earlier renewal whose answer was lost), so a
     /// subcloud holds at most one certificate it has not used yet.
-    private static func record(_ db: Database, _ certificate: IssuedCertificate, enrolment: Bool, at: Date) throws {
+    private static func record(_ db: any SQLSession, _ certificate: IssuedCertificate, enrolment: Bool, at: Date) throws {
         let name = certificate.subcloud
         guard try Self.fetchSubcloud(db, name) != nil else { throw FleetStoreError.notFound("no subcloud named \"\(name)\"") }
-        try db.execute(sql: "INSERT OR REPLACE INTO issuedCertificate (serial, subcloud, notBefore, notAfter, issuedAt) VALUES (?, ?, ?, ?, ?)",
+        try db.execute(sql: """
+            INSERT INTO issuedCertificate (serial, subcloud, notBefore, notAfter, issuedAt) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (serial) DO UPDATE SET subcloud = excluded.subcloud, notBefore = excluded.notBefore,
+                notAfter = excluded.notAfter, issuedAt = excluded.issuedAt, firstUsedAt = NULL
+            """,
                        arguments: [certificate.serial, name, certificate.notBefore.timeIntervalSince1970,
                                    certificate.notAfter.timeIntervalSince1970, at.timeIntervalSince1970])
         if enrolment {
@@ -138,17 +141,18 @@ extension SQLiteFleetStore {
             _ = try Self.revokeCertificates(db, of: name, at: at, except: certificate.serial)
         } else {
             try db.execute(sql: """
-                INSERT OR IGNORE INTO revokedCertificate (serial, subcloud, revokedAt)
+                INSERT INTO revokedCertificate (serial, subcloud, revokedAt)
                 SELECT serial, subcloud, ? FROM issuedCertificate WHERE subcloud = ? AND serial != ? AND firstUsedAt IS NULL
+                ON CONFLICT DO NOTHING
                 """, arguments: [at.timeIntervalSince1970, name, certificate.serial])
         }
         try db.execute(sql: """
             UPDATE subcloud SET certificateSerial = ?, certificateNotAfter = ?,
                 deployStatus = CASE
-                    WHEN NOT ? THEN deployStatus
+                    WHEN ? = 0 THEN deployStatus
                     WHEN deployStatus IN ('install-preparing', 'installing', 'bootstrapping') THEN 'bootstrapping'
                     ELSE 'enrolled' END,
-                enrolledAt = COALESCE(CASE WHEN ? THEN ? END, enrolledAt)
+                enrolledAt = COALESCE(CASE WHEN ? = 1 THEN ? END, enrolledAt)
             WHERE name = ?
             """, arguments: [certificate.serial, certificate.notAfter.timeIntervalSince1970, enrolment, enrolment, at.timeIntervalSince1970, name])
         try Self.event(db, subcloud: name, kind: enrolment ? "enrolled" : "certificate-renewed",
@@ -156,15 +160,16 @@ extension SQLiteFleetStore {
     }
 
     /// Revokes every certificate issued to `name` but `except`; returns how many were newly revoked.
-    static func revokeCertificates(_ db: Database, of name: String, at: Date, except: String?) throws -> Int {
+    static func revokeCertificates(_ db: any SQLSession, of name: String, at: Date, except: String?) throws -> Int {
         try db.execute(sql: """
-            INSERT OR IGNORE INTO revokedCertificate (serial, subcloud, revokedAt)
-            SELECT serial, subcloud, ? FROM issuedCertificate WHERE subcloud = ? AND serial IS NOT ?
+            INSERT INTO revokedCertificate (serial, subcloud, revokedAt)
+            SELECT serial, subcloud, ? FROM issuedCertificate WHERE subcloud = ? AND serial IS DISTINCT FROM ?
+            ON CONFLICT DO NOTHING
             """, arguments: [at.timeIntervalSince1970, name, except])
         return db.changesCount
     }
 
-    private static func issued(from row: Row) -> IssuedCertificate {
+    private static func issued(from row: SQLRow) -> IssuedCertificate {
         IssuedCertificate(
             serial: row["serial"], subcloud: row["subcloud"],
             notBefore: Date(timeIntervalSince1970: row["notBefore"]), notAfter: Date(timeIntervalSince1970: row["notAfter"]),

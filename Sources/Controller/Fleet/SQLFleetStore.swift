@@ -1,24 +1,26 @@
 import Foundation
-import GRDB
 
-/// The fleet registry in one SQLite file (WAL), with versioned migrations.
-public final class SQLiteFleetStore: FleetStore {
-    let database: DatabasePool
+/// The fleet registry over SQL, with versioned migrations: one SQLite file (WAL) by
+/// default, or a PostgreSQL database that controller replicas share. The statements are
+/// the same for both; `SQLDialect` spells what differs.
+public final class SQLFleetStore: FleetStore {
+    let database: any SQLBackend
     /// What each commit changed, for the live dashboard.
-    public let changes = StoreChanges()
+    public var changes: StoreChanges { self.database.changes }
 
-    /// Opens (creating and migrating as needed) the database at `path`.
-    public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(5)
-        self.database = try DatabasePool(path: path, configuration: configuration)
-        try Self.migrator.migrate(self.database)
-        self.database.add(transactionObserver: self.changes, extent: .databaseLifetime)
+    /// Opens (creating and migrating as needed) the SQLite database at `path`.
+    public convenience init(path: String) throws {
+        try self.init(backend: try SQLiteBackend(path: path))
     }
 
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
+    /// Opens the store on `backend`, migrating it as needed.
+    public init(backend: any SQLBackend) throws {
+        self.database = backend
+        try backend.migrate(Self.migrations)
+    }
+
+    static var migrations: [SQLMigration] {
+        var migrator: [SQLMigration] = []
         migrator.registerMigration("v1: fleet registry") { db in
             try db.execute(sql: """
                 CREATE TABLE subcloudGroup (
@@ -81,7 +83,16 @@ public final class SQLiteFleetStore: FleetStore {
                 CREATE INDEX eventAt ON event(at);
                 """)
         }
+        migrator.registerMigration("v1b: rowids on PostgreSQL") { db in
+            // The dashboard reads subcloud rows by rowid and orders releases by it; SQLite has one already.
+            guard db.dialect == .postgres else { return }
+            try db.execute(sql: "ALTER TABLE subcloud ADD COLUMN rowid BIGSERIAL")
+        }
         Self.registerContentMigration(&migrator)
+        migrator.registerMigration("v2b: release rowids on PostgreSQL") { db in
+            guard db.dialect == .postgres else { return }
+            try db.execute(sql: "ALTER TABLE release ADD COLUMN rowid BIGSERIAL")
+        }
         Self.registerPKIMigration(&migrator)
         Self.registerStrategyMigration(&migrator)
         Self.registerInstallMigration(&migrator)
@@ -95,10 +106,10 @@ public final class SQLiteFleetStore: FleetStore {
 
     public func createSubcloud(name: String, group: String, description: String, token: BootstrapToken.Record, at: Date) async throws -> Subcloud {
         try await self.database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM subcloudGroup WHERE name = ?", arguments: [group]) != nil else {
+            guard try SQLRow.fetchOne(db, sql: "SELECT 1 FROM subcloudGroup WHERE name = ?", arguments: [group]) != nil else {
                 throw FleetStoreError.notFound("no subcloud group named \"\(group)\"")
             }
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM subcloud WHERE name = ?", arguments: [name]) == nil else {
+            guard try SQLRow.fetchOne(db, sql: "SELECT 1 FROM subcloud WHERE name = ?", arguments: [name]) == nil else {
                 throw FleetStoreError.conflict("a subcloud named \"\(name)\" already exists")
             }
             try db.execute(sql: """
@@ -119,7 +130,7 @@ public final class SQLiteFleetStore: FleetStore {
     public func subclouds() async throws -> [Subcloud] {
         try await self.database.read { db in
             let counts = try Self.alarmCounts(db)
-            return try Row.fetchAll(db, sql: "SELECT * FROM subcloud ORDER BY name").map { try Self.subcloud(from: $0, counts: counts) }
+            return try SQLRow.fetchAll(db, sql: "SELECT * FROM subcloud ORDER BY name").map { try Self.subcloud(from: $0, counts: counts) }
         }
     }
 
@@ -191,8 +202,9 @@ public final class SQLiteFleetStore: FleetStore {
         let encoder = JSONEncoder()
         let rows = try batch.map { name, health in (name, String(decoding: try encoder.encode(health), as: UTF8.self), health.reportedAt.timeIntervalSince1970) }
         try await self.database.write { db in
-            let statement = try db.cachedStatement(sql: "UPDATE subcloud SET health = ?, lastSeenAt = ? WHERE name = ?")
-            for (name, json, seen) in rows { try statement.execute(arguments: [json, seen, name]) }
+            for (name, json, seen) in rows {
+                try db.execute(sql: "UPDATE subcloud SET health = ?, lastSeenAt = ? WHERE name = ?", arguments: [json, seen, name])
+            }
         }
     }
 
@@ -207,7 +219,7 @@ public final class SQLiteFleetStore: FleetStore {
 
     public func createGroup(_ group: SubcloudGroup) async throws -> SubcloudGroup {
         try await self.database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM subcloudGroup WHERE name = ?", arguments: [group.name]) == nil else {
+            guard try SQLRow.fetchOne(db, sql: "SELECT 1 FROM subcloudGroup WHERE name = ?", arguments: [group.name]) == nil else {
                 throw FleetStoreError.conflict("a subcloud group named \"\(group.name)\" already exists")
             }
             guard group.maxParallel >= 1 else { throw FleetStoreError.refused("max-parallel must be at least 1") }
@@ -236,24 +248,24 @@ public final class SQLiteFleetStore: FleetStore {
 
     // MARK: Rows
 
-    static func event(_ db: Database, subcloud: String?, kind: String, detail: String, at: Date) throws {
+    static func event(_ db: any SQLSession, subcloud: String?, kind: String, detail: String, at: Date) throws {
         try db.execute(sql: "INSERT INTO event (at, subcloud, kind, detail) VALUES (?, ?, ?, ?)",
                        arguments: [at.timeIntervalSince1970, subcloud, kind, detail])
     }
 
-    static func fetchSubcloud(_ db: Database, _ name: String) throws -> Subcloud? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM subcloud WHERE name = ?", arguments: [name]) else { return nil }
+    static func fetchSubcloud(_ db: any SQLSession, _ name: String) throws -> Subcloud? {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM subcloud WHERE name = ?", arguments: [name]) else { return nil }
         return try self.subcloud(from: row, counts: try self.alarmCounts(db, subcloud: name))
     }
 
-    static func alarmCounts(_ db: Database, subcloud: String? = nil) throws -> [String: AlarmCounts] {
+    static func alarmCounts(_ db: any SQLSession, subcloud: String? = nil) throws -> [String: AlarmCounts] {
         try self.alarmCounts(db, where: "? IS NULL OR subcloud = ?", arguments: [subcloud, subcloud])
     }
 
     /// Active alarm counts of the subclouds `condition` (SQL over the alarm table) selects.
-    static func alarmCounts(_ db: Database, where condition: String, arguments: StatementArguments) throws -> [String: AlarmCounts] {
+    static func alarmCounts(_ db: any SQLSession, where condition: String, arguments: SQLArguments) throws -> [String: AlarmCounts] {
         var counts: [String: AlarmCounts] = [:]
-        let rows = try Row.fetchAll(db, sql: "SELECT subcloud, severity, COUNT(*) AS n FROM alarm WHERE \(condition) GROUP BY subcloud, severity",
+        let rows = try SQLRow.fetchAll(db, sql: "SELECT subcloud, severity, COUNT(*) AS n FROM alarm WHERE \(condition) GROUP BY subcloud, severity",
                                     arguments: arguments)
         for row in rows {
             let name: String = row["subcloud"]
@@ -268,7 +280,7 @@ public final class SQLiteFleetStore: FleetStore {
         return counts
     }
 
-    static func subcloud(from row: Row, counts: [String: AlarmCounts]) throws -> Subcloud {
+    static func subcloud(from row: SQLRow, counts: [String: AlarmCounts]) throws -> Subcloud {
         let name: String = row["name"]
         var sync = Subcloud.Sync()
         sync.config = SyncStatus(rawValue: row["syncConfig"]) ?? .unknown
@@ -296,8 +308,8 @@ public final class SQLiteFleetStore: FleetStore {
         )
     }
 
-    private static func fetchGroups(_ db: Database, name: String?) throws -> [SubcloudGroup] {
-        try Row.fetchAll(db, sql: """
+    private static func fetchGroups(_ db: any SQLSession, name: String?) throws -> [SubcloudGroup] {
+        try SQLRow.fetchAll(db, sql: """
             SELECT g.*, (SELECT COUNT(*) FROM subcloud s WHERE s.groupName = g.name) AS members
             FROM subcloudGroup g WHERE ? IS NULL OR g.name = ? ORDER BY g.priority, g.name
             """, arguments: [name, name]).map { row in

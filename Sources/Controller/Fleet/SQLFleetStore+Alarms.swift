@@ -1,12 +1,11 @@
 import Foundation
-import GRDB
 
 /// Alarms and events (`AlarmStore`).
-extension SQLiteFleetStore {
+extension SQLFleetStore {
     public func raise(_ alarm: Alarm) async throws {
         try await self.database.write { db in
             guard try Self.fetchSubcloud(db, alarm.subcloud) != nil else { return }
-            let existing = try Row.fetchOne(db, sql: "SELECT severity FROM alarm WHERE subcloud = ? AND alarmID = ? AND entity = ?",
+            let existing = try SQLRow.fetchOne(db, sql: "SELECT severity FROM alarm WHERE subcloud = ? AND alarmID = ? AND entity = ?",
                                             arguments: [alarm.subcloud, alarm.alarmID, alarm.entity])
             try db.execute(sql: """
                 INSERT INTO alarm VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -32,11 +31,11 @@ extension SQLiteFleetStore {
 
     public func alarms(subcloud: String?) async throws -> [Alarm] {
         try await self.database.read { db in
-            let rows: [Row]
+            let rows: [SQLRow]
             if let subcloud {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm WHERE subcloud = ? ORDER BY raisedAt", arguments: [subcloud])
+                rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM alarm WHERE subcloud = ? ORDER BY raisedAt", arguments: [subcloud])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY raisedAt")
+                rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM alarm ORDER BY raisedAt")
             }
             let site = rows.map { row in
                 Alarm(subcloud: row["subcloud"], alarmID: row["alarmID"], entity: row["entity"], severity: row["severity"],
@@ -51,7 +50,7 @@ extension SQLiteFleetStore {
 
     public func events(since: Date?, limit: Int) async throws -> [FleetEvent] {
         try await self.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM event WHERE at >= ? ORDER BY id DESC LIMIT ?",
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM event WHERE at >= ? ORDER BY id DESC LIMIT ?",
                              arguments: [since?.timeIntervalSince1970 ?? 0, limit]).reversed().map(Self.eventRow)
         }
     }
@@ -63,8 +62,8 @@ extension SQLiteFleetStore {
     /// An alarm of the controller itself (a failed strategy), not of a subcloud.
     public func raiseControllerAlarm(_ alarm: Alarm) async throws {
         try await self.database.write { db in
-            let existed = try Row.fetchOne(db, sql: "SELECT 1 FROM controllerAlarm WHERE alarmID = ? AND entity = ?", arguments: [alarm.alarmID, alarm.entity]) != nil
-            try db.execute(sql: "INSERT OR REPLACE INTO controllerAlarm VALUES (?, ?, ?)", arguments: [alarm.alarmID, alarm.entity, try Self.encodeJSON(alarm)])
+            let existed = try SQLRow.fetchOne(db, sql: "SELECT 1 FROM controllerAlarm WHERE alarmID = ? AND entity = ?", arguments: [alarm.alarmID, alarm.entity]) != nil
+            try db.execute(sql: "INSERT INTO controllerAlarm VALUES (?, ?, ?) ON CONFLICT (alarmID, entity) DO UPDATE SET body = excluded.body", arguments: [alarm.alarmID, alarm.entity, try Self.encodeJSON(alarm)])
             if !existed {
                 try Self.event(db, subcloud: nil, kind: "alarm-raised", detail: "\(alarm.alarmID) \(alarm.severity) \(alarm.entity): \(alarm.reason)", at: alarm.raisedAt)
             }

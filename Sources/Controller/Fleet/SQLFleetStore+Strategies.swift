@@ -1,11 +1,10 @@
 import Foundation
 import Wire
-import GRDB
 
 /// Strategies and their steps (`StrategyStore`): one row each, the value as JSON,
 /// every step transition also in the event log.
-extension SQLiteFleetStore {
-    static func registerStrategyMigration(_ migrator: inout DatabaseMigrator) {
+extension SQLFleetStore {
+    static func registerStrategyMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v4: orchestration") { db in
             try db.execute(sql: """
                 ALTER TABLE subcloudGroup ADD COLUMN priority INTEGER NOT NULL DEFAULT 10;
@@ -112,7 +111,7 @@ extension SQLiteFleetStore {
     public func presence() async throws -> [String: SubcloudPresence] {
         try await self.database.read { db in
             var presence: [String: SubcloudPresence] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT name, management, availability FROM subcloud") {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT name, management, availability FROM subcloud") {
                 presence[row["name"]] = SubcloudPresence(
                     managed: (row["management"] as String) == ManagementState.managed.rawValue,
                     online: (row["availability"] as String) == Availability.online.rawValue
@@ -129,7 +128,7 @@ extension SQLiteFleetStore {
             // In slices, under SQLite's limit on bound parameters.
             for slice in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM deployment WHERE id IN (\(marks))", arguments: StatementArguments(slice)) {
+                for row in try SQLRow.fetchAll(db, sql: "SELECT * FROM deployment WHERE id IN (\(marks))", arguments: SQLArguments(slice)) {
                     let deployment = Self.deploymentRow(row)
                     found[deployment.id] = deployment
                 }
@@ -141,7 +140,7 @@ extension SQLiteFleetStore {
     public func installedVersions(kind: ContentKind, name: String) async throws -> [String: String] {
         try await self.database.read { db in
             var versions: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = ? AND name = ?", arguments: [kind.rawValue, name]) {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = ? AND name = ?", arguments: [kind.rawValue, name]) {
                 versions[row["subcloud"]] = row["version"]
             }
             return versions

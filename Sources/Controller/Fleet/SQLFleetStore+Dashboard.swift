@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What the live dashboard reads (`DashboardStore`): fleet rows by rowid, strategy
 /// progress counted in SQL, the subclouds behind each newest release, events after
@@ -21,11 +20,11 @@ public protocol DashboardStore: Sendable {
     func events(subcloud: String, limit: Int) async throws -> [FleetEvent]
 }
 
-extension SQLiteFleetStore {
+extension SQLFleetStore {
     public func fleetRows(rowIDs: Set<Int64>?) async throws -> [(rowID: Int64, row: FleetRow)] {
         try await self.database.read { db in
             guard let rowIDs else {
-                return try Self.fleetRows(db, where: "1", arguments: [], counts: try Self.alarmCounts(db), commits: try Self.runningCommits(db))
+                return try Self.fleetRows(db, where: "1 = 1", arguments: [], counts: try Self.alarmCounts(db), commits: try Self.runningCommits(db))
             }
             // Only the changed rows' alarms and commits: this runs for every delta.
             var rows: [(Int64, FleetRow)] = []
@@ -35,7 +34,7 @@ extension SQLiteFleetStore {
                 let slice = Array(ids[start..<min(start + 500, ids.count)])
                 let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
                 let names = "subcloud IN (SELECT name FROM subcloud WHERE rowid IN (\(marks)))"
-                let arguments = StatementArguments(slice)
+                let arguments: SQLArguments = slice
                 rows += try Self.fleetRows(
                     db, where: "rowid IN (\(marks))", arguments: arguments,
                     counts: try Self.alarmCounts(db, where: names, arguments: arguments),
@@ -47,9 +46,9 @@ extension SQLiteFleetStore {
     }
 
     private static func fleetRows(
-        _ db: Database, where condition: String, arguments: StatementArguments, counts: [String: AlarmCounts], commits: [String: String]
+        _ db: any SQLSession, where condition: String, arguments: SQLArguments, counts: [String: AlarmCounts], commits: [String: String]
     ) throws -> [(rowID: Int64, row: FleetRow)] {
-        try Row.fetchAll(db, sql: "SELECT rowid AS tern_rowid, * FROM subcloud WHERE \(condition) ORDER BY name", arguments: arguments).map { row in
+        try SQLRow.fetchAll(db, sql: "SELECT rowid AS tern_rowid, * FROM subcloud WHERE \(condition) ORDER BY name", arguments: arguments).map { row in
             let subcloud = try Self.subcloud(from: row, counts: counts)
             return (row["tern_rowid"], FleetRow(subcloud, commit: commits[subcloud.name]))
         }
@@ -65,9 +64,9 @@ extension SQLiteFleetStore {
         try await self.database.read { db in try Self.runningCommits(db) }
     }
 
-    static func runningCommits(_ db: Database, where condition: String = "1", arguments: StatementArguments = []) throws -> [String: String] {
+    static func runningCommits(_ db: any SQLSession, where condition: String = "1 = 1", arguments: SQLArguments = []) throws -> [String: String] {
         var commits: [String: String] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = 'ostree' AND (\(condition)) ORDER BY reportedAt", arguments: arguments) {
+        for row in try SQLRow.fetchAll(db, sql: "SELECT subcloud, version FROM installed WHERE kind = 'ostree' AND (\(condition)) ORDER BY reportedAt", arguments: arguments) {
             commits[row["subcloud"]] = row["version"]
         }
         return commits
@@ -76,7 +75,7 @@ extension SQLiteFleetStore {
     public func strategySummaries() async throws -> [StrategySummary] {
         try await self.database.read { db in
             var counts: [String: [String: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT type, json_extract(body, '$.state') AS state, COUNT(*) AS n FROM strategyStep GROUP BY type, state") {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT type, \(db.dialect.jsonText("body", "state")) AS state, COUNT(*) AS n FROM strategyStep GROUP BY type, state") {
                 counts[row["type"], default: [:]][row["state"]] = row["n"]
             }
             return try String.fetchAll(db, sql: "SELECT body FROM strategy ORDER BY type").map { body in
@@ -95,14 +94,14 @@ extension SQLiteFleetStore {
     public func requiredUpdates() async throws -> [RequiredUpdate] {
         try await self.database.read { db in
             var newest: [String: (kind: String, name: String, version: String)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT kind, name, version FROM release WHERE kind != 'backup' ORDER BY importedAt, rowid") {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT kind, name, version FROM release WHERE kind != 'backup' ORDER BY importedAt, rowid") {
                 newest["\(row["kind"] as String)\u{0}\(row["name"] as String)"] = (row["kind"], row["name"], row["version"])
             }
             var updates: [String: RequiredUpdate] = [:]
             for (key, release) in newest {
                 updates[key] = RequiredUpdate(kind: release.kind, name: release.name, newest: release.version, behind: [], current: 0)
             }
-            for row in try Row.fetchAll(db, sql: "SELECT subcloud, kind, name, version FROM installed ORDER BY subcloud") {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT subcloud, kind, name, version FROM installed ORDER BY subcloud") {
                 let key = "\(row["kind"] as String)\u{0}\(row["name"] as String)"
                 guard let release = newest[key] else { continue }
                 if (row["version"] as String) == release.version { updates[key]?.current += 1 } else { updates[key]?.behind.append(row["subcloud"]) }
@@ -113,18 +112,18 @@ extension SQLiteFleetStore {
 
     public func events(after id: Int64, limit: Int) async throws -> [FleetEvent] {
         try await self.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM event WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [id, limit])
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM event WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [id, limit])
                 .map(Self.eventRow)
         }
     }
 
     public func events(subcloud: String, limit: Int) async throws -> [FleetEvent] {
         try await self.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM event WHERE subcloud = ? ORDER BY id DESC LIMIT ?", arguments: [subcloud, limit]).map(Self.eventRow)
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM event WHERE subcloud = ? ORDER BY id DESC LIMIT ?", arguments: [subcloud, limit]).map(Self.eventRow)
         }
     }
 
-    static func eventRow(_ row: Row) -> FleetEvent {
+    static func eventRow(_ row: SQLRow) -> FleetEvent {
         FleetEvent(id: row["id"], at: Date(timeIntervalSince1970: row["at"]), subcloud: row["subcloud"], kind: row["kind"], detail: row["detail"])
     }
 }

@@ -1,10 +1,9 @@
 import Wire
 import Foundation
-import GRDB
 
 /// Config generations, releases, deployments and site inventory, in the registry's database.
-extension SQLiteFleetStore {
-    static func registerContentMigration(_ migrator: inout DatabaseMigrator) {
+extension SQLFleetStore {
+    static func registerContentMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v2: content plane") { db in
             try db.execute(sql: """
                 CREATE TABLE configGeneration (
@@ -87,7 +86,7 @@ extension SQLiteFleetStore {
     public func recordConfigResult(_ state: ConfigState) async throws {
         let body = try Self.encode(state)
         try await self.database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO configState VALUES (?, ?)", arguments: [state.subcloud, body])
+            try db.execute(sql: "INSERT INTO configState VALUES (?, ?) ON CONFLICT (subcloud) DO UPDATE SET body = excluded.body", arguments: [state.subcloud, body])
         }
     }
 
@@ -96,7 +95,7 @@ extension SQLiteFleetStore {
     public func addRelease(_ release: Release) async throws {
         let body = try Self.encode(release)
         try await self.database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO release VALUES (?, ?, ?, ?, ?)", arguments: [
+            try db.execute(sql: "INSERT INTO release VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, name, version) DO UPDATE SET importedAt = excluded.importedAt, body = excluded.body", arguments: [
                 release.kind.rawValue, release.name, release.version, release.importedAt.timeIntervalSince1970, body,
             ])
         }
@@ -130,10 +129,9 @@ extension SQLiteFleetStore {
                 UPDATE deployment SET state = 'superseded', updatedAt = ?
                 WHERE subcloud = ? AND kind = ? AND name = ? AND state IN ('pending', 'fetching', 'prestaged')
                 """, arguments: [now.timeIntervalSince1970, subcloud, kind.rawValue, name])
-            try db.execute(sql: "INSERT INTO deployment (subcloud, kind, name, version, activate, state, detail, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, 'pending', '', ?, ?)", arguments: [
+            let id = try Int64.fetchOne(db, sql: "INSERT INTO deployment (subcloud, kind, name, version, activate, state, detail, createdAt, updatedAt) VALUES (?, ?, ?, ?, ?, 'pending', '', ?, ?) RETURNING id", arguments: [
                 subcloud, kind.rawValue, name, version, activate, now.timeIntervalSince1970, now.timeIntervalSince1970,
-            ])
-            let id = db.lastInsertedRowID
+            ])!
             try db.execute(sql: "INSERT INTO event (at, subcloud, kind, detail) VALUES (?, ?, 'deployment', ?)", arguments: [
                 now.timeIntervalSince1970, subcloud, "\(activate ? "deploy" : "prestage") \(kind.rawValue) \(name) \(version) (deployment \(id))",
             ])
@@ -143,11 +141,11 @@ extension SQLiteFleetStore {
 
     public func deployments(subcloud: String?) async throws -> [Deployment] {
         try await self.database.read { db in
-            let rows: [Row]
+            let rows: [SQLRow]
             if let subcloud {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM deployment WHERE subcloud = ? ORDER BY id", arguments: [subcloud])
+                rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM deployment WHERE subcloud = ? ORDER BY id", arguments: [subcloud])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM deployment ORDER BY id")
+                rows = try SQLRow.fetchAll(db, sql: "SELECT * FROM deployment ORDER BY id")
             }
             return rows.map(Self.deployment(from:))
         }
@@ -155,13 +153,13 @@ extension SQLiteFleetStore {
 
     public func deployment(id: Int64) async throws -> Deployment? {
         try await self.database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM deployment WHERE id = ?", arguments: [id]).map(Self.deployment(from:))
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM deployment WHERE id = ?", arguments: [id]).map(Self.deployment(from:))
         }
     }
 
     public func updateDeployment(id: Int64, state: DeploymentState, detail: String, at now: Date) async throws {
         try await self.database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM deployment WHERE id = ?", arguments: [id]) else { return }
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM deployment WHERE id = ?", arguments: [id]) else { return }
             let before = Self.deployment(from: row)
             guard before.state != .superseded, before.state != state || before.detail != detail else { return }
             try db.execute(sql: "UPDATE deployment SET state = ?, detail = ?, updatedAt = ? WHERE id = ?", arguments: [state.rawValue, detail, now.timeIntervalSince1970, id])
@@ -179,7 +177,7 @@ extension SQLiteFleetStore {
     public func recordInstalled(_ item: InstalledContent) async throws -> Bool {
         try await self.database.write { db in
             let before = try String.fetchOne(db, sql: "SELECT version FROM installed WHERE subcloud = ? AND kind = ? AND name = ?", arguments: [item.subcloud, item.kind.rawValue, item.name])
-            try db.execute(sql: "INSERT OR REPLACE INTO installed VALUES (?, ?, ?, ?, ?)", arguments: [
+            try db.execute(sql: "INSERT INTO installed VALUES (?, ?, ?, ?, ?) ON CONFLICT (subcloud, kind, name) DO UPDATE SET version = excluded.version, reportedAt = excluded.reportedAt", arguments: [
                 item.subcloud, item.kind.rawValue, item.name, item.version, item.reportedAt.timeIntervalSince1970,
             ])
             return before != item.version
@@ -188,7 +186,7 @@ extension SQLiteFleetStore {
 
     public func installed(subcloud: String) async throws -> [InstalledContent] {
         try await self.database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM installed WHERE subcloud = ? ORDER BY kind, name", arguments: [subcloud]).compactMap { row in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM installed WHERE subcloud = ? ORDER BY kind, name", arguments: [subcloud]).compactMap { row in
                 guard let kind = ContentKind(rawValue: row["kind"]) else { return nil }
                 return InstalledContent(subcloud: row["subcloud"], kind: kind, name: row["name"], version: row["version"], reportedAt: Date(timeIntervalSince1970: row["reportedAt"]))
             }
@@ -204,9 +202,9 @@ extension SQLiteFleetStore {
         }
     }
 
-    static func deploymentRow(_ row: Row) -> Deployment { self.deployment(from: row) }
+    static func deploymentRow(_ row: SQLRow) -> Deployment { self.deployment(from: row) }
 
-    private static func deployment(from row: Row) -> Deployment {
+    private static func deployment(from row: SQLRow) -> Deployment {
         Deployment(
             id: row["id"], subcloud: row["subcloud"], kind: ContentKind(rawValue: row["kind"]) ?? .ostree, name: row["name"], version: row["version"],
             activate: row["activate"], state: DeploymentState(rawValue: row["state"]) ?? .failed, detail: row["detail"],

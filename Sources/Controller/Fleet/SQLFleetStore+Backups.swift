@@ -1,10 +1,9 @@
 import Foundation
-import GRDB
 
 /// Backups (`BackupStore`). The subcloud is a name, not a foreign key: a site's
 /// backups outlive it, to restore onto the machine that replaces it.
-extension SQLiteFleetStore {
-    static func registerBackupMigration(_ migrator: inout DatabaseMigrator) {
+extension SQLFleetStore {
+    static func registerBackupMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v6: backups") { db in
             try db.execute(sql: """
                 CREATE TABLE backup (
@@ -30,8 +29,8 @@ extension SQLiteFleetStore {
             var made: [Backup] = []
             for subcloud in subclouds {
                 guard try Self.fetchSubcloud(db, subcloud) != nil else { throw FleetStoreError.notFound("no subcloud named \"\(subcloud)\"") }
-                try db.execute(sql: "INSERT INTO backup (subcloud, state, body) VALUES (?, 'queued', '{}')", arguments: [subcloud])
-                let backup = Backup(id: db.lastInsertedRowID, subcloud: subcloud, localOnly: localOnly, at: now)
+                let id = try Int64.fetchOne(db, sql: "INSERT INTO backup (subcloud, state, body) VALUES (?, 'queued', '{}') RETURNING id", arguments: [subcloud])!
+                let backup = Backup(id: id, subcloud: subcloud, localOnly: localOnly, at: now)
                 try db.execute(sql: "UPDATE backup SET body = ? WHERE id = ?", arguments: [try Self.encodeJSON(backup), backup.id])
                 try Self.event(db, subcloud: subcloud, kind: "backup", detail: "backup \(backup.id) requested\(localOnly ? " (local only)" : "")", at: now)
                 made.append(backup)
@@ -55,7 +54,7 @@ extension SQLiteFleetStore {
     public func setBackupChunks(_ id: Int64, _ chunks: [String]) async throws {
         try await self.database.write { db in
             for digest in Set(chunks) {
-                try db.execute(sql: "INSERT OR IGNORE INTO backupObject (backup, digest) VALUES (?, ?)", arguments: [id, digest])
+                try db.execute(sql: "INSERT INTO backupObject (backup, digest) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [id, digest])
             }
         }
     }
@@ -93,8 +92,8 @@ extension SQLiteFleetStore {
     }
 }
 
-extension SQLiteFleetStore {
-    static func registerBackupScheduleMigration(_ migrator: inout DatabaseMigrator) {
+extension SQLFleetStore {
+    static func registerBackupScheduleMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v7: backup schedules") { db in
             try db.execute(sql: "CREATE TABLE backupSchedule (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)")
         }
@@ -102,9 +101,9 @@ extension SQLiteFleetStore {
 
     public func addBackupSchedule(_ schedule: BackupSchedule) async throws -> BackupSchedule {
         try await self.database.write { db in
-            try db.execute(sql: "INSERT INTO backupSchedule (body) VALUES ('{}')")
+            let id = try Int64.fetchOne(db, sql: "INSERT INTO backupSchedule (body) VALUES ('{}') RETURNING id")!
             var made = schedule
-            made.id = db.lastInsertedRowID
+            made.id = id
             try db.execute(sql: "UPDATE backupSchedule SET body = ? WHERE id = ?", arguments: [try Self.encodeJSON(made), made.id])
             try Self.event(db, subcloud: nil, kind: "backup", detail: "backup schedule \(made.id) added: \(made.targets.summary) every \(Int(made.every)) s", at: made.createdAt)
             return made

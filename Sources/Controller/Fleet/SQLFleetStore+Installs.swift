@@ -1,10 +1,9 @@
 import Foundation
-import GRDB
 
 /// Installs (`InstallStore`): the value as JSON, the boot image's URL token beside
 /// it (never in the JSON the API shows); every move in the event log.
-extension SQLiteFleetStore {
-    static func registerInstallMigration(_ migrator: inout DatabaseMigrator) {
+extension SQLFleetStore {
+    static func registerInstallMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v5: zero-touch install") { db in
             try db.execute(sql: """
                 CREATE TABLE install (

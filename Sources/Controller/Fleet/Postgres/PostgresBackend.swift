@@ -1,0 +1,238 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The store on a PostgreSQL database that several controller replicas share.
+///
+/// Transactions run as the store's SQLite ones do: a closure of statements on a thread
+/// of their own (here one per connection, each statement waiting for its answer), so
+/// the store's code is the same for both. Writes are SERIALIZABLE and are run again
+/// after a serialization failure, which is what makes one replica's check-then-insert
+/// (a subcloud added twice at once on two replicas) safe against another's. Each commit
+/// notifies `tern_changes` with what it wrote, so every replica's dashboard and agents
+/// hear of a change made on another within a round trip.
+public final class PostgresBackend: SQLBackend {
+    public static let channel = "tern_changes"
+    public let changes = StoreChanges()
+    public var dialect: SQLDialect { .postgres }
+    /// Names this process in notifications, so it does not apply its own twice.
+    public let replica = UUID().uuidString
+    let location: PostgresLocation
+    let logger: Logger
+    private let threads: NIOThreadPool
+    private let idle: NIOLockedValueBox<[PostgresConnection]>
+    private let group: any EventLoopGroup
+    private let listener: NIOLockedValueBox<PostgresConnection?> = .init(nil)
+    /// Other replicas' commits (`Notified`), for whoever acts on them (agents' pushes).
+    private let remote = NIOLockedValueBox<[@Sendable (StoreChanges.Pending) -> Void]>([])
+
+    /// Connects `connections` sessions (and one that listens) to the database at `location`.
+    public init(location: PostgresLocation, connections: Int = 4, logger: Logger) throws {
+        self.location = location
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.threads = NIOThreadPool(numberOfThreads: connections)
+        self.threads.start()
+        var opened: [PostgresConnection] = []
+        do {
+            for id in 0..<connections { opened.append(try Self.connect(location, id: id, group: self.group, logger: logger)) }
+        } catch {
+            for connection in opened { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
+            self.threads.shutdownGracefully { _ in }
+            throw PostgresStoreError(error)
+        }
+        self.idle = NIOLockedValueBox(opened)
+        do { try self.listen() } catch { throw PostgresStoreError(error) }
+    }
+
+    deinit {
+        let connections = self.idle.withLockedValue { $0 } + [self.listener.withLockedValue { $0 }].compactMap { $0 }
+        self.listener.withLockedValue { $0 = nil }
+        // Each kept until it has closed (a connection must not go before its channel).
+        for connection in connections where !connection.isClosed { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
+        self.threads.shutdownGracefully { _ in }
+    }
+
+    static func connect(_ location: PostgresLocation, id: Int, group: any EventLoopGroup, logger: Logger) throws -> PostgresConnection {
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password, database: location.database, tls: .disable
+        )
+        return try PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger).wait()
+    }
+
+    /// Calls `body` with what another replica committed, as it arrives.
+    public func onRemoteChanges(_ body: @escaping @Sendable (StoreChanges.Pending) -> Void) {
+        self.remote.withLockedValue { $0.append(body) }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await self.threads.runIfActive {
+            try self.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", notify: false) { try body($0) }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await self.threads.runIfActive {
+            try self.transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", notify: true) { try body($0) }
+        }
+    }
+
+    public func migrate(_ migrations: [SQLMigration]) throws {
+        _ = try self.transaction("BEGIN", notify: false) { session in
+            // Replicas starting together migrate one after the other.
+            try session.execute(sql: "SELECT pg_advisory_xact_lock(7301)")
+            try session.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
+            let applied = Set(try String.fetchAll(session, sql: "SELECT identifier FROM schemaMigration"))
+            for migration in migrations where !applied.contains(migration.identifier) {
+                try migration.migrate(session)
+                try session.execute(sql: "INSERT INTO schemaMigration VALUES (?)", arguments: [migration.identifier])
+            }
+        }
+    }
+
+    /// Runs `body` in a transaction on a connection of its own, again after a
+    /// serialization failure or deadlock (up to ten times), and maps constraint
+    /// violations to the store's errors.
+    private func transaction<T>(_ begin: String, notify: Bool, _ body: (PostgresSession) throws -> T) throws -> T {
+        var connection = try self.takeConnection()
+        defer { self.idle.withLockedValue { $0.append(connection) } }
+        var attempt = 0
+        while true {
+            attempt += 1
+            if connection.isClosed { connection = try Self.connect(self.location, id: 100 + attempt, group: self.group, logger: self.logger) }
+            let session = PostgresSession(connection: connection, logger: self.logger)
+            do {
+                try session.execute(sql: begin)
+                let result = try body(session)
+                let written = session.written
+                if notify, !written.isEmpty {
+                    try session.execute(sql: "SELECT pg_notify(?, ?)", arguments: [Self.channel, self.replica + " " + Self.payload(written)])
+                }
+                try session.execute(sql: "COMMIT")
+                if notify { self.changes.committed(written.watched) }
+                return result
+            } catch {
+                if !connection.isClosed { _ = try? connection.query("ROLLBACK", logger: self.logger).wait() }
+                let state = (error as? PSQLError)?.serverInfo?[.sqlState]
+                if (state == "40001" || state == "40P01"), attempt < 10 {
+                    Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.005) * Double(attempt))
+                    continue
+                }
+                if state == "23505" { throw FleetStoreError.conflict("it already exists (\((error as? PSQLError)?.serverInfo?[.message] ?? "unique violation"))") }
+                if state == "23503" { throw FleetStoreError.refused("it is still referred to (\((error as? PSQLError)?.serverInfo?[.message] ?? "foreign key"))") }
+                // The store's own refusals go out as they are.
+                throw error is PSQLError ? PostgresStoreError(error) : error
+            }
+        }
+    }
+
+    private func takeConnection() throws -> PostgresConnection {
+        // As many connections as threads: one is always free to the thread running this.
+        guard let connection = self.idle.withLockedValue({ $0.popLast() }) else { throw FleetStoreError.refused("no database connection free") }
+        return connection
+    }
+
+    // MARK: Notifications
+
+    /// `subcloud:1,2 deleted:3 tables:alarm,event`, or `subcloud:*` when the rowids do
+    /// not fit the 8,000 bytes a notification carries.
+    static func payload(_ changes: StoreChanges.Pending) -> String {
+        var parts: [String] = []
+        if changes.subclouds.count + changes.deletedSubclouds.count > 500 || changes.allSubclouds {
+            parts.append("subcloud:*")
+        } else {
+            if !changes.subclouds.isEmpty { parts.append("subcloud:" + changes.subclouds.map(String.init).joined(separator: ",")) }
+            if !changes.deletedSubclouds.isEmpty { parts.append("deleted:" + changes.deletedSubclouds.map(String.init).joined(separator: ",")) }
+        }
+        if !changes.tables.isEmpty { parts.append("tables:" + changes.tables.sorted().joined(separator: ",")) }
+        return parts.joined(separator: " ")
+    }
+
+    static func parse(_ payload: Substring) -> StoreChanges.Pending {
+        var changes = StoreChanges.Pending()
+        for part in payload.split(separator: " ") {
+            let pieces = part.split(separator: ":", maxSplits: 1)
+            guard pieces.count == 2 else { continue }
+            let values = pieces[1].split(separator: ",")
+            switch pieces[0] {
+            case "subcloud" where pieces[1] == "*": changes.allSubclouds = true
+            case "subcloud": changes.subclouds.formUnion(values.compactMap { Int64($0) })
+            case "deleted": changes.deletedSubclouds.formUnion(values.compactMap { Int64($0) })
+            case "tables": changes.tables.formUnion(values.map(String.init))
+            default: continue
+            }
+        }
+        return changes
+    }
+
+    /// A connection of its own LISTENs; it reconnects when the database goes away, and
+    /// then tells the feed to read everything again (notifications were missed).
+    private func listen() throws {
+        let connection = try Self.connect(self.location, id: 1000, group: self.group, logger: self.logger)
+        connection.addListener(channel: Self.channel) { [weak self] _, notification in
+            guard let self else { return }
+            let text = Substring(notification.payload)
+            guard let space = text.firstIndex(of: " "), text[..<space] != Substring(self.replica) else { return }
+            let changes = Self.parse(text[text.index(after: space)...])
+            self.changes.committed(changes.watched)
+            for body in self.remote.withLockedValue({ $0 }) { body(changes) }
+        }
+        _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN " + Self.channel), logger: self.logger).wait()
+        self.listener.withLockedValue { $0 = connection }
+        connection.closeFuture.whenComplete { [weak self] _ in
+            guard let self else { return }
+            self.relisten(after: .milliseconds(500))
+        }
+    }
+
+    private func relisten(after delay: TimeAmount) {
+        self.group.next().scheduleTask(in: delay) { [weak self] in
+            guard let self else { return }
+            self.threads.submit { [weak self] _ in
+                guard let self else { return }
+                do {
+                    try self.listen()
+                    self.changes.committed(StoreChanges.Pending(allSubclouds: true, tables: StoreChanges.watched))
+                } catch {
+                    self.logger.warning("store notifications: cannot listen again yet", metadata: ["error": "\(error)"])
+                    self.relisten(after: .seconds(2))
+                }
+            }
+        }
+    }
+}
+
+extension StoreChanges.Pending {
+    /// Only the tables the dashboard shows.
+    var watched: StoreChanges.Pending {
+        var copy = self
+        copy.tables = copy.tables.intersection(StoreChanges.watched)
+        return copy
+    }
+}
+
+/// What PostgreSQL said, readable (postgres-nio's errors print nothing by default, to
+/// keep bound values out of logs; the server's message and SQLSTATE carry none).
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public var sqlState: String?
+    public var message: String
+
+    init(_ error: any Error) {
+        guard let error = error as? PSQLError else {
+            self.message = "\(error)"
+            return
+        }
+        self.sqlState = error.serverInfo?[.sqlState]
+        if let server = error.serverInfo?[.message] {
+            self.message = server + (error.serverInfo?[.detail].map { " (\($0))" } ?? "")
+        } else {
+            self.message = "\(error.code)"
+        }
+        if let query = error.query { self.message += " in: \(query.sql)" }
+    }
+
+    public var description: String { "PostgreSQL: \(self.message)" + (self.sqlState.map { " [\($0)]" } ?? "") }
+}
