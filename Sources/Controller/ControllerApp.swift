@@ -25,6 +25,12 @@ public struct ControllerApp: Sendable {
     private let api: any Service
     private let availability: AvailabilityMonitor
     private let orchestrator: Orchestrator
+    /// Whether this controller runs the work that must run once (always, alone; the lease holder, with replicas).
+    public let leadership: Leadership
+    /// With replicas: acts on other replicas' changes to subclouds connected here.
+    let nudges: ReplicaNudges?
+    /// With replicas: records which subclouds are connected here.
+    let seenFlush: SeenFlush?
     /// Zero-touch installs.
     public let installer: Installer
     /// Backups and restores of sites.
@@ -40,16 +46,28 @@ public struct ControllerApp: Sendable {
     public static func build(configuration: ControllerConfiguration, logger: Logger, notifier: SystemdNotifier = SystemdNotifier()) async throws -> ControllerApp {
         try AtomicFile.makeDirectory(configuration.dataDirectory, mode: 0o700)
         let pki = try ControllerPKI.loadOrCreate(dataDirectory: configuration.dataDirectory, serverNames: configuration.serverNames)
-        let store = try SQLFleetStore(path: configuration.databasePath)
+        let store: SQLFleetStore
+        let leadership: Leadership
+        if let url = configuration.storeURL {
+            let location = try PostgresLocation(parsing: url)
+            store = try SQLFleetStore(backend: try PostgresBackend(location: location, logger: logger))
+            leadership = Leadership(store: store, replica: "\(configuration.identity)-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))", logger: logger)
+            logger.notice("fleet store on PostgreSQL: this controller is one replica of those sharing it", metadata: ["store": "\(location)"])
+        } else {
+            store = try SQLFleetStore(path: configuration.databasePath)
+            leadership = .alone()
+        }
         let token = try APIToken.loadOrCreate(path: configuration.apiTokenPath)
         let live = LiveFleet()
         let objects = try ObjectStore(dataDirectory: configuration.dataDirectory)
         let work = BackgroundWork(logger: logger)
         let metrics = ControllerMetrics()
         let content = ContentPlane(store: store, live: live, objects: objects, dataDirectory: configuration.dataDirectory, work: work, logger: logger)
+        let (nudges, nudged) = ReplicaNudges.make(live: live, content: content, store: store, logger: logger)
+        store.onNudge { names in nudged.yield(names) }
         let backups = Backups(
             store: store, live: live, objects: objects, content: content, dataDirectory: configuration.dataDirectory,
-            backupLimit: configuration.maxParallelBackups, restoreLimit: configuration.maxParallelRestores, logger: logger
+            backupLimit: configuration.maxParallelBackups, restoreLimit: configuration.maxParallelRestores, leadership: leadership, logger: logger
         )
         let healthBook = HealthBook()
         let access = Access(operatorToken: token, store: store)
@@ -102,8 +120,12 @@ public struct ControllerApp: Sendable {
             configuration: configuration, pki: pki, live: live, store: store, objects: objects, content: content,
             healthFlush: HealthFlush(book: healthBook, store: store, interval: .seconds(1), logger: logger),
             wireServer: wireServer, enrolmentServer: enrolmentServer, api: api,
-            availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, logger: logger),
-            orchestrator: Orchestrator(store: store, content: content, backups: backups, metrics: metrics, logger: logger), installer: installer, backups: backups,
+            availability: AvailabilityMonitor(store: store, live: live, configuration: configuration, metrics: metrics, leadership: leadership, logger: logger),
+            orchestrator: Orchestrator(store: store, content: content, backups: backups, metrics: metrics, logger: logger, leadership: leadership),
+            leadership: leadership, nudges: leadership.isReplicated ? nudges : nil,
+            seenFlush: leadership.isReplicated
+                ? SeenFlush(live: live, store: store, period: .seconds(Int64(AvailabilityMonitor.seenPeriod(configuration))), logger: logger) : nil,
+            installer: installer, backups: backups,
             feed: feed, systemd: SystemdService(notifier: notifier), apiAddress: apiAddress
         )
     }
@@ -115,9 +137,17 @@ public struct ControllerApp: Sendable {
     /// so that its open streams end and the API's drain does not wait on them.
     public var services: [any Service] {
         [
-            self.availability, self.healthFlush, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api,
+            self.leadership, self.availability, self.healthFlush, self.content.work, self.orchestrator, self.installer, self.backups, self.wireServer, self.enrolmentServer, self.api,
             self.feed, self.systemd,
-        ]
+        ] + self.replicaServices
+    }
+
+    /// With replicas, the services that keep them in step.
+    private var replicaServices: [any Service] {
+        var services: [any Service] = []
+        if let seenFlush = self.seenFlush { services.append(seenFlush) }
+        if let nudges = self.nudges { services.append(nudges) }
+        return services
     }
 
     /// Makes an object from the object store part of a subcloud's desired content and

@@ -6,6 +6,9 @@ import Wire
 public struct ControllerConfiguration: Sendable {
     /// Holds the CA, the server certificate, the fleet database, the API token and the config file.
     public var dataDirectory: String
+    /// The shared PostgreSQL store (`postgres://USER@HOST:PORT/DB`) of controller
+    /// replicas; nil: the embedded SQLite file in the data directory.
+    public var storeURL: String?
     /// The wire protocol listener (mutual TLS).
     public var listenHost = "127.0.0.1"
     public var listenPort = 7447

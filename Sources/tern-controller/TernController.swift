@@ -27,6 +27,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "The controller's data directory (CA, certificates, fleet database, API token, controller.conf).")
     var data: String = "/var/lib/tern-controller"
 
+    @Option(help: "The fleet store shared by controller replicas, postgres://USER@HOST:PORT/DB (store in controller.conf; default: SQLite in the data directory). The password, if any, from PGPASSWORD.")
+    var store: String?
     @Option(help: "Wire protocol listener, HOST:PORT.") var listen: String?
     @Option(help: "Enrolment listener, HOST:PORT.") var enrolListen: String?
     @Option(help: "REST API and /metrics listener, HOST:PORT.") var apiListen: String?
@@ -56,6 +58,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = ControllerConfiguration(dataDirectory: self.data)
         try AtomicFile.makeDirectory(self.data, mode: 0o700)
         try ConfigFile.apply(path: configuration.configFilePath, to: &configuration)
+        if let store { configuration.storeURL = store }
         if let listen { (configuration.listenHost, configuration.listenPort) = try HostPort.parse(listen) }
         if let enrolListen { (configuration.enrolHost, configuration.enrolPort) = try HostPort.parse(enrolListen) }
         if let apiListen { (configuration.apiHost, configuration.apiPort) = try HostPort.parse(apiListen) }

@@ -4,7 +4,7 @@ import Wire
 
 /// `/v1/subclouds` and `/v1/subcloud-groups`: the fleet registry, in operator's words.
 struct SubcloudController: Sendable {
-    let store: any SubcloudStore & InstallStore
+    let store: any SubcloudStore & InstallStore & LeaseStore
     let live: LiveFleet
     let installer: Installer
     /// How long a new bootstrap token is good for, in seconds.
@@ -119,6 +119,8 @@ struct SubcloudController: Sendable {
         await self.live.forget(name)
         // End its connection now rather than at its next message.
         _ = try? await self.live.send(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"), to: name)
+        // Or, with replicas, on the replica that holds it.
+        try? await self.store.nudge([name])
         return .noContent
     }
 

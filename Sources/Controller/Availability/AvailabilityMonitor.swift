@@ -10,6 +10,8 @@ struct AvailabilityMonitor: Service {
     let live: LiveFleet
     let configuration: ControllerConfiguration
     let metrics: ControllerMetrics
+    /// With replicas, sites no replica here judges are the lease holder's to sweep.
+    let leadership: Leadership
     let logger: Logger
 
     func run() async throws {
@@ -32,6 +34,11 @@ struct AvailabilityMonitor: Service {
         }
     }
 
+    /// How often replicas record the sites they hold: a third of the offline limit.
+    static func seenPeriod(_ configuration: ControllerConfiguration) -> TimeInterval {
+        max(1, Double(configuration.offlineAfter.nanoseconds) / 3e9)
+    }
+
     func check(_ rule: OfflineRule, now: Date) async throws {
         let live = self.live
         var online = 0
@@ -42,7 +49,18 @@ struct AvailabilityMonitor: Service {
                 offline += 1
                 continue
             }
-            let verdict = await live.availability(of: name, rule: rule, now: now)
+            let verdict: OfflineRule.Verdict
+            if self.leadership.isReplicated {
+                if let local = await live.localAvailability(of: name, seenElsewhere: presence.lastSeenAt, rule: rule, now: now) {
+                    verdict = local
+                } else if self.leadership.isLeader {
+                    verdict = rule.sharedVerdict(lastSeen: presence.lastSeenAt, seenPeriod: Self.seenPeriod(self.configuration), now: now)
+                } else {
+                    verdict = .online
+                }
+            } else {
+                verdict = await live.availability(of: name, rule: rule, now: now)
+            }
             guard case .offline(let reason, let silentFor) = verdict else {
                 online += 1
                 continue

@@ -19,6 +19,17 @@ struct OfflineRule: Sendable {
         case offline(reason: String, silentFor: Int)
     }
 
+    /// With replicas, for a site no replica here judges (the lease holder's sweep): the
+    /// last time any replica recorded it, written every `seenPeriod` while connected.
+    func sharedVerdict(lastSeen: Date?, seenPeriod: TimeInterval, now: Date) -> Verdict {
+        if let lastSeen, lastSeen > self.startedAt {
+            let silence = now.timeIntervalSince(lastSeen)
+            return silence > self.offlineAfter + seenPeriod
+                ? .offline(reason: "no replica has heard from it for \(Int(silence)) s", silentFor: Int(silence)) : .online
+        }
+        return self.verdict(connected: false, lastHeard: nil, disconnectedAt: nil, now: now)
+    }
+
     func verdict(connected: Bool, lastHeard: Date?, disconnectedAt: Date?, now: Date) -> Verdict {
         if connected {
             let silence = now.timeIntervalSince(max(lastHeard ?? self.startedAt, self.startedAt))

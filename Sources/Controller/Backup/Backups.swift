@@ -37,6 +37,8 @@ public actor Backups: Service {
     /// What each uploading backup still lacks: the manifest first, then its chunks.
     var missing: [Int64: [ContentDigest: ObjectRef]] = [:]
     /// The site of each uploading backup.
+    /// With replicas, schedules fire on the lease holder only.
+    let leadership: Leadership
     var sites: [Int64: String] = [:]
     /// Chunks and bytes each uploading backup has received so far (the record's counts, kept here).
     var uploaded: [Int64: (chunks: Int, bytes: UInt64)] = [:]
@@ -53,8 +55,9 @@ public actor Backups: Service {
 
     public init(
         store: any BackupStore & BackupScheduleStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, content: ContentPlane,
-        dataDirectory: String, backupLimit: Int = 250, restoreLimit: Int = 100, uploadLimit: Int = 64, logger: Logger
+        dataDirectory: String, backupLimit: Int = 250, restoreLimit: Int = 100, uploadLimit: Int = 64, leadership: Leadership = .alone(), logger: Logger
     ) {
+        self.leadership = leadership
         self.store = store
         self.live = live
         self.objects = objects
@@ -253,7 +256,7 @@ public actor Backups: Service {
                 self.logger.warning("upload housekeeping failed", metadata: ["subcloud": "\(site)", "error": "\(error)"])
             }
         }
-        await self.runSchedules()
+        if self.leadership.isLeader { await self.runSchedules() }
         await self.requestWaiting()
         await self.pump()
     }

@@ -8,7 +8,7 @@ import Wire
 /// and DEPLOY messages out, CONFIG_RESULT and DEPLOY_STATUS in, sync status kept.
 /// Everything is re-sent on each connection until the site says it is done.
 public actor ContentPlane {
-    let store: any ContentStore & SubcloudStore & AlarmStore
+    let store: any ContentStore & SubcloudStore & AlarmStore & LeaseStore
     let live: LiveFleet
     let objects: ObjectStore
     public let ostree: OSTreeRepository
@@ -55,10 +55,11 @@ public actor ContentPlane {
     public func restore(manifest: String, backupID: Int64, on subcloud: String, at now: Date) async throws -> Deployment {
         let deployment = try await self.store.createDeployment(subcloud: subcloud, kind: .backup, name: "backup/\(backupID)", version: manifest, activate: true, at: now)
         await self.send(deployment)
+        try? await self.store.nudge([subcloud])
         return deployment
     }
 
-    public init(store: any ContentStore & SubcloudStore & AlarmStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
+    public init(store: any ContentStore & SubcloudStore & AlarmStore & LeaseStore, live: LiveFleet, objects: ObjectStore, dataDirectory: String, work: BackgroundWork, logger: Logger) {
         self.store = store
         self.work = work
         self.live = live
@@ -93,6 +94,8 @@ public actor ContentPlane {
             made.append(generation)
             try await self.sendConfig(generation)
         }
+        // With replicas, the one holding a site's connection sends it.
+        try? await self.store.nudge(subclouds)
         return made
     }
 
@@ -148,6 +151,7 @@ public actor ContentPlane {
             try await self.updateSync(subcloud)
             await self.send(deployment)
         }
+        try? await self.store.nudge(subclouds)
         return made
     }
 

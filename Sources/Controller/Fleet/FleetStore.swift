@@ -5,7 +5,7 @@ import Wire
 /// depends on the records it uses and a PostgreSQL store can follow the same split.
 /// SQLite (GRDB) by default: `SQLFleetStore`, one file per aggregate.
 public protocol FleetStore: SubcloudStore, PKIStore, AlarmStore, ContentStore, StrategyStore, InstallStore, BackupStore, BackupScheduleStore, DashboardStore,
-    ViewerTokenStore {}
+    ViewerTokenStore, LeaseStore {}
 
 /// Subclouds and their groups, and what their agents last reported.
 public protocol SubcloudStore: Sendable {
@@ -82,6 +82,8 @@ public protocol StrategyStore: Sendable {
 public struct SubcloudPresence: Sendable, Equatable {
     public var managed: Bool
     public var online: Bool
+    /// When some controller replica last recorded hearing from it.
+    public var lastSeenAt: Date? = nil
 }
 
 /// Active alarms and the fleet's event log.

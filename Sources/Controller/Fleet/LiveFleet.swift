@@ -102,6 +102,18 @@ public actor LiveFleet {
         return rule.verdict(connected: self.connections[name] != nil, lastHeard: lastHeard, disconnectedAt: self.disconnectedAt[name], now: now)
     }
 
+    /// With replicas: the verdict of this replica if the site is its to judge (connected
+    /// here, or its connection here closed and no replica has seen it since), else nil.
+    func localAvailability(of name: String, seenElsewhere: Date?, rule: OfflineRule, now: Date) -> OfflineRule.Verdict? {
+        if self.connections[name] == nil {
+            guard let closed = self.disconnectedAt[name], (seenElsewhere ?? .distantPast) <= closed else { return nil }
+        }
+        return self.availability(of: name, rule: rule, now: now)
+    }
+
+    /// The subclouds connected to this controller now.
+    var connectedNames: [String] { Array(self.connections.keys) }
+
     /// Objects each subcloud should hold: offered again on every connection until the
     /// agent has them (it ignores offers of what it already holds), so a cut transfer
     /// resumes after the reconnect without anyone asking.

@@ -111,10 +111,11 @@ extension SQLFleetStore {
     public func presence() async throws -> [String: SubcloudPresence] {
         try await self.database.read { db in
             var presence: [String: SubcloudPresence] = [:]
-            for row in try SQLRow.fetchAll(db, sql: "SELECT name, management, availability FROM subcloud") {
+            for row in try SQLRow.fetchAll(db, sql: "SELECT name, management, availability, lastSeenAt FROM subcloud") {
                 presence[row["name"]] = SubcloudPresence(
                     managed: (row["management"] as String) == ManagementState.managed.rawValue,
-                    online: (row["availability"] as String) == Availability.online.rawValue
+                    online: (row["availability"] as String) == Availability.online.rawValue,
+                    lastSeenAt: (row["lastSeenAt"] as Double?).map(Date.init(timeIntervalSince1970:))
                 )
             }
             return presence

@@ -99,6 +99,7 @@ public final class SQLFleetStore: FleetStore {
         Self.registerBackupMigration(&migrator)
         Self.registerBackupScheduleMigration(&migrator)
         Self.registerViewerTokenMigration(&migrator)
+        Self.registerLeaseMigration(&migrator)
         return migrator
     }
 

@@ -16,13 +16,16 @@ public final class Orchestrator: Service, Sendable {
     let metrics: ControllerMetrics
     let logger: Logger
     let period: Duration
+    /// With replicas, strategies run on the lease holder only.
+    let leadership: Leadership
 
     /// `period`: the longest between two rounds (timeouts, sites going offline); a
     /// report from a site starts a round at once, at most one per `settle`.
     init(
         store: any StrategyStore & SubcloudStore & ContentStore & AlarmStore & BackupStore, content: ContentPlane, backups: Backups?,
-        metrics: ControllerMetrics, logger: Logger, period: Duration = .seconds(1), settle: Duration = .milliseconds(50)
+        metrics: ControllerMetrics, logger: Logger, period: Duration = .seconds(1), settle: Duration = .milliseconds(50), leadership: Leadership = .alone()
     ) {
+        self.leadership = leadership
         self.store = store
         self.content = content
         self.backups = backups
@@ -41,7 +44,8 @@ public final class Orchestrator: Service, Sendable {
     public func run() async throws {
         while !Task.isShuttingDownGracefully {
             do {
-                for strategy in try await self.store.strategies() where strategy.state.isRunning {
+                // With replicas, only the lease holder runs strategies.
+                for strategy in try await self.store.strategies() where strategy.state.isRunning && self.leadership.isLeader {
                     try await self.tick(strategy, now: Date())
                 }
             } catch {

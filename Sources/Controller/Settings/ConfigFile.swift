@@ -94,6 +94,7 @@ public enum ConfigFile {
                 return number
             }
             switch key {
+            case "store": configuration.storeURL = value
             case "listen": (configuration.listenHost, configuration.listenPort) = try HostPort.parse(value)
             case "enrol_listen": (configuration.enrolHost, configuration.enrolPort) = try HostPort.parse(value)
             case "api_listen": (configuration.apiHost, configuration.apiPort) = try HostPort.parse(value)

@@ -16,6 +16,9 @@ import PostgresNIO
 /// hear of a change made on another within a round trip.
 public final class PostgresBackend: SQLBackend {
     public static let channel = "tern_changes"
+    /// Subcloud names whose desired state another replica changed (`SQLFleetStore.nudge`).
+    public static let nudgeChannel = "tern_nudge"
+    private let nudged = NIOLockedValueBox<[@Sendable ([String]) -> Void]>([])
     public let changes = StoreChanges()
     public var dialect: SQLDialect { .postgres }
     /// Names this process in notifications, so it does not apply its own twice.
@@ -66,6 +69,11 @@ public final class PostgresBackend: SQLBackend {
     /// Calls `body` with what another replica committed, as it arrives.
     public func onRemoteChanges(_ body: @escaping @Sendable (StoreChanges.Pending) -> Void) {
         self.remote.withLockedValue { $0.append(body) }
+    }
+
+    /// Calls `body` with the subclouds another replica nudged, as they arrive.
+    public func onNudge(_ body: @escaping @Sendable ([String]) -> Void) {
+        self.nudged.withLockedValue { $0.append(body) }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
@@ -180,7 +188,15 @@ public final class PostgresBackend: SQLBackend {
             self.changes.committed(changes.watched)
             for body in self.remote.withLockedValue({ $0 }) { body(changes) }
         }
+        connection.addListener(channel: Self.nudgeChannel) { [weak self] _, notification in
+            guard let self else { return }
+            let text = Substring(notification.payload)
+            guard let space = text.firstIndex(of: " "), text[..<space] != Substring(self.replica) else { return }
+            let names = text[text.index(after: space)...].split(separator: ",").map(String.init)
+            for body in self.nudged.withLockedValue({ $0 }) { body(names) }
+        }
         _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN " + Self.channel), logger: self.logger).wait()
+        _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN " + Self.nudgeChannel), logger: self.logger).wait()
         self.listener.withLockedValue { $0 = connection }
         connection.closeFuture.whenComplete { [weak self] _ in
             guard let self else { return }
