@@ -10,7 +10,10 @@ packages=(zlib1g-dev openssl python3 systemd ostree skopeo umoci curl bsdutils
     linux-image-amd64 busybox-static xorriso isolinux syslinux-common cpio xz-utils file binutils
     qemu-system-x86 apache2-utils python3-venv
     # the dashboard's browser tests: headless Chromium driven by Selenium
-    chromium chromium-driver fonts-dejavu-core)
+    chromium chromium-driver fonts-dejavu-core
+    # the PostgreSQL store (controller replicas): the store tests and the replica test
+    # run against a throwaway cluster (scripts/postgres-cluster.sh)
+    postgresql postgresql-client)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -15,6 +15,13 @@ scripts/build-boot-agent.sh
 echo "== checking the golden vectors with the independent decoder"
 python3 Tests/ConformanceTests/annotate.py --check
 
+echo "== a throwaway PostgreSQL cluster for the store and replica tests"
+pg_dir=$(mktemp -d /tmp/tern-pg.XXXXXX)
+trap 'scripts/postgres-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+TERN_POSTGRES_URL=$(scripts/postgres-cluster.sh start "$pg_dir")
+export TERN_POSTGRES_URL TERN_REQUIRE_POSTGRES=1
+echo "PostgreSQL at $TERN_POSTGRES_URL"
+
 echo "== swift test"
 # The qemu install boots a machine under TCG (a core for most of a minute): it runs
 # on its own afterwards, so it does not starve the timing of the other tests.

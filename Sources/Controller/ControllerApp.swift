@@ -51,7 +51,10 @@ public struct ControllerApp: Sendable {
         if let url = configuration.storeURL {
             let location = try PostgresLocation(parsing: url)
             store = try SQLFleetStore(backend: try PostgresBackend(location: location, logger: logger))
-            leadership = Leadership(store: store, replica: "\(configuration.identity)-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))", logger: logger)
+            leadership = Leadership(
+                store: store, replica: "\(configuration.identity)-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))",
+                logger: logger
+            )
             logger.notice("fleet store on PostgreSQL: this controller is one replica of those sharing it", metadata: ["store": "\(location)"])
         } else {
             store = try SQLFleetStore(path: configuration.databasePath)
@@ -77,9 +80,10 @@ public struct ControllerApp: Sendable {
             store: store, live: live, healthBook: healthBook, content: content, objects: objects, backups: backups, authority: pki.authority,
             certificateValidity: configuration.certificateValidity, drainTimeout: configuration.drainTimeout, metrics: metrics, logger: logger
         ))
+        leadership.advertise(configuration.advertiseAddress(boundPort: wireServer.localAddress?.port ?? configuration.listenPort))
         let enrolmentServer = try await EnrolmentServer.bind(
             configuration: configuration, pki: pki,
-            parts: .init(store: store, authority: pki.authority, certificateValidity: configuration.certificateValidity, metrics: metrics, logger: logger),
+            parts: .init(store: store, authority: pki.authority, certificateValidity: configuration.certificateValidity, metrics: metrics, leadership: leadership, logger: logger),
             wirePort: wireServer.localAddress?.port ?? configuration.listenPort
         )
         let (apiAddress, continuation) = AsyncStream<SocketAddress?>.makeStream()

@@ -9,6 +9,15 @@ public struct ControllerConfiguration: Sendable {
     /// The shared PostgreSQL store (`postgres://USER@HOST:PORT/DB`) of controller
     /// replicas; nil: the embedded SQLite file in the data directory.
     public var storeURL: String?
+    /// This controller's protocol address as agents reach it, HOST:PORT, which replicas
+    /// hand out at enrolment as the others to move to (`advertise`; default: the
+    /// listener's, unless it listens on every address).
+    public var advertise: String?
+    func advertiseAddress(boundPort: Int) -> String? {
+        if let advertise { return advertise }
+        guard !["0.0.0.0", "::", ""].contains(self.listenHost) else { return nil }
+        return self.listenHost.contains(":") ? "[\(self.listenHost)]:\(boundPort)" : "\(self.listenHost):\(boundPort)"
+    }
     /// The wire protocol listener (mutual TLS).
     public var listenHost = "127.0.0.1"
     public var listenPort = 7447

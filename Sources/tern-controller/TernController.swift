@@ -29,6 +29,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The fleet store shared by controller replicas, postgres://USER@HOST:PORT/DB (store in controller.conf; default: SQLite in the data directory). The password, if any, from PGPASSWORD.")
     var store: String?
+    @Option(help: "This replica's protocol address as agents reach it, HOST:PORT, handed out at enrolment (advertise; default: --listen's unless it is 0.0.0.0).")
+    var advertise: String?
     @Option(help: "Wire protocol listener, HOST:PORT.") var listen: String?
     @Option(help: "Enrolment listener, HOST:PORT.") var enrolListen: String?
     @Option(help: "REST API and /metrics listener, HOST:PORT.") var apiListen: String?
@@ -59,6 +61,7 @@ struct Serve: AsyncParsableCommand {
         try AtomicFile.makeDirectory(self.data, mode: 0o700)
         try ConfigFile.apply(path: configuration.configFilePath, to: &configuration)
         if let store { configuration.storeURL = store }
+        if let advertise { configuration.advertise = advertise }
         if let listen { (configuration.listenHost, configuration.listenPort) = try HostPort.parse(listen) }
         if let enrolListen { (configuration.enrolHost, configuration.enrolPort) = try HostPort.parse(enrolListen) }
         if let apiListen { (configuration.apiHost, configuration.apiPort) = try HostPort.parse(apiListen) }

@@ -79,7 +79,10 @@ public struct Enroller {
         try AtomicFile.makeDirectory(self.stateDirectory, mode: 0o700)
         try AtomicFile.write(try ca.serializeAsPEM().pemString, to: AgentIdentity.caPath(self.stateDirectory))
         let wire = "\(self.controllerHost.contains(":") ? "[\(self.controllerHost)]" : self.controllerHost):\(response.wirePort == 0 ? 7447 : Int(response.wirePort))"
-        try AtomicFile.write(wire + "\n", to: AgentIdentity.controllerPath(self.stateDirectory))
+        // The controller enrolled through first, then any replicas it named (PROTOCOL.md §10.17).
+        var addresses = [wire]
+        for other in response.controllers where !addresses.contains(other) && (try? HostPort.parse(other)) != nil { addresses.append(other) }
+        try AtomicFile.write(addresses.joined(separator: "\n") + "\n", to: AgentIdentity.controllerPath(self.stateDirectory))
         // Last: the identity file is what marks this node as enrolled.
         try AgentIdentity.store(key: key, certificate: certificate, stateDirectory: self.stateDirectory)
         self.logger.info("enrolled", metadata: ["subcloud": "\(response.subcloud)", "controller": "\(wire)", "not_after": "\(certificate.notValidAfter)"])

@@ -18,6 +18,8 @@ public struct EnrolmentServer: Service {
         let authority: CertificateAuthority
         let certificateValidity: TimeAmount
         let metrics: ControllerMetrics
+        /// With replicas, the others' addresses go to enrolled agents.
+        var leadership: Leadership = .alone()
         let logger: Logger
     }
     /// The protocol port enrolled agents are told to use.
@@ -95,7 +97,7 @@ public struct EnrolmentServer: Service {
             try await commands.write(.message(.enrolResponse(EnrolResponse(
                 certificate: signed.der, caCertificate: try self.parts.authority.certificate.derBytes, subcloud: subcloud.name,
                 notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000),
-                wirePort: UInt32(self.wirePort)
+                wirePort: UInt32(self.wirePort), controllers: Array(self.parts.leadership.otherAddresses.prefix(EnrolResponse.maxControllers))
             ))))
             try await commands.write(.goAway(.noError, reason: "enrolled"))
             self.parts.metrics.enrolmentsAccepted.increment()

@@ -10,6 +10,9 @@ public protocol LeaseStore: Sendable {
     func releaseLease(_ name: String, holder: String) async throws
     /// Marks these subclouds seen now (replicas: what each holds, for the lease holder's sweep).
     func markSeen(_ names: [String], at now: Date) async throws
+    /// Records that replica `id` is up and serves the protocol at `address`; returns the
+    /// addresses of every replica heard from since `since`, this one's included.
+    func announceReplica(_ id: String, address: String?, at now: Date, since: Date) async throws -> [String]
     /// Tells the other replicas that these subclouds' desired state changed (nothing alone).
     func nudge(_ names: [String]) async throws
 }
@@ -17,7 +20,10 @@ public protocol LeaseStore: Sendable {
 extension SQLFleetStore {
     static func registerLeaseMigration(_ migrator: inout [SQLMigration]) {
         migrator.registerMigration("v9: leases") { db in
-            try db.execute(sql: "CREATE TABLE lease (name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, expiresAt DOUBLE NOT NULL)")
+            try db.execute(sql: """
+                CREATE TABLE lease (name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, expiresAt DOUBLE NOT NULL);
+                CREATE TABLE replica (id TEXT PRIMARY KEY NOT NULL, wireAddress TEXT, seenAt DOUBLE NOT NULL)
+                """)
         }
     }
 
@@ -35,6 +41,18 @@ extension SQLFleetStore {
     public func releaseLease(_ name: String, holder: String) async throws {
         try await self.database.write { db in
             try db.execute(sql: "DELETE FROM lease WHERE name = ? AND holder = ?", arguments: [name, holder])
+        }
+    }
+
+    public func announceReplica(_ id: String, address: String?, at now: Date, since: Date) async throws -> [String] {
+        try await self.database.write { db in
+            try db.execute(sql: """
+                INSERT INTO replica (id, wireAddress, seenAt) VALUES (?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET wireAddress = excluded.wireAddress, seenAt = excluded.seenAt
+                """, arguments: [id, address, now.timeIntervalSince1970])
+            // Replicas gone for a day are forgotten.
+            try db.execute(sql: "DELETE FROM replica WHERE seenAt < ?", arguments: [now.timeIntervalSince1970 - 86_400])
+            return try String.fetchAll(db, sql: "SELECT wireAddress FROM replica WHERE seenAt >= ? AND wireAddress IS NOT NULL ORDER BY id", arguments: [since.timeIntervalSince1970])
         }
     }
 

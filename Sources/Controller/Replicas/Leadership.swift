@@ -15,6 +15,9 @@ public final class Leadership: Service, Sendable {
     let duration: TimeInterval
     let logger: Logger
     private let held: NIOLockedValueBox<Bool>
+    /// This replica's protocol address as agents reach it, when known.
+    private let address = NIOLockedValueBox<String?>(nil)
+    private let peers = NIOLockedValueBox<[String]>([])
 
     /// A controller alone.
     public static func alone() -> Leadership {
@@ -32,6 +35,17 @@ public final class Leadership: Service, Sendable {
 
     public var isReplicated: Bool { self.store != nil }
 
+    /// The other replicas' protocol addresses (heard from in the last 30 s), for enrolment to hand out.
+    public var otherAddresses: [String] {
+        let own = self.address.withLockedValue { $0 }
+        return self.peers.withLockedValue { $0 }.filter { $0 != own }
+    }
+
+    /// Sets the address announced to the other replicas (once the listener is bound).
+    public func advertise(_ address: String?) {
+        self.address.withLockedValue { $0 = address }
+    }
+
     /// Whether this replica runs the once-only work now.
     public var isLeader: Bool { self.held.withLockedValue { $0 } }
 
@@ -40,7 +54,7 @@ public final class Leadership: Service, Sendable {
         var renewedAt = Date.distantPast
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let now = Date()
-            let leader: Bool
+            var leader: Bool
             do {
                 leader = try await store.acquireLease(Self.leaseName, holder: self.replica, for: self.duration, at: now) == self.replica
                 if leader { renewedAt = now }
@@ -48,6 +62,12 @@ public final class Leadership: Service, Sendable {
                 self.logger.warning("lease: cannot reach the store", metadata: ["error": "\(error)"])
                 // Still ours until it would have expired; after that another may have it.
                 leader = self.isLeader && Date().timeIntervalSince(renewedAt) < self.duration * 0.75
+            }
+            do {
+                let peers = try await store.announceReplica(self.replica, address: self.address.withLockedValue { $0 }, at: now, since: now.addingTimeInterval(-30))
+                self.peers.withLockedValue { $0 = peers }
+            } catch {
+                self.logger.debug("replica: cannot announce this one", metadata: ["error": "\(error)"])
             }
             let was = self.held.withLockedValue { held in
                 defer { held = leader }

@@ -95,6 +95,7 @@ public enum ConfigFile {
             }
             switch key {
             case "store": configuration.storeURL = value
+            case "advertise": configuration.advertise = value
             case "listen": (configuration.listenHost, configuration.listenPort) = try HostPort.parse(value)
             case "enrol_listen": (configuration.enrolHost, configuration.enrolPort) = try HostPort.parse(value)
             case "api_listen": (configuration.apiHost, configuration.apiPort) = try HostPort.parse(value)

@@ -40,13 +40,18 @@ public struct EnrolResponse: Hashable, Sendable, FieldCoded {
     public var notAfterMillis: UInt64
     /// The protocol port to connect to from now on, on the host enrolment used (field 5).
     public var wirePort: UInt32
+    /// Other controller replicas' protocol addresses, HOST:PORT (field 6, repeated, ≤ 16).
+    public var controllers: [String]
 
-    public init(certificate: [UInt8], caCertificate: [UInt8], subcloud: String, notAfterMillis: UInt64, wirePort: UInt32) {
+    public static let maxControllers = 16
+
+    public init(certificate: [UInt8], caCertificate: [UInt8], subcloud: String, notAfterMillis: UInt64, wirePort: UInt32, controllers: [String] = []) {
         self.certificate = certificate
         self.caCertificate = caCertificate
         self.subcloud = subcloud
         self.notAfterMillis = notAfterMillis
         self.wirePort = wirePort
+        self.controllers = controllers
     }
 
     init(fields: FieldReader, depth: Int) throws {
@@ -59,6 +64,9 @@ public struct EnrolResponse: Hashable, Sendable, FieldCoded {
             case 3: self.subcloud = try field.string(max: 255)
             case 4: self.notAfterMillis = try field.uint64()
             case 5: self.wirePort = try field.uint32()
+            case 6:
+                guard self.controllers.count < Self.maxControllers else { throw WireError.malformed("ENROL_RESPONSE names more than \(Self.maxControllers) controllers") }
+                self.controllers.append(try field.string(max: 300))
             default: break
             }
         }
@@ -70,6 +78,7 @@ public struct EnrolResponse: Hashable, Sendable, FieldCoded {
         fields.string(3, self.subcloud)
         fields.varint(4, self.notAfterMillis)
         fields.varint(5, self.wirePort)
+        for address in self.controllers { fields.string(6, address) }
     }
 }
 
