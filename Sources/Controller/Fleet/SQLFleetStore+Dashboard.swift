@@ -112,7 +112,7 @@ extension SQLFleetStore {
 
     public func events(after id: Int64, limit: Int) async throws -> [FleetEvent] {
         try await self.database.read { db in
-            try SQLRow.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM event WHERE id > ? ORDER BY id DESC LIMIT ?) ORDER BY id", arguments: [id, limit])
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM (SELECT * FROM event WHERE id > ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id", arguments: [id, limit])
                 .map(Self.eventRow)
         }
     }
