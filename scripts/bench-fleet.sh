@@ -54,6 +54,25 @@ echo "== agent idle over ${idle} s (heartbeat 30 s)"
 echo "tern-agent run:        RSS $((agent_rss / 1024)) MiB ($agent_rss KiB), CPU $(python3 -c "print(f'{($a1-$a0)/$hz/$idle*100:.3f}')")% of one core"
 echo "baseline idle mTLS:    RSS $((base_rss / 1024)) MiB ($base_rss KiB), CPU $(python3 -c "print(f'{($b1-$b0)/$hz/$idle*100:.3f}')")% of one core"
 echo "ratio agent/baseline:  RSS $(python3 -c "print(f'{$agent_rss/$base_rss:.2f}')")"
+# Where the memory goes: resident KiB by mapping (shared libraries by name, the heap,
+# anonymous memory), largest first, for both.
+rss_by_mapping() { python3 - "$1" <<'PY'
+import collections, sys
+rss = collections.Counter()
+name = None
+for line in open(f"/proc/{sys.argv[1]}/smaps"):
+    parts = line.split()
+    if parts and "-" in parts[0] and len(parts) >= 5 and not parts[0].endswith(":"):
+        path = parts[5] if len(parts) > 5 else "[anonymous]"
+        name = path.rsplit("/", 1)[-1]
+    elif parts and parts[0] == "Rss:":
+        rss[name] += int(parts[1])
+for name, kib in rss.most_common(10):
+    print(f"    {kib:8d} KiB  {name}")
+PY
+}
+echo "tern-agent run, resident by mapping:"; rss_by_mapping $agent
+echo "baseline, resident by mapping:"; rss_by_mapping $baseline
 kill -TERM $agent $baseline; wait $agent $baseline 2>/dev/null || true
 
 # 2. The controller with N agents.

@@ -50,7 +50,7 @@ public struct ControllerApp: Sendable {
         let leadership: Leadership
         if let url = configuration.storeURL {
             let location = try PostgresLocation(parsing: url)
-            store = try SQLFleetStore(backend: try PostgresBackend(location: location, logger: logger))
+            store = try await SQLFleetStore.open(try await PostgresBackend.connect(location: location, logger: logger))
             leadership = Leadership(
                 store: store, replica: "\(configuration.identity)-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))",
                 logger: logger

@@ -40,9 +40,9 @@ import Testing
     }
 
     static func withFeed(_ kind: StoreFixture.Kind, _ body: (SQLFleetStore, FleetFeed) async throws -> Void) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         defer { fixture.remove() }
-        let store = try fixture.open()
+        let store = try await fixture.open()
         for name in ["edge-01", "edge-02"] {
             _ = try await store.createSubcloud(
                 name: name, group: "Default", description: "", token: BootstrapToken.Record(hash: name, expiresAt: t0.addingTimeInterval(3600)), at: t0

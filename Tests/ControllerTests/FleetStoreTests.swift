@@ -9,9 +9,9 @@ import Testing
 
     /// A store of `kind` on a database of its own, and the fixture to reopen it.
     static func withStore(_ kind: StoreFixture.Kind, _ body: (SQLFleetStore, StoreFixture) async throws -> Void) async throws {
-        let fixture = try StoreFixture(kind)
+        let fixture = try await StoreFixture(kind)
         defer { fixture.remove() }
-        try await body(try fixture.open(), fixture)
+        try await body(try await fixture.open(), fixture)
     }
 
     static func token(_ hash: String = UUID().uuidString, expires: Date = t0.addingTimeInterval(3600)) -> BootstrapToken.Record {
@@ -94,7 +94,7 @@ import Testing
         try await Self.withStore(kind) { store, path in
             _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "kept", token: Self.token(), at: Self.t0)
             try await store.markOnline("edge-01", software: "tern-agent 0.2.0", at: Self.t0)
-            let reopened = try path.open()
+            let reopened = try await path.open()
             let subcloud = try await reopened.subcloud(named: "edge-01")
             #expect(subcloud?.description == "kept" && subcloud?.availability == .online && subcloud?.software == "tern-agent 0.2.0")
         }

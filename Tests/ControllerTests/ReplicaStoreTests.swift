@@ -16,9 +16,9 @@ struct ReplicaStoreTests {
 
     @Test("a commit on one replica reaches the other's change feed with the subcloud rows it wrote; nudges go to the other replica only")
     func notifications() async throws {
-        let fixture = try StoreFixture(.postgres)
-        let one = try fixture.open()
-        let two = try fixture.open()
+        let fixture = try await StoreFixture(.postgres)
+        let one = try await fixture.open()
+        let two = try await fixture.open()
         _ = two.changes.take()
         _ = try await one.createSubcloud(name: "edge-01", group: "Default", description: "", token: Self.token(), at: Self.t0)
         let rowID = try #require(try await one.fleetRows(rowIDs: nil).first?.rowID)
@@ -45,9 +45,9 @@ struct ReplicaStoreTests {
 
     @Test("one replica holds the lease; the other takes it only once it has expired or was given up")
     func lease() async throws {
-        let fixture = try StoreFixture(.postgres)
-        let one = try fixture.open()
-        let two = try fixture.open()
+        let fixture = try await StoreFixture(.postgres)
+        let one = try await fixture.open()
+        let two = try await fixture.open()
         #expect(try await one.acquireLease("background", holder: "one", for: 10, at: Self.t0) == "one")
         #expect(try await two.acquireLease("background", holder: "two", for: 10, at: Self.t0.addingTimeInterval(5)) == "one")
         #expect(try await one.acquireLease("background", holder: "one", for: 10, at: Self.t0.addingTimeInterval(8)) == "one", "renewal")
@@ -59,9 +59,9 @@ struct ReplicaStoreTests {
 
     @Test("the same subcloud added on two replicas at once exists once: one add succeeds, the other is a conflict")
     func concurrentAdd() async throws {
-        let fixture = try StoreFixture(.postgres)
-        let one = try fixture.open()
-        let two = try fixture.open()
+        let fixture = try await StoreFixture(.postgres)
+        let one = try await fixture.open()
+        let two = try await fixture.open()
         for round in 0..<10 {
             let name = "edge-\(round)"
             async let first: Result<Subcloud, any Error> = Result(catching: { try await one.createSubcloud(name: name, group: "Default", description: "", token: Self.token(), at: Self.t0) })

@@ -60,7 +60,7 @@ import Wire
             moved.deploymentID = 42
             try await store.saveSteps([moved], of: .firmware, at: Self.t0, transitions: true)
 
-            let reopened = try path.open()
+            let reopened = try await path.open()
             #expect(try await reopened.strategy(.firmware)?.state == .applying)
             #expect(try await reopened.steps(of: .firmware).map(\.deploymentID) == [42, nil])
             #expect(try await reopened.events(since: nil, limit: 50).contains { $0.subcloud == "a" && $0.detail == "firmware step applying" })

@@ -36,7 +36,7 @@ struct ReplicaTests {
 
     @Test("two replicas on one database: a change on one reaches the other's agents; kill -9 one and its agents are back on the other, nothing lost or doubled, none offline, the lease moved")
     func failover() async throws {
-        let store = try StoreFixture.createDatabase()
+        let store = try await StoreFixture.createDatabase()
         let directory = try TemporaryDirectory(prefix: "tern-replicas")
         defer { directory.remove() }
         let data = directory.appending("controller")

@@ -1,6 +1,7 @@
 import Controller
 import Foundation
 import Logging
+import NIOPosix
 
 /// A fleet store for a test on each database the suite runs against: SQLite always,
 /// PostgreSQL when `TERN_POSTGRES_URL` names a server (`scripts/postgres-cluster.sh`
@@ -25,22 +26,23 @@ public final class StoreFixture: @unchecked Sendable {
     /// The database's address (PostgreSQL) or file (SQLite).
     public let location: String
 
-    public init(_ kind: Kind) throws {
+    public init(_ kind: Kind) async throws {
         self.kind = kind
         self.directory = try TemporaryDirectory()
         switch kind {
         case .sqlite:
             self.location = self.directory.appending("fleet.sqlite")
         case .postgres:
-            self.location = try Self.createDatabase()
+            self.location = try await Self.createDatabase()
         }
     }
 
-    public func open() throws -> SQLFleetStore {
+    public func open() async throws -> SQLFleetStore {
         switch self.kind {
         case .sqlite: return try SQLFleetStore(path: self.location)
         case .postgres:
-            return try SQLFleetStore(backend: try PostgresBackend(location: try PostgresLocation(parsing: self.location), connections: 2, logger: Logger(label: "test-store")))
+            let backend = try await PostgresBackend.connect(location: try PostgresLocation(parsing: self.location), connections: 2, logger: Logger(label: "test-store"))
+            return try await SQLFleetStore.open(backend)
         }
     }
 
@@ -56,8 +58,13 @@ public final class StoreFixture: @unchecked Sendable {
         return url
     }
 
-    /// A new empty database on the server; its URL.
-    public static func createDatabase() throws -> String {
+    /// A new empty database on the server; its URL. `psql` runs from a thread of NIO's
+    /// pool: waiting for it on the concurrency pool would hold up every other test.
+    public static func createDatabase() async throws -> String {
+        try await NIOThreadPool.singleton.runIfActive { try Self.createDatabaseNow() }
+    }
+
+    private static func createDatabaseNow() throws -> String {
         let server = try self.serverURL()
         let name = "tern_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
         let psql = Process()

@@ -10,13 +10,19 @@ public final class SQLFleetStore: FleetStore {
 
     /// Opens (creating and migrating as needed) the SQLite database at `path`.
     public convenience init(path: String) throws {
-        try self.init(backend: try SQLiteBackend(path: path))
+        let backend = try SQLiteBackend(path: path)
+        try backend.migrateNow(Self.migrations)
+        self.init(migrated: backend)
     }
 
     /// Opens the store on `backend`, migrating it as needed.
-    public init(backend: any SQLBackend) throws {
+    public static func open(_ backend: any SQLBackend) async throws -> SQLFleetStore {
+        try await backend.migrate(Self.migrations)
+        return SQLFleetStore(migrated: backend)
+    }
+
+    private init(migrated backend: any SQLBackend) {
         self.database = backend
-        try backend.migrate(Self.migrations)
     }
 
     static var migrations: [SQLMigration] {

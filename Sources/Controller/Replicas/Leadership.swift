@@ -50,7 +50,11 @@ public final class Leadership: Service, Sendable {
     public var isLeader: Bool { self.held.withLockedValue { $0 } }
 
     public func run() async throws {
-        guard let store else { return }
+        guard let store else {
+            // Nothing to keep, but a service that returns ends the group: wait for shutdown.
+            try? await gracefulShutdown()
+            return
+        }
         var renewedAt = Date.distantPast
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let now = Date()

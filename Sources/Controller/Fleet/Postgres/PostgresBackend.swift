@@ -32,8 +32,13 @@ public final class PostgresBackend: SQLBackend {
     /// Other replicas' commits (`Notified`), for whoever acts on them (agents' pushes).
     private let remote = NIOLockedValueBox<[@Sendable (StoreChanges.Pending) -> Void]>([])
 
-    /// Connects `connections` sessions (and one that listens) to the database at `location`.
-    public init(location: PostgresLocation, connections: Int = 4, logger: Logger) throws {
+    /// Connects `connections` sessions (and one that listens) to the database at
+    /// `location`, on a thread of NIO's pool (connecting waits on each answer).
+    public static func connect(location: PostgresLocation, connections: Int = 4, logger: Logger) async throws -> PostgresBackend {
+        try await NIOThreadPool.singleton.runIfActive { try PostgresBackend(location: location, connections: connections, logger: logger) }
+    }
+
+    private init(location: PostgresLocation, connections: Int, logger: Logger) throws {
         self.location = location
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup.singleton
@@ -88,7 +93,11 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
-    public func migrate(_ migrations: [SQLMigration]) throws {
+    public func migrate(_ migrations: [SQLMigration]) async throws {
+        try await self.threads.runIfActive { try self.migrateNow(migrations) }
+    }
+
+    private func migrateNow(_ migrations: [SQLMigration]) throws {
         _ = try self.transaction("BEGIN", notify: false) { session in
             // Replicas starting together migrate one after the other.
             try session.execute(sql: "SELECT pg_advisory_xact_lock(7301)")

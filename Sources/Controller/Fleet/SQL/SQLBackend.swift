@@ -11,7 +11,7 @@ public protocol SQLBackend: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
     /// Applies the migrations not applied yet, in order, each once, whatever number of
     /// processes open the database at the same time.
-    func migrate(_ migrations: [SQLMigration]) throws
+    func migrate(_ migrations: [SQLMigration]) async throws
     /// What committed transactions changed (the dashboard's feed, changes made by other replicas).
     var changes: StoreChanges { get }
 }

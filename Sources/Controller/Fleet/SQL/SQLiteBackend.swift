@@ -24,20 +24,27 @@ public final class SQLiteBackend: SQLBackend {
         try await self.pool.write { db in try body(SQLiteSession(db)) }
     }
 
-    public func migrate(_ migrations: [SQLMigration]) throws {
-        try self.pool.write { db in
-            let session = SQLiteSession(db)
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
-            // Databases made before the store had its own migrator recorded GRDB's.
-            if try db.tableExists("grdb_migrations") {
-                try db.execute(sql: "INSERT OR IGNORE INTO schemaMigration SELECT identifier FROM grdb_migrations")
-                try db.execute(sql: "DROP TABLE grdb_migrations")
-            }
-            let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM schemaMigration"))
-            for migration in migrations where !applied.contains(migration.identifier) {
-                try migration.migrate(session)
-                try db.execute(sql: "INSERT INTO schemaMigration VALUES (?)", arguments: [migration.identifier])
-            }
+    public func migrate(_ migrations: [SQLMigration]) async throws {
+        try await self.pool.write { db in try Self.migrate(db, migrations) }
+    }
+
+    /// The same, on the calling thread (opening the embedded store at start).
+    public func migrateNow(_ migrations: [SQLMigration]) throws {
+        try self.pool.write { db in try Self.migrate(db, migrations) }
+    }
+
+    private static func migrate(_ db: Database, _ migrations: [SQLMigration]) throws {
+        let session = SQLiteSession(db)
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
+        // Databases made before the store had its own migrator recorded GRDB's.
+        if try db.tableExists("grdb_migrations") {
+            try db.execute(sql: "INSERT OR IGNORE INTO schemaMigration SELECT identifier FROM grdb_migrations")
+            try db.execute(sql: "DROP TABLE grdb_migrations")
+        }
+        let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM schemaMigration"))
+        for migration in migrations where !applied.contains(migration.identifier) {
+            try migration.migrate(session)
+            try db.execute(sql: "INSERT INTO schemaMigration VALUES (?)", arguments: [migration.identifier])
         }
     }
 }

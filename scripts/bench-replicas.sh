@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Controller replicas on PostgreSQL with many agents, for BENCHMARKS.md: REPLICAS
+# release `tern-controller serve --store postgres://…` processes sharing one
+# throwaway PostgreSQL 15 cluster (scripts/postgres-cluster.sh) and one data
+# directory, and one `tern-sim` process per replica enrolling AGENTS/REPLICAS agents
+# through it (so each agent starts on its replica and knows the others). Prints the
+# time to connect them all, each replica's CPU and RSS at steady state over SECONDS s
+# (and PostgreSQL's CPU), keepalive RTT p50/p99 as the agents see it, then the time
+# for all of them to return after every replica restarts at once, and how many were
+# marked offline meanwhile.
+# Usage: scripts/bench-replicas.sh [REPLICAS] [AGENTS] [HEARTBEAT] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+replicas=${1:-2}
+agents=${2:-2000}
+heartbeat=${3:-10}
+seconds=${4:-30}
+per=$((agents / replicas))
+swift build -c release --product tern-controller >/dev/null
+swift build -c release --product tern-sim >/dev/null
+bin=$(swift build -c release --show-bin-path)
+work=$(mktemp -d -t tern-replicas.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/postgres-cluster.sh stop "$work/pg" || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+now() { date +%s.%N; }
+since() { python3 -c "print(f'{$(now) - $1:.1f}')"; }
+cpu() { python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))/os.sysconf('SC_CLK_TCK'))"; }
+pg_cpu() { python3 -c "
+import os
+total = 0
+for pid in os.listdir('/proc'):
+    if not pid.isdigit(): continue
+    try:
+        if open(f'/proc/{pid}/comm').read().strip() != 'postgres': continue
+        f = open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()
+        total += int(f[11]) + int(f[12])
+    except OSError: pass
+print(total / os.sysconf('SC_CLK_TCK'))"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+connected() { local total=0; for f in "$work"/sim-*.out; do n=$(grep -o 'connected [0-9]*' "$f" | tail -1 | awk '{print $2}'); total=$((total + ${n:-0})); done; echo $total; }
+offline_events() { "$bin/tern-controller" event list --api "http://127.0.0.1:18002" --token "$(cat "$work/controller/api-token")" --limit 1000000 --json \
+    | python3 -c "import json,sys; print(sum(1 for e in json.load(sys.stdin) if e['kind']=='offline'))"; }
+
+store=$(scripts/postgres-cluster.sh start "$work/pg")
+echo "PostgreSQL at $store"
+replica_pids=()
+start_replica() {
+    local i=$1 port=$((18000 + 10 * $1))
+    "$bin/tern-controller" serve --data "$work/controller" --store "$store" --listen "127.0.0.1:$port" --enrol-listen "127.0.0.1:$((port + 1))" \
+        --api-listen "127.0.0.1:$((port + 2))" --heartbeat-interval "$heartbeat" --log-level notice 2>> "$work/replica-$i.log" &
+    pids+=($!); replica_pids[$i]=$!
+    until curl -sf "http://127.0.0.1:$((port + 2))/healthz" >/dev/null 2>&1 || grep -q "API listening\|dashboard at" "$work/replica-$i.log" 2>/dev/null; do sleep 0.2; done
+}
+start_replica 0
+for i in $(seq 1 $((replicas - 1))); do start_replica "$i"; done
+sleep 6   # every replica announces itself, so enrolment names them all
+token=$(cat "$work/controller/api-token")
+
+start=$(now)
+for i in $(seq 0 $((replicas - 1))); do
+    "$bin/tern-sim" --api "http://127.0.0.1:$((18002 + 10 * i))" --token "$token" --count "$per" --first $((i * per)) --state "$work/sim" \
+        > "$work/sim-$i.out" 2>&1 &
+    pids+=($!)
+done
+until [ "$(grep -l 'agents ready' "$work"/sim-*.out 2>/dev/null | wc -l)" -ge "$replicas" ]; do sleep 1; done
+echo "enrolled $agents agents through $replicas replicas in $(since "$start") s"
+until [ "$(connected)" -ge "$agents" ]; do sleep 1; done
+echo "all $agents connected $(since "$start") s after the simulators started"
+sleep "$heartbeat"
+declare -A c0
+for i in $(seq 0 $((replicas - 1))); do c0[$i]=$(cpu "${replica_pids[$i]}"); done
+p0=$(pg_cpu)
+sleep "$seconds"
+for i in $(seq 0 $((replicas - 1))); do
+    pid=${replica_pids[$i]}
+    echo "replica $i: CPU $(python3 -c "print(f'{($(cpu "$pid") - ${c0[$i]}) / $seconds * 100:.1f}')")% of a core, RSS $(( $(rss_kib "$pid") / 1024 )) MiB"
+done
+echo "PostgreSQL: CPU $(python3 -c "print(f'{($(pg_cpu) - $p0) / $seconds * 100:.1f}')")% of a core"
+for f in "$work"/sim-*.out; do grep '^t=' "$f" | tail -1; done | sed 's/^/  tern-sim: /'
+
+# Every replica restarts at once: every agent comes back; none may be marked offline.
+before=$(offline_events)
+for i in $(seq 0 $((replicas - 1))); do kill -TERM "${replica_pids[$i]}"; done
+for i in $(seq 0 $((replicas - 1))); do wait "${replica_pids[$i]}" 2>/dev/null || true; done
+start=$(now)
+for i in $(seq 0 $((replicas - 1))); do start_replica "$i" & done
+wait_for_all() {
+    until [ "$(grep -h '^t=' "$work"/sim-*.out | tail -"$replicas" | grep -c "connected $per/$per")" -ge "$replicas" ]; do sleep 1; done
+}
+sleep 2
+wait_for_all
+echo "after all $replicas replicas restarted, all $agents agents were back in $(since "$start") s"
+sleep 5
+echo "subclouds marked offline during the restart: $(( $(offline_events) - before ))"
