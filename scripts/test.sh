@@ -25,7 +25,10 @@ echo "PostgreSQL at $TERN_POSTGRES_URL"
 echo "== swift test"
 # The qemu install boots a machine under TCG (a core for most of a minute): it runs
 # on its own afterwards, so it does not starve the timing of the other tests.
-TERN_QEMU_TESTS=0 swift test --skip-build
+TERN_QEMU_TESTS=0 TERN_REPLICA_TESTS=0 swift test --skip-build
+
+echo "== swift test: two controller replicas on PostgreSQL, one killed with -9"
+swift test --skip-build --filter "ReplicaTests"
 
 echo "== swift test: a qemu machine installed through its BMC"
 swift test --skip-build --filter "ZeroTouchTests/qemuBoot"

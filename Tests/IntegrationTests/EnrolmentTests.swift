@@ -35,7 +35,8 @@ import X509
     func relaysAreRefused() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let controller = try await makeController(directory)
+        // Heartbeat 1 s: the enrolment idle timeout (4 heartbeats) must outlast key generation on a loaded machine.
+        let controller = try await makeController(directory, heartbeat: .seconds(1))
         try await withServices(controller.services) {
             let (token, record) = BootstrapToken.make(validFor: 600)
             _ = try await controller.store.createSubcloud(name: "edge-01", group: SubcloudGroup.defaultName, description: "", token: record, at: Date())

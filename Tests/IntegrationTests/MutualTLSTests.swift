@@ -22,7 +22,8 @@ import Wire
         var agents: [ControllerLink] = []
         for name in ["edge-01", "edge-02"] { agents.append(try await makeAgent(name, controller: controller, directory: directory, status: status)) }
         try await withServices(controller.services + agents) {
-            let heartbeating = await eventually {
+            // Generous: the suite's other tests load the machine at the same time.
+            let heartbeating = await eventually(timeout: .seconds(30)) {
                 let all = await controller.live.all
                 return all.map(\.name) == ["edge-01", "edge-02"] && all.allSatisfy { $0.heartbeats >= 3 }
             }

@@ -8,7 +8,13 @@ import Testing
 /// kill -9 of one, its agents are back on the other within the reconnect window,
 /// nothing is lost or registered twice, no site is marked offline, and the lease that
 /// picks the replica running background work moves.
-@Suite("Controller replicas", .serialized, .enabled(if: StoreFixture.kinds.contains(.postgres), "needs PostgreSQL (TERN_POSTGRES_URL)"))
+/// Four busy processes: the test command runs it on its own after the rest
+/// (`TERN_REPLICA_TESTS=0` leaves it out of the main run).
+@Suite(
+    "Controller replicas", .serialized,
+    .enabled(if: StoreFixture.kinds.contains(.postgres), "needs PostgreSQL (TERN_POSTGRES_URL)"),
+    .enabled(if: ProcessInfo.processInfo.environment["TERN_REPLICA_TESTS"] != "0", "run on its own (TERN_REPLICA_TESTS=0)")
+)
 struct ReplicaTests {
     final class Replica: Sendable {
         let process: ChildProcess
