@@ -27,7 +27,8 @@ import Platform
                 done.withLockedValue { $0.append("slow") }
             }
             // The quick job does not wait behind the failed one; the slow one is running.
-            let started = await eventually(timeout: .seconds(10)) { done.withLockedValue { $0 }.contains("quick") && done.withLockedValue { $0 }.contains("slow started") }
+            // Generous: at the start of the suite dozens of tests load the two cores at once.
+            let started = await eventually(timeout: .seconds(30)) { done.withLockedValue { $0 }.contains("quick") && done.withLockedValue { $0 }.contains("slow started") }
             #expect(started)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()

@@ -100,6 +100,23 @@ import Testing
         }
     }
 
+    @Test("a database the earlier GRDB migrator kept opens with its records and runs no migration twice")
+    func upgradeFromGRDBMigrations() async throws {
+        let fixture = try await StoreFixture(.sqlite)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "from before", token: Self.token(), at: Self.t0)
+        // As the previous release left it: the applied migrations in GRDB's table, none in ours.
+        let backend = try SQLiteBackend(path: fixture.location)
+        try await backend.write { db in
+            try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY); INSERT INTO grdb_migrations SELECT identifier FROM schemaMigration; DROP TABLE schemaMigration")
+        }
+        let reopened = try await fixture.open()
+        #expect(try await reopened.subcloud(named: "edge-01")?.description == "from before")
+        let tables = try await backend.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migration%'") }
+        #expect(tables == ["schemaMigration"])
+    }
+
     @Test("groups: Default exists, names are unique, a non-empty or Default group cannot be deleted", arguments: StoreFixture.kinds)
     func groups(_ kind: StoreFixture.Kind) async throws {
         try await Self.withStore(kind) { store, _ in

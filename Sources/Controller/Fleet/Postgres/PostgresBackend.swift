@@ -101,12 +101,7 @@ public final class PostgresBackend: SQLBackend {
         _ = try self.transaction("BEGIN", notify: false) { session in
             // Replicas starting together migrate one after the other.
             try session.execute(sql: "SELECT pg_advisory_xact_lock(7301)")
-            try session.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
-            let applied = Set(try String.fetchAll(session, sql: "SELECT identifier FROM schemaMigration"))
-            for migration in migrations where !applied.contains(migration.identifier) {
-                try migration.migrate(session)
-                try session.execute(sql: "INSERT INTO schemaMigration VALUES (?)", arguments: [migration.identifier])
-            }
+            try migrations.apply(in: session)
         }
     }
 

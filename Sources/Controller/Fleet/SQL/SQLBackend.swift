@@ -56,6 +56,17 @@ public enum SQLDialect: Sendable, Equatable {
 }
 
 extension [SQLMigration] {
+    /// Runs, in `session`'s transaction, the migrations `schemaMigration` does not
+    /// record yet, in order, recording each.
+    func apply(in session: any SQLSession) throws {
+        try session.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
+        let applied = Set(try String.fetchAll(session, sql: "SELECT identifier FROM schemaMigration"))
+        for migration in self where !applied.contains(migration.identifier) {
+            try migration.migrate(session)
+            try session.execute(sql: "INSERT INTO schemaMigration VALUES (?)", arguments: [migration.identifier])
+        }
+    }
+
     /// Appends a migration: `migrations.registerMigration("v9: …") { db in … }`.
     public mutating func registerMigration(_ identifier: String, _ migrate: @escaping @Sendable (any SQLSession) throws -> Void) {
         self.append(SQLMigration(identifier, migrate))

@@ -34,18 +34,13 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     private static func migrate(_ db: Database, _ migrations: [SQLMigration]) throws {
-        let session = SQLiteSession(db)
-        try db.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
         // Databases made before the store had its own migrator recorded GRDB's.
         if try db.tableExists("grdb_migrations") {
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS schemaMigration (identifier TEXT PRIMARY KEY NOT NULL)")
             try db.execute(sql: "INSERT OR IGNORE INTO schemaMigration SELECT identifier FROM grdb_migrations")
             try db.execute(sql: "DROP TABLE grdb_migrations")
         }
-        let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM schemaMigration"))
-        for migration in migrations where !applied.contains(migration.identifier) {
-            try migration.migrate(session)
-            try db.execute(sql: "INSERT INTO schemaMigration VALUES (?)", arguments: [migration.identifier])
-        }
+        try migrations.apply(in: SQLiteSession(db))
     }
 }
 
