@@ -17,6 +17,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 URL = os.environ["URL"].rstrip("/")
@@ -32,6 +33,17 @@ results = {}
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def text_of(driver, by, selector):
+    """The element's text; the page re-renders on every delta, so an element found a
+    moment ago may be gone: find it again."""
+    for _ in range(20):
+        try:
+            return driver.find_element(by, selector).text
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return driver.find_element(by, selector).text
 
 
 def http(method, path, headers=None, body=None):
@@ -118,7 +130,7 @@ try:
     results["same_page"] = driver.execute_script("return window.ternPage") == marks["page"]
     results["offline_after_kill_s"] = round(marks["offline"] - killed, 3)
     results["store_to_dom_s"] = round(max(marks["offline"], marks["critical"]) - offline_event, 3) if offline_event else None
-    results["critical_tile"] = driver.find_element(By.CSS_SELECTOR, "#tile-critical .value").text
+    results["critical_tile"] = text_of(driver, By.CSS_SELECTOR, "#tile-critical .value")
 
     # Filter and sort.
     box = driver.find_element(By.ID, "filter-text")
@@ -133,7 +145,7 @@ try:
     header.click()
     results["sorted_descending"] = shown(driver)
     header.click()
-    results["count_text"] = driver.find_element(By.ID, "fleet-count").text
+    results["count_text"] = text_of(driver, By.ID, "fleet-count")
 
     # A subcloud page draws its charts from the controller's samples.
     # Rows are redrawn by every delta: click through the page, not a held element.

@@ -32,6 +32,11 @@ public actor FleetFeed: Service {
     private var snapshotFrame: (seq: UInt64, frame: ByteBuffer)?
     private var seenPending: [String: Double] = [:]
     private var ready = false
+    /// With replicas: the last read of every row (another replica's health batch names
+    /// rows by `*`), and whether one is owed. At most one every `fullReadInterval`.
+    private var lastFullRead = ContinuousClock.now - .seconds(3600)
+    private var fullReadOwed = false
+    static let fullReadInterval: Duration = .seconds(5)
 
     private let subscribers = NIOLockedValueBox<[UInt64: AsyncStream<ByteBuffer>.Continuation]>([:])
     private let nextSubscriber = NIOLockedValueBox<UInt64>(0)
@@ -112,10 +117,17 @@ public actor FleetFeed: Service {
 
     /// Applies what changed since the last step and sends it as one delta.
     private func step() async throws {
-        let pending = self.changes.take()
+        var pending = self.changes.take()
+        if pending.allSubclouds || self.fullReadOwed {
+            // Hundreds of thousands of rows a second would be the cost of reading them all at each batch.
+            let due = ContinuousClock.now - self.lastFullRead >= Self.fullReadInterval
+            self.fullReadOwed = !due
+            pending.allSubclouds = due
+        }
         guard !pending.isEmpty else { return }
         var delta = FeedDelta()
         if pending.allSubclouds {
+            self.lastFullRead = ContinuousClock.now
             // Another replica changed rows it could not name: read them all, and what is gone was deleted.
             let rows = try await self.store.fleetRows(rowIDs: nil)
             let present = Set(rows.map(\.row.name))
