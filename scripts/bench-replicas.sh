@@ -20,12 +20,14 @@ swift build -c release --product tern-controller >/dev/null
 swift build -c release --product tern-sim >/dev/null
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d -t tern-replicas.XXXXXX)
+# Its own directory: as root the cluster runs as `postgres`, which cannot enter $work (0700).
+pg=$(mktemp -d /tmp/tern-pg.XXXXXX)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    scripts/postgres-cluster.sh stop "$work/pg" || true
-    rm -rf "$work"
+    scripts/postgres-cluster.sh stop "$pg" || true
+    rm -rf "$work" "$pg"
 }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
@@ -48,7 +50,7 @@ connected() { local total=0; for f in "$work"/sim-*.out; do n=$(grep -o 'connect
 offline_events() { "$bin/tern-controller" event list --api "http://127.0.0.1:18002" --token "$(cat "$work/controller/api-token")" --limit 1000000 --json \
     | python3 -c "import json,sys; print(sum(1 for e in json.load(sys.stdin) if e['kind']=='offline'))"; }
 
-store=$(scripts/postgres-cluster.sh start "$work/pg")
+store=$(scripts/postgres-cluster.sh start "$pg")
 echo "PostgreSQL at $store"
 replica_pids=()
 start_replica() {
