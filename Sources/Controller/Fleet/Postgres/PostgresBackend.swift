@@ -29,8 +29,6 @@ public final class PostgresBackend: SQLBackend {
     private let idle: NIOLockedValueBox<[PostgresConnection]>
     private let group: any EventLoopGroup
     private let listener: NIOLockedValueBox<PostgresConnection?> = .init(nil)
-    /// Other replicas' commits (`Notified`), for whoever acts on them (agents' pushes).
-    private let remote = NIOLockedValueBox<[@Sendable (StoreChanges.Pending) -> Void]>([])
 
     /// Connects `connections` sessions (and one that listens) to the database at
     /// `location`, on a thread of NIO's pool (connecting waits on each answer).
@@ -69,11 +67,6 @@ public final class PostgresBackend: SQLBackend {
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database, tls: .disable
         )
         return try PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger).wait()
-    }
-
-    /// Calls `body` with what another replica committed, as it arrives.
-    public func onRemoteChanges(_ body: @escaping @Sendable (StoreChanges.Pending) -> Void) {
-        self.remote.withLockedValue { $0.append(body) }
     }
 
     /// Calls `body` with the subclouds another replica nudged, as they arrive.
@@ -190,7 +183,6 @@ public final class PostgresBackend: SQLBackend {
             guard let space = text.firstIndex(of: " "), text[..<space] != Substring(self.replica) else { return }
             let changes = Self.parse(text[text.index(after: space)...])
             self.changes.committed(changes.watched)
-            for body in self.remote.withLockedValue({ $0 }) { body(changes) }
         }
         connection.addListener(channel: Self.nudgeChannel) { [weak self] _, notification in
             guard let self else { return }
