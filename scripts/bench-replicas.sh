@@ -53,15 +53,23 @@ offline_events() { "$bin/tern-controller" event list --api "http://127.0.0.1:180
 store=$(scripts/postgres-cluster.sh start "$pg")
 echo "PostgreSQL at $store"
 replica_pids=()
-start_replica() {
+launch_replica() {
     local i=$1 port=$((18000 + 10 * $1))
     "$bin/tern-controller" serve --data "$work/controller" --store "$store" --listen "127.0.0.1:$port" --enrol-listen "127.0.0.1:$((port + 1))" \
         --api-listen "127.0.0.1:$((port + 2))" --heartbeat-interval "$heartbeat" --log-level notice 2>> "$work/replica-$i.log" &
     pids+=($!); replica_pids[$i]=$!
-    until curl -sf "http://127.0.0.1:$((port + 2))/healthz" >/dev/null 2>&1 || grep -q "API listening\|dashboard at" "$work/replica-$i.log" 2>/dev/null; do sleep 0.2; done
 }
-start_replica 0
-for i in $(seq 1 $((replicas - 1))); do start_replica "$i"; done
+await_replica() {
+    local port=$((18002 + 10 * $1))
+    until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
+        kill -0 "${replica_pids[$1]}" 2>/dev/null || { echo "replica $1 exited:"; tail -20 "$work/replica-$1.log"; exit 1; }
+        sleep 0.2
+    done
+}
+# The first replica migrates a new database and makes the CA alone; the others follow.
+launch_replica 0; await_replica 0
+for i in $(seq 1 $((replicas - 1))); do launch_replica "$i"; done
+for i in $(seq 1 $((replicas - 1))); do await_replica "$i"; done
 sleep 6   # every replica announces itself, so enrolment names them all
 token=$(cat "$work/controller/api-token")
 
@@ -86,18 +94,22 @@ for i in $(seq 0 $((replicas - 1))); do
 done
 echo "PostgreSQL: CPU $(python3 -c "print(f'{($(pg_cpu) - $p0) / $seconds * 100:.1f}')")% of a core"
 for f in "$work"/sim-*.out; do grep '^t=' "$f" | tail -1; done | sed 's/^/  tern-sim: /'
+python3 scripts/lib/sim-rtt.py "$seconds" "$work"/sim-*.out
 
 # Every replica restarts at once: every agent comes back; none may be marked offline.
 before=$(offline_events)
 for i in $(seq 0 $((replicas - 1))); do kill -TERM "${replica_pids[$i]}"; done
 for i in $(seq 0 $((replicas - 1))); do wait "${replica_pids[$i]}" 2>/dev/null || true; done
 start=$(now)
-for i in $(seq 0 $((replicas - 1))); do start_replica "$i" & done
-wait_for_all() {
-    until [ "$(grep -h '^t=' "$work"/sim-*.out | tail -"$replicas" | grep -c "connected $per/$per")" -ge "$replicas" ]; do sleep 1; done
+for i in $(seq 0 $((replicas - 1))); do launch_replica "$i"; done
+for i in $(seq 0 $((replicas - 1))); do await_replica "$i"; done
+echo "all $replicas replicas answer again $(since "$start") s after the restart"
+# Each simulator's own latest line says how many of its agents are connected.
+all_back() {
+    for f in "$work"/sim-*.out; do grep '^t=' "$f" | tail -1 | grep -q "connected $per/$per" || return 1; done
 }
 sleep 2
-wait_for_all
+until all_back; do sleep 1; done
 echo "after all $replicas replicas restarted, all $agents agents were back in $(since "$start") s"
 sleep 5
 echo "subclouds marked offline during the restart: $(( $(offline_events) - before ))"

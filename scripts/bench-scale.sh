@@ -53,6 +53,7 @@ rss=$(rss_kib $controller)
 per_agent=$(( (rss - idle_rss) / agents ))
 echo "steady state over $seconds s: controller CPU $(python3 -c "print(f'{($c1-$c0)/$seconds*100:.2f}')")% of a core (no agent: ${idle_cpu}%), ${w0:+$(python3 -c "print(f'{($w1-$w0)/$seconds:.1f}')") store commits/s,} RSS $((rss / 1024)) MiB = ${per_agent} KiB per agent over the idle controller"
 for f in "$work"/sim-*.out; do grep '^t=' "$f" | tail -1; done | sed 's/^/  tern-sim: /'
+python3 scripts/lib/sim-rtt.py "$seconds" "$work"/sim-*.out
 
 # A restart: every agent comes back through its backoff; none may be marked offline.
 offline_before=$("$bin/tern-controller" event list --data "$bench_data" --limit 100000 --json | python3 -c "import json,sys; print(sum(1 for e in json.load(sys.stdin) if e['kind']=='offline'))")
