@@ -89,6 +89,30 @@ import Testing
         }
     }
 
+    @Test("a health batch larger than one statement's chunk writes every site's own health and time, and seen marks never go back", arguments: StoreFixture.kinds)
+    func healthBatch(_ kind: StoreFixture.Kind) async throws {
+        try await Self.withStore(kind) { store, _ in
+            let names = (0..<350).map { String(format: "edge-%03d", $0) }
+            for name in names { _ = try await store.createSubcloud(name: name, group: "Default", description: "", token: Self.token(), at: Self.t0) }
+            var batch: [String: Subcloud.Health] = [:]
+            for (index, name) in names.enumerated() {
+                batch[name] = Subcloud.Health(cpuPercent: Double(index) / 10, memoryTotalBytes: 1 << 30, memoryAvailableBytes: UInt64(index) << 20,
+                                              load1: nil, uptimeSeconds: UInt64(index), disks: [], reportedAt: Self.t0.addingTimeInterval(Double(index)))
+            }
+            try await store.recordHealth(batch)
+            let rows = Dictionary(uniqueKeysWithValues: try await store.subclouds().map { ($0.name, $0) })
+            for (index, name) in names.enumerated() {
+                #expect(rows[name]?.health == batch[name], "\(name)")
+                #expect(rows[name]?.lastSeenAt == Self.t0.addingTimeInterval(Double(index)), "\(name)")
+            }
+            // Seen marks move lastSeenAt forward only.
+            try await store.markSeen(["edge-000", "edge-349"], at: Self.t0.addingTimeInterval(100))
+            let first = try await store.subcloud(named: "edge-000"), last = try await store.subcloud(named: "edge-349")
+            #expect(first?.lastSeenAt == Self.t0.addingTimeInterval(100))
+            #expect(last?.lastSeenAt == Self.t0.addingTimeInterval(349))
+        }
+    }
+
     @Test("the registry survives reopening: migrations run once", arguments: StoreFixture.kinds)
     func reopen(_ kind: StoreFixture.Kind) async throws {
         try await Self.withStore(kind) { store, path in

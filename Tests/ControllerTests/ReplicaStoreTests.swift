@@ -75,6 +75,40 @@ struct ReplicaStoreTests {
         }
         #expect(try await one.subclouds().count == 10)
     }
+
+    /// Six replicas enrolling thousands of agents each made SERIALIZABLE conflicts on
+    /// every table they share; ten quick retries were not enough and adds failed with
+    /// 40001. Distinct adds from many writers on six replicas must all succeed.
+    @Test("many distinct subclouds added at once from six replicas, four writers each: every add succeeds")
+    func contendedAdds() async throws {
+        let fixture = try await StoreFixture(.postgres)
+        var stores: [SQLFleetStore] = []
+        for _ in 0..<6 { stores.append(try await fixture.open()) }
+        let failures = try await withThrowingTaskGroup(of: [String].self) { group in
+            for writer in 0..<24 {
+                let store = stores[writer % stores.count]
+                group.addTask {
+                    var failed: [String] = []
+                    for index in 0..<30 {
+                        let name = "w\(writer)-\(index)"
+                        do {
+                            _ = try await store.createSubcloud(name: name, group: "Default", description: "", token: Self.token(), at: Self.t0)
+                            try await store.replaceToken(for: name, with: Self.token(), at: Self.t0)
+                            try await store.markOnline(name, software: "1.0", at: Self.t0.addingTimeInterval(Double(index)))
+                            // As SeenFlush does: every site this writer holds, in one statement.
+                            try await store.markSeen((0...index).map { "w\(writer)-\($0)" }, at: Self.t0.addingTimeInterval(Double(index)))
+                        } catch {
+                            failed.append("\(name): \(error)")
+                        }
+                    }
+                    return failed
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(failures.isEmpty, "\(failures.count) failed: \(failures.prefix(3))")
+        #expect(try await stores[1].subclouds().count == 720)
+    }
 }
 
 extension Result where Failure == any Error {

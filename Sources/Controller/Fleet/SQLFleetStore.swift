@@ -208,9 +208,16 @@ public final class SQLFleetStore: FleetStore {
         guard !batch.isEmpty else { return }
         let encoder = JSONEncoder()
         let rows = try batch.map { name, health in (name, String(decoding: try encoder.encode(health), as: UTF8.self), health.reportedAt.timeIntervalSince1970) }
-        try await self.database.write { db in
-            for (name, json, seen) in rows {
-                try db.execute(sql: "UPDATE subcloud SET health = ?, lastSeenAt = ? WHERE name = ?", arguments: [json, seen, name])
+        // One statement per 300 sites, not one per site: a round trip each on PostgreSQL.
+        // VALUES names its columns column1… in both SQL dialects.
+        try await self.database.batchWrite { db in
+            for start in stride(from: 0, to: rows.count, by: 300) {
+                let slice = rows[start..<min(start + 300, rows.count)]
+                let values = Array(repeating: "(?, ?, ?)", count: slice.count).joined(separator: ", ")
+                try db.execute(sql: """
+                    UPDATE subcloud SET health = v.column2, lastSeenAt = v.column3
+                    FROM (VALUES \(values)) AS v WHERE subcloud.name = v.column1
+                    """, arguments: SQLArguments(slice.flatMap { name, json, seen -> [any SQLValueConvertible] in [name, json, seen] }))
             }
         }
     }

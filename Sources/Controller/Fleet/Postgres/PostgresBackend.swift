@@ -86,6 +86,12 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
+    public func batchWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await self.threads.runIfActive {
+            try self.transaction("BEGIN ISOLATION LEVEL READ COMMITTED", notify: true) { try body($0) }
+        }
+    }
+
     public func migrate(_ migrations: [SQLMigration]) async throws {
         try await self.threads.runIfActive { try self.migrateNow(migrations) }
     }
@@ -99,12 +105,17 @@ public final class PostgresBackend: SQLBackend {
     }
 
     /// Runs `body` in a transaction on a connection of its own, again after a
-    /// serialization failure or deadlock (up to ten times), and maps constraint
-    /// violations to the store's errors.
+    /// serialization failure or deadlock, and maps constraint violations to the store's
+    /// errors. Replicas writing the same tables at once (six enrolling thousands of
+    /// agents each) conflict often: the retries back off exponentially with full
+    /// jitter, up to 100 ms apart, for as long as `retryFor` (ten quick tries were not
+    /// enough). Serializing writes under an advisory lock instead was slower: every
+    /// writer then waits out every other's round trips.
     private func transaction<T>(_ begin: String, notify: Bool, _ body: (PostgresSession) throws -> T) throws -> T {
         var connection = try self.takeConnection()
         defer { self.idle.withLockedValue { $0.append(connection) } }
         var attempt = 0
+        let started = NIODeadline.now()
         while true {
             attempt += 1
             if connection.isClosed { connection = try Self.connect(self.location, id: 100 + attempt, group: self.group, logger: self.logger) }
@@ -122,8 +133,8 @@ public final class PostgresBackend: SQLBackend {
             } catch {
                 if !connection.isClosed { _ = try? connection.query("ROLLBACK", logger: self.logger).wait() }
                 let state = (error as? PSQLError)?.serverInfo?[.sqlState]
-                if (state == "40001" || state == "40P01"), attempt < 10 {
-                    Thread.sleep(forTimeInterval: Double.random(in: 0.001...0.005) * Double(attempt))
+                if state == "40001" || state == "40P01", NIODeadline.now() - started < Self.retryFor {
+                    Thread.sleep(forTimeInterval: Self.backoff(attempt: attempt))
                     continue
                 }
                 if state == "23505" { throw FleetStoreError.conflict("it already exists (\((error as? PSQLError)?.serverInfo?[.message] ?? "unique violation"))") }
@@ -132,6 +143,13 @@ public final class PostgresBackend: SQLBackend {
                 throw error is PSQLError ? PostgresStoreError(error) : error
             }
         }
+    }
+
+    static let retryFor = TimeAmount.seconds(30)
+
+    /// Seconds before try `attempt + 1`: uniform in 0…min(100 ms, 1 ms × 2^attempt).
+    static func backoff(attempt: Int) -> Double {
+        Double.random(in: 0...min(0.1, 0.001 * Double(1 << min(attempt, 10))))
     }
 
     private func takeConnection() throws -> PostgresConnection {

@@ -38,7 +38,7 @@ final class PostgresSession: SQLSession {
         let target = Self.writeTarget(sql)
         var text = Self.placeholders(sql, arguments)
         let subcloudRows = target?.table == "subcloud" && !sql.localizedCaseInsensitiveContains("RETURNING")
-        if subcloudRows { text += " RETURNING rowid AS tern_changed_rowid" }
+        if subcloudRows { text += " RETURNING subcloud.rowid AS tern_changed_rowid" }
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument.sqlValue {

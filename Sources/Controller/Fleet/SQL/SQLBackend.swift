@@ -9,6 +9,11 @@ public protocol SQLBackend: Sendable {
     /// throws. PostgreSQL may run it again after a serialization failure, so `body`
     /// must do nothing but database work.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
+    /// A write whose statements decide nothing on what they read (batched health and
+    /// seen marks: the last writer wins). PostgreSQL runs it READ COMMITTED: thousands of
+    /// rows under SERIALIZABLE take a predicate lock on the whole table and make every
+    /// other replica's write to it fail and retry. SQLite: the same as `write`.
+    func batchWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
     /// Applies the migrations not applied yet, in order, each once, whatever number of
     /// processes open the database at the same time.
     func migrate(_ migrations: [SQLMigration]) async throws

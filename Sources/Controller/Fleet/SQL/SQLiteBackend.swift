@@ -24,6 +24,10 @@ public final class SQLiteBackend: SQLBackend {
         try await self.pool.write { db in try body(SQLiteSession(db)) }
     }
 
+    public func batchWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await self.write(body)
+    }
+
     public func migrate(_ migrations: [SQLMigration]) async throws {
         try await self.pool.write { db in try Self.migrate(db, migrations) }
     }
