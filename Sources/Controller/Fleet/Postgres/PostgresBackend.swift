@@ -14,6 +14,11 @@ import PostgresNIO
 /// (a subcloud added twice at once on two replicas) safe against another's. Each commit
 /// notifies `tern_changes` with what it wrote, so every replica's dashboard and agents
 /// hear of a change made on another within a round trip.
+///
+/// Each replica writes on one thread and one connection, as SQLite has one writer:
+/// six replicas enrolling thousands of agents at once, each with as many writers as
+/// threads, conflicted so often that writes still failed after 30 s of retries; with one
+/// writer each they contend six ways at most. Reads have the other connections.
 public final class PostgresBackend: SQLBackend {
     public static let channel = "tern_changes"
     /// Subcloud names whose desired state another replica changed (`SQLFleetStore.nudge`).
@@ -27,10 +32,12 @@ public final class PostgresBackend: SQLBackend {
     let logger: Logger
     private let threads: NIOThreadPool
     private let idle: NIOLockedValueBox<[PostgresConnection]>
+    private let writer: NIOThreadPool
+    private let idleWriter: NIOLockedValueBox<[PostgresConnection]>
     private let group: any EventLoopGroup
     private let listener: NIOLockedValueBox<PostgresConnection?> = .init(nil)
 
-    /// Connects `connections` sessions (and one that listens) to the database at
+    /// Connects `connections` sessions that read, one that writes and one that listens to the database at
     /// `location`, on a thread of NIO's pool (connecting waits on each answer).
     public static func connect(location: PostgresLocation, connections: Int = 4, logger: Logger) async throws -> PostgresBackend {
         try await NIOThreadPool.singleton.runIfActive { try PostgresBackend(location: location, connections: connections, logger: logger) }
@@ -42,24 +49,29 @@ public final class PostgresBackend: SQLBackend {
         self.group = MultiThreadedEventLoopGroup.singleton
         self.threads = NIOThreadPool(numberOfThreads: connections)
         self.threads.start()
+        self.writer = NIOThreadPool(numberOfThreads: 1)
+        self.writer.start()
         var opened: [PostgresConnection] = []
         do {
-            for id in 0..<connections { opened.append(try Self.connect(location, id: id, group: self.group, logger: logger)) }
+            for id in 0...connections { opened.append(try Self.connect(location, id: id, group: self.group, logger: logger)) }
         } catch {
             for connection in opened { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
             self.threads.shutdownGracefully { _ in }
+            self.writer.shutdownGracefully { _ in }
             throw PostgresStoreError(error)
         }
+        self.idleWriter = NIOLockedValueBox([opened.removeLast()])
         self.idle = NIOLockedValueBox(opened)
         do { try self.listen() } catch { throw PostgresStoreError(error) }
     }
 
     deinit {
-        let connections = self.idle.withLockedValue { $0 } + [self.listener.withLockedValue { $0 }].compactMap { $0 }
+        let connections = self.idle.withLockedValue { $0 } + self.idleWriter.withLockedValue { $0 } + [self.listener.withLockedValue { $0 }].compactMap { $0 }
         self.listener.withLockedValue { $0 = nil }
         // Each kept until it has closed (a connection must not go before its channel).
         for connection in connections where !connection.isClosed { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
         self.threads.shutdownGracefully { _ in }
+        self.writer.shutdownGracefully { _ in }
     }
 
     static func connect(_ location: PostgresLocation, id: Int, group: any EventLoopGroup, logger: Logger) throws -> PostgresConnection {
@@ -76,28 +88,28 @@ public final class PostgresBackend: SQLBackend {
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await self.threads.runIfActive {
-            try self.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", notify: false) { try body($0) }
+            try self.transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", on: self.idle, notify: false) { try body($0) }
         }
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await self.threads.runIfActive {
-            try self.transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", notify: true) { try body($0) }
+        try await self.writer.runIfActive {
+            try self.transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", on: self.idleWriter, notify: true) { try body($0) }
         }
     }
 
     public func batchWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
-        try await self.threads.runIfActive {
-            try self.transaction("BEGIN ISOLATION LEVEL READ COMMITTED", notify: true) { try body($0) }
+        try await self.writer.runIfActive {
+            try self.transaction("BEGIN ISOLATION LEVEL READ COMMITTED", on: self.idleWriter, notify: true) { try body($0) }
         }
     }
 
     public func migrate(_ migrations: [SQLMigration]) async throws {
-        try await self.threads.runIfActive { try self.migrateNow(migrations) }
+        try await self.writer.runIfActive { try self.migrateNow(migrations) }
     }
 
     private func migrateNow(_ migrations: [SQLMigration]) throws {
-        _ = try self.transaction("BEGIN", notify: false) { session in
+        _ = try self.transaction("BEGIN", on: self.idleWriter, notify: false) { session in
             // Replicas starting together migrate one after the other.
             try session.execute(sql: "SELECT pg_advisory_xact_lock(7301)")
             try migrations.apply(in: session)
@@ -111,9 +123,12 @@ public final class PostgresBackend: SQLBackend {
     /// jitter, up to 100 ms apart, for as long as `retryFor` (ten quick tries were not
     /// enough). Serializing writes under an advisory lock instead was slower: every
     /// writer then waits out every other's round trips.
-    private func transaction<T>(_ begin: String, notify: Bool, _ body: (PostgresSession) throws -> T) throws -> T {
-        var connection = try self.takeConnection()
-        defer { self.idle.withLockedValue { $0.append(connection) } }
+    private func transaction<T>(
+        _ begin: String, on pool: NIOLockedValueBox<[PostgresConnection]>, notify: Bool, _ body: (PostgresSession) throws -> T
+    ) throws -> T {
+        // As many connections as the pool has threads: one is always free to the thread running this.
+        guard var connection = pool.withLockedValue({ $0.popLast() }) else { throw FleetStoreError.refused("no database connection free") }
+        defer { pool.withLockedValue { $0.append(connection) } }
         var attempt = 0
         let started = NIODeadline.now()
         while true {
@@ -150,12 +165,6 @@ public final class PostgresBackend: SQLBackend {
     /// Seconds before try `attempt + 1`: uniform in 0…min(100 ms, 1 ms × 2^attempt).
     static func backoff(attempt: Int) -> Double {
         Double.random(in: 0...min(0.1, 0.001 * Double(1 << min(attempt, 10))))
-    }
-
-    private func takeConnection() throws -> PostgresConnection {
-        // As many connections as threads: one is always free to the thread running this.
-        guard let connection = self.idle.withLockedValue({ $0.popLast() }) else { throw FleetStoreError.refused("no database connection free") }
-        return connection
     }
 
     // MARK: Notifications
