@@ -33,7 +33,8 @@ cleanup() {
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     scripts/postgres-cluster.sh stop "$pg" || true
-    rm -rf "$work" "$pg"
+    # KEEP=1 (or a replica that died) keeps the logs, cores and database for a look.
+    if [ -n "${KEEP:-}" ]; then echo "kept $work and $pg"; else rm -rf "$work" "$pg"; fi
 }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
@@ -62,8 +63,11 @@ replica_pids=()
 sim_pids=()
 launch_replica() {
     local i=$1 port=$((18000 + 10 * $1))
-    "$bin/tern-controller" serve --data "$work/controller" --store "$store" --listen "127.0.0.1:$port" --enrol-listen "127.0.0.1:$((port + 1))" \
-        --api-listen "127.0.0.1:$((port + 2))" --heartbeat-interval "$heartbeat" --startup-grace "$startup_grace" --log-level notice 2>> "$work/replica-$i.log" &
+    # A replica that traps leaves a core in its own directory (the backtracer could not
+    # read a replica's crash under this load): gdb "$bin/tern-controller" $work/replica-$i/core.
+    mkdir -p "$work/replica-$i"
+    (cd "$work/replica-$i" && ulimit -c unlimited && SWIFT_BACKTRACE=enable=no exec "$bin/tern-controller" serve --data "$work/controller" --store "$store" --listen "127.0.0.1:$port" --enrol-listen "127.0.0.1:$((port + 1))" \
+        --api-listen "127.0.0.1:$((port + 2))" --heartbeat-interval "$heartbeat" --startup-grace "$startup_grace" --log-level notice 2>> "$work/replica-$i.log") &
     pids+=($!); replica_pids[$i]=$!
 }
 await_replica() {
@@ -71,6 +75,14 @@ await_replica() {
     until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do
         kill -0 "${replica_pids[$1]}" 2>/dev/null || { echo "replica $1 exited:"; tail -20 "$work/replica-$1.log"; exit 1; }
         sleep 0.2
+    done
+}
+# A replica that died ends the run, with its log's tail and whether it left a core.
+replicas_alive() {
+    for i in "${!replica_pids[@]}"; do
+        kill -0 "${replica_pids[$i]}" 2>/dev/null && continue
+        echo "replica $i died at $(date -u +%T):"; tail -5 "$work/replica-$i.log"; ls "$work/replica-$i"
+        KEEP=1; exit 1
     done
 }
 # The first replica migrates a new database and makes the CA alone; the others follow.
@@ -86,9 +98,9 @@ for i in $(seq 0 $((replicas - 1))); do
         > "$work/sim-$i.out" 2>&1 &
     pids+=($!); sim_pids[$i]=$!
 done
-until [ "$(grep -l 'agents ready' "$work"/sim-*.out 2>/dev/null | wc -l)" -ge "$replicas" ]; do sleep 1; done
+until [ "$(grep -l 'agents ready' "$work"/sim-*.out 2>/dev/null | wc -l)" -ge "$replicas" ]; do replicas_alive; sleep 1; done
 echo "enrolled $agents agents through $replicas replicas in $(since "$start") s"
-until [ "$(connected)" -ge "$agents" ]; do sleep 1; done
+until [ "$(connected)" -ge "$agents" ]; do replicas_alive; sleep 1; done
 echo "all $agents connected $(since "$start") s after the simulators started"
 sleep "$heartbeat"
 declare -A c0
@@ -123,6 +135,7 @@ all_back() {
 sleep 2
 deadline=$(( $(date +%s) + 1800 ))
 until all_back; do
+    replicas_alive
     if [ "$(date +%s)" -gt "$deadline" ]; then
         echo "not all back 30 minutes after the restart: $(connected) of $agents connected"; exit 1
     fi

@@ -56,6 +56,37 @@ import Testing
         }
     }
 
+    @Test("with no page open the feed lets go of the fleet and reads nothing; the next page gets a snapshot of the fleet as it is then", arguments: StoreFixture.kinds)
+    func idle(_ kind: StoreFixture.Kind) async throws {
+        let fixture = try await StoreFixture(kind)
+        defer { fixture.remove() }
+        let store = try await fixture.open()
+        _ = try await store.createSubcloud(name: "edge-01", group: "Default", description: "", token: BootstrapToken.Record(hash: "t1", expiresAt: Self.t0.addingTimeInterval(3600)), at: Self.t0)
+        let feed = FleetFeed(store: store, changes: store.changes, logger: Logger(label: "test"), coalesce: .milliseconds(10), idleAfter: .milliseconds(300))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await feed.run() }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await !feed.isFollowing, "no page has opened: nothing to follow")
+            var snapshotID: String?
+            do {
+                let page = Page(try #require(try await feed.subscribe(lastEventID: nil)))
+                let snapshot = try #require(try await page.next())
+                #expect(snapshot.event == "snapshot" && Array(Self.rows(snapshot).keys) == ["edge-01"])
+                snapshotID = snapshot.id
+                #expect(await feed.isFollowing)
+            }
+            // The page is gone: past idleAfter the feed stops following.
+            let stopped = await eventually(timeout: .seconds(5)) { await !feed.isFollowing }
+            #expect(stopped && feed.pagesOpen == 0)
+            _ = try await store.createSubcloud(name: "edge-02", group: "Default", description: "", token: BootstrapToken.Record(hash: "t2", expiresAt: Self.t0.addingTimeInterval(3600)), at: Self.t0)
+            // A page resuming from before gets a snapshot with what changed meanwhile.
+            let again = Page(try #require(try await feed.subscribe(lastEventID: snapshotID)))
+            let fresh = try #require(try await again.next())
+            #expect(fresh.event == "snapshot" && Set(Self.rows(fresh).keys) == ["edge-01", "edge-02"], "\(fresh.event) \(Self.rows(fresh).keys)")
+            group.cancelAll()
+        }
+    }
+
     static func rows(_ frame: Frame) -> [String: [String: Any]] {
         Dictionary(uniqueKeysWithValues: (frame.data["rows"] as? [[String: Any]] ?? []).map { ($0["name"] as! String, $0) })
     }

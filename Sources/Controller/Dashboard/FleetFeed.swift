@@ -12,6 +12,9 @@ import ServiceLifecycle
 /// (`EPOCH-SEQ`); a page that reconnects with `Last-Event-ID` gets the deltas it
 /// missed from a bounded ring, or a fresh snapshot when they are gone (or the
 /// controller restarted). Heartbeat-only changes travel as compact `seen` batches.
+/// With no page open for `idleAfter` (60 s) the feed drops what it holds and reads nothing
+/// until one opens: six replicas with 100,000 agents each re-read every changed row
+/// for a dashboard nobody was looking at.
 public actor FleetFeed: Service {
     let store: any DashboardStore & AlarmStore
     let changes: StoreChanges
@@ -32,6 +35,12 @@ public actor FleetFeed: Service {
     private var snapshotFrame: (seq: UInt64, frame: ByteBuffer)?
     private var seenPending: [String: Double] = [:]
     private var ready = false
+    /// A page waits for the first read.
+    private var wanted = false
+    /// When a page was last open.
+    private var lastPageAt = ContinuousClock.now
+    /// With no page open this long the feed lets go of the fleet.
+    let idleAfter: Duration
     /// With replicas: the last read of every row (another replica's health batch names
     /// rows by `*`), and whether one is owed. At most one every `fullReadInterval`.
     private var lastFullRead = ContinuousClock.now - .seconds(3600)
@@ -43,8 +52,9 @@ public actor FleetFeed: Service {
 
     public init(
         store: any DashboardStore & AlarmStore, changes: StoreChanges, logger: Logger, coalesce: Duration = .milliseconds(250),
-        seenInterval: Duration = .seconds(5), pageLimit: Int = 1000
+        seenInterval: Duration = .seconds(5), pageLimit: Int = 1000, idleAfter: Duration = .seconds(60)
     ) {
+        self.idleAfter = idleAfter
         self.store = store
         self.changes = changes
         self.logger = logger
@@ -58,8 +68,11 @@ public actor FleetFeed: Service {
         var lastPing = ContinuousClock.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                if self.pagesOpen > 0 { self.lastPageAt = .now }
                 if !self.ready {
-                    try await self.load()
+                    if self.wanted { try await self.load() } else { _ = self.changes.take() }
+                } else if ContinuousClock.now - self.lastPageAt >= self.idleAfter {
+                    self.release()
                 } else {
                     try await self.step()
                 }
@@ -77,9 +90,11 @@ public actor FleetFeed: Service {
                 self.broadcast(ByteBuffer(string: ": ping\n\n"))
                 lastPing = now
             }
+            let idle = !self.ready && !self.wanted
             do {
                 try await cancelWhenGracefulShutdown {
-                    await self.changes.wait(upTo: min(self.seenInterval, .seconds(5)))
+                    // Idle: only look for a page now and then.
+                    if !idle { await self.changes.wait(upTo: min(self.seenInterval, .seconds(5))) }
                     try await Task.sleep(for: self.coalesce)
                 }
             } catch {
@@ -111,8 +126,22 @@ public actor FleetFeed: Service {
         self.ring = []
         self.snapshotFrame = nil
         self.ready = true
+        self.wanted = false
+        self.lastPageAt = .now
         // Pages open before a reload resynchronise from the new snapshot.
         self.broadcast(try self.snapshot())
+    }
+
+    /// No page has been open for `idleAfter`: forget the fleet until one opens. The
+    /// sequence moves on, so a page that resumes later gets a snapshot.
+    private func release() {
+        self.logger.debug("no dashboard page open: the feed stops reading the store")
+        self.state = FeedState()
+        self.ring = []
+        self.snapshotFrame = nil
+        self.seenPending = [:]
+        self.seq += 1
+        self.ready = false
     }
 
     /// Applies what changed since the last step and sends it as one delta.
@@ -247,8 +276,11 @@ public actor FleetFeed: Service {
     /// A page's stream: first what it lacks (the deltas after `lastEventID`, or a
     /// snapshot), then every frame. Nil when `pageLimit` pages are open.
     public func subscribe(lastEventID: String?) async throws -> AsyncStream<ByteBuffer>? {
-        // Only at start, before the first read of the store.
-        while !self.ready { try await Task.sleep(for: .milliseconds(50)) }
+        // Before the first read of the store, or after the feed went idle.
+        while !self.ready {
+            self.wanted = true
+            try await Task.sleep(for: .milliseconds(50))
+        }
         guard self.subscribers.withLockedValue({ $0.count }) < self.pageLimit else { return nil }
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(256))
         // Reconnect advice for the browser, then the catch-up.
@@ -277,6 +309,10 @@ public actor FleetFeed: Service {
         guard let first = self.ring.first, first.seq <= seen + 1 else { return nil }
         return self.ring.filter { $0.seq > seen }.map(\.frame)
     }
+
+    /// Whether the feed holds the fleet and follows the store's changes (a page is
+    /// open, or was within `idleAfter`).
+    public var isFollowing: Bool { self.ready }
 
     public nonisolated var pagesOpen: Int { self.subscribers.withLockedValue { $0.count } }
 
