@@ -44,22 +44,21 @@ struct AvailabilityMonitor: Service {
         var online = 0
         var offline = 0
         // Three columns per subcloud, not whole rows: this runs every period.
+        var sites: [(name: String, lastSeenAt: Date?)] = []
         for (name, presence) in try await self.store.presence() {
-            guard presence.online else {
-                offline += 1
-                continue
-            }
+            if presence.online { sites.append((name, presence.lastSeenAt)) } else { offline += 1 }
+        }
+        let replicated = self.leadership.isReplicated
+        let local = await live.verdicts(for: sites, replicated: replicated, rule: rule, now: now)
+        for (site, localVerdict) in zip(sites, local) {
+            let name = site.name
             let verdict: OfflineRule.Verdict
-            if self.leadership.isReplicated {
-                if let local = await live.localAvailability(of: name, seenElsewhere: presence.lastSeenAt, rule: rule, now: now) {
-                    verdict = local
-                } else if self.leadership.isLeader {
-                    verdict = rule.sharedVerdict(lastSeen: presence.lastSeenAt, seenPeriod: Self.seenPeriod(self.configuration), now: now)
-                } else {
-                    verdict = .online
-                }
+            if let localVerdict {
+                verdict = localVerdict
+            } else if replicated, self.leadership.isLeader {
+                verdict = rule.sharedVerdict(lastSeen: site.lastSeenAt, seenPeriod: Self.seenPeriod(self.configuration), now: now)
             } else {
-                verdict = await live.availability(of: name, rule: rule, now: now)
+                verdict = .online
             }
             guard case .offline(let reason, let silentFor) = verdict else {
                 online += 1

@@ -111,6 +111,18 @@ public actor LiveFleet {
         return self.availability(of: name, rule: rule, now: now)
     }
 
+    /// Verdicts for many sites in one hop onto this actor (the availability sweep asks for
+    /// every online site each period: one hop per site was 100,000 hops a sweep):
+    /// `availability(of:)` for each, or with replicas `localAvailability` (nil where the
+    /// site is not this replica's to judge).
+    func verdicts(for sites: [(name: String, lastSeenAt: Date?)], replicated: Bool, rule: OfflineRule, now: Date) -> [OfflineRule.Verdict?] {
+        sites.map { site in
+            replicated
+                ? self.localAvailability(of: site.name, seenElsewhere: site.lastSeenAt, rule: rule, now: now)
+                : self.availability(of: site.name, rule: rule, now: now)
+        }
+    }
+
     /// The subclouds connected to this controller now.
     var connectedNames: [String] { Array(self.connections.keys) }
 
