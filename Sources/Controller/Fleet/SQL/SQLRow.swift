@@ -18,11 +18,12 @@ public struct SQLRow: Sendable {
     public subscript(position: Int) -> SQLValue { self.values[position] }
 
     /// The column read as `T`; a missing column or a value of another kind is a
-    /// programming error (the schema is ours), as in GRDB.
+    /// programming error (the schema is ours), as in GRDB: `fatalError`, which says what
+    /// it found even in a release build (`preconditionFailure` there traps in silence).
     public subscript<T: SQLValueConvertible>(_ column: String) -> T {
-        guard let position = self.index[column.lowercased()] else { preconditionFailure("no column \(column) in the result") }
+        guard let position = self.index[column.lowercased()] else { fatalError("no column \(column) in the result") }
         guard let value = T(sqlValue: self.values[position]) else {
-            preconditionFailure("column \(column) holds \(self.values[position]), not \(T.self)")
+            fatalError("column \(column) holds \(self.values[position]), not \(T.self)")
         }
         return value
     }
@@ -40,7 +41,7 @@ extension SQLValueConvertible {
     /// The first column of every row.
     public static func fetchAll(_ db: any SQLSession, sql: String, arguments: SQLArguments = []) throws -> [Self] {
         try db.rows(sql: sql, arguments: arguments).map { row in
-            guard row.count > 0, let value = Self(sqlValue: row[0]) else { preconditionFailure("\(sql) returned \(row), not \(Self.self)") }
+            guard row.count > 0, let value = Self(sqlValue: row[0]) else { fatalError("\(sql) returned \(row), not \(Self.self)") }
             return value
         }
     }
