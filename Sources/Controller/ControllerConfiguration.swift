@@ -53,6 +53,10 @@ public struct ControllerConfiguration: Sendable {
     /// enrolment port: open); past it the port stops accepting until one finishes, and
     /// new connections wait in the kernel's accept queue.
     public var maxUnauthenticatedConnections = 256
+    /// Agents' connections open at once, at most; nil: the descriptor limit less a
+    /// reserve (`DescriptorLimit.connections(within:)`). Past it new ones wait in the
+    /// accept queue.
+    public var maxConnections: Int?
     /// An enrolment connection is closed this long after accept, whatever it is doing.
     public var enrolmentLifetime: TimeAmount = .seconds(30)
     /// The API closes a connection with no request in progress after this long.

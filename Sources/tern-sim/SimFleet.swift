@@ -127,16 +127,6 @@ struct SimFleet {
             for (file, value) in firmware { try AtomicFile.write(value + "\n", to: dmi + "/" + file) }
         }
     }
-
-    /// Raises this process's descriptor limit to its hard limit; returns the new soft limit.
-    static func raiseDescriptorLimit() -> UInt64 {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        return UInt64(limit.rlim_cur)
-    }
 }
 
 /// Source addresses in an IPv4 network: agent i leaves from host i + 1 of it

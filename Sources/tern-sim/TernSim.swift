@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import Foundation
 import Logging
+import Platform
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -47,7 +48,7 @@ struct TernSim: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let limit = SimFleet.raiseDescriptorLimit()
+        let limit = DescriptorLimit.raise()
         var logger = Logger(label: "tern-sim")
         logger.logLevel = .warning
         let names = (self.first..<(self.first + self.count)).map { String(format: "\(self.prefix)%05d", $0) }

@@ -47,6 +47,10 @@ public enum ConfigFile {
         tls_handshake_timeout = 10
         max_unauthenticated_connections = 256
         enrolment_lifetime = 30
+        # Agents' connections open at once (default: the descriptor limit less a tenth,
+        # at least 1,024 kept for files and the database); past it new ones wait in the
+        # accept queue.
+        # max_connections = 18000
         # API: seconds an idle keep-alive connection stays open, and seconds a request
         # has to arrive in full.
         api_idle_timeout = 60
@@ -109,6 +113,7 @@ public enum ConfigFile {
             case "startup_grace": configuration.startupGrace = .seconds(try seconds())
             case "tls_handshake_timeout": configuration.tlsHandshakeTimeout = .seconds(try seconds())
             case "max_unauthenticated_connections": configuration.maxUnauthenticatedConnections = Int(try seconds())
+            case "max_connections": configuration.maxConnections = Int(try seconds())
             case "enrolment_lifetime": configuration.enrolmentLifetime = .seconds(try seconds())
             case "api_idle_timeout": configuration.apiIdleTimeout = .seconds(try seconds())
             case "api_request_timeout": configuration.apiRequestTimeout = .seconds(try seconds())

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Platform
 import ServiceLifecycle
 import Wire
 
@@ -18,7 +19,13 @@ public struct WireServer: Service {
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
 
     static func bind(configuration: ControllerConfiguration, pki: ControllerPKI, parts: AgentSession.Parts) async throws -> WireServer {
-        let unauthenticated = UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections)
+        // Agents' connections stop being accepted a reserve short of the descriptor limit.
+        let descriptors = DescriptorLimit.raise()
+        let openLimit = configuration.maxConnections ?? DescriptorLimit.connections(within: descriptors)
+        let unauthenticated = UnauthenticatedConnections(limit: configuration.maxUnauthenticatedConnections, openLimit: openLimit)
+        parts.logger.info("agent connections accepted", metadata: [
+            "at_most": "\(openLimit == .max ? "unbounded" : String(openLimit))", "descriptor_limit": "\(descriptors)",
+        ])
         let channel = try await WireListener.bind(
             host: configuration.listenHost, port: configuration.listenPort, tls: try pki.serverTLS(),
             alpn: TLSPolicy.protocolALPN, session: configuration.session,

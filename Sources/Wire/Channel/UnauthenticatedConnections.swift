@@ -9,12 +9,21 @@ import NIOCore
 /// reconnect storm waits in the kernel's accept queue, in order, rather than being
 /// refused and sent back into its backoff, and the TLS handshakes in flight (the CPU
 /// work) stay bounded. Shared by every connection of the listener, on any event loop.
+///
+/// `openLimit` caps the listener's connections open at once, authenticated or not, the
+/// same way: a process out of descriptors fails wherever it next opens one (libdispatch
+/// aborts the process when it cannot open `/proc/TID/stat`: six replicas holding 16,667
+/// agents each under a 20,000-descriptor cap died so in a reconnect storm), so the
+/// listener stops accepting before that and the rest wait in the accept queue.
 public final class UnauthenticatedConnections: Sendable {
     public let limit: Int
+    public let openLimit: Int
     private let state = NIOLockedValueBox(State())
 
     struct State {
         var holding: Set<ObjectIdentifier> = []
+        /// Connections given a place and not closed yet (authenticated or not).
+        var open = 0
         var peak = 0
         var accepted = 0
         var pauses = 0
@@ -22,9 +31,13 @@ public final class UnauthenticatedConnections: Sendable {
         var paused: (any Channel)?
     }
 
-    public init(limit: Int) {
+    public init(limit: Int, openLimit: Int = .max) {
         self.limit = limit
+        self.openLimit = openLimit
     }
+
+    /// Connections of the listener open now, authenticated or not.
+    public var openConnections: Int { self.state.withLockedValue { $0.open } }
 
     /// Connections holding a place now.
     public var open: Int { self.state.withLockedValue { $0.holding.count } }
@@ -39,21 +52,33 @@ public final class UnauthenticatedConnections: Sendable {
     /// closes, if `release` has not been called before.
     func take(_ connection: any Channel) -> Bool {
         let taken = self.state.withLockedValue { state in
-            guard state.holding.count < self.limit else { return false }
+            guard state.holding.count < self.limit, state.open < self.openLimit else { return false }
             state.holding.insert(ObjectIdentifier(connection))
+            state.open += 1
             state.accepted += 1
             state.peak = max(state.peak, state.holding.count)
             return true
         }
-        if taken { connection.closeFuture.whenComplete { _ in self.release(connection) } }
+        if taken { connection.closeFuture.whenComplete { _ in self.closed(connection) } }
         return taken
+    }
+
+    private func closed(_ connection: any Channel) {
+        self.release(connection)
+        let resume: (any Channel)? = self.state.withLockedValue { state in
+            state.open -= 1
+            guard state.holding.count < self.limit, state.open < self.openLimit, let listener = state.paused else { return nil }
+            state.paused = nil
+            return listener
+        }
+        if let resume { resume.eventLoop.execute { resume.read() } }
     }
 
     /// Gives back the place of `connection` (once; later calls do nothing).
     func release(_ connection: any Channel) {
         let resume: (any Channel)? = self.state.withLockedValue { state in
             guard state.holding.remove(ObjectIdentifier(connection)) != nil,
-                  state.holding.count < self.limit, let listener = state.paused else { return nil }
+                  state.holding.count < self.limit, state.open < self.openLimit, let listener = state.paused else { return nil }
             state.paused = nil
             return listener
         }
@@ -64,7 +89,7 @@ public final class UnauthenticatedConnections: Sendable {
     /// Whether `listener` may accept now; if not, it is read again once a place is free.
     func mayAccept(_ listener: any Channel) -> Bool {
         self.state.withLockedValue { state in
-            guard state.holding.count >= self.limit else { return true }
+            guard state.holding.count >= self.limit || state.open >= self.openLimit else { return true }
             if state.paused == nil { state.pauses += 1 }
             state.paused = listener
             return false
