@@ -10,9 +10,7 @@ import Testing
     @Test("past the open-connection cap the listener pauses even with every connection authenticated; a close reads it again")
     func openLimit() async throws {
         let connections = UnauthenticatedConnections(limit: 10, openLimit: 2)
-        let listener = EmbeddedChannel()
-        let reads = ReadCounter()
-        try listener.pipeline.syncOperations.addHandler(reads)
+        let (listener, reads) = try Self.listener()
         let first = EmbeddedChannel(), second = EmbeddedChannel(), third = EmbeddedChannel()
         #expect(connections.take(first) && connections.take(second))
         // Both authenticate: they no longer count against the handshake cap, but stay open.
@@ -37,9 +35,7 @@ import Testing
     @Test("the handshake cap still pauses on its own, and an authentication under both caps reads the listener again")
     func handshakeLimit() async throws {
         let connections = UnauthenticatedConnections(limit: 1, openLimit: 5)
-        let listener = EmbeddedChannel()
-        let reads = ReadCounter()
-        try listener.pipeline.syncOperations.addHandler(reads)
+        let (listener, reads) = try Self.listener()
         let first = EmbeddedChannel(), second = EmbeddedChannel()
         #expect(connections.take(first))
         #expect(!connections.take(second) && !connections.mayAccept(listener))
@@ -48,6 +44,14 @@ import Testing
         #expect(reads.count == 1 && connections.take(second))
         _ = try await first.close()
         _ = try await second.close()
+    }
+
+    /// A listener channel that counts the reads asked of it.
+    static func listener() throws -> (EmbeddedChannel, ReadCounter) {
+        let listener = EmbeddedChannel()
+        let reads = ReadCounter()
+        try listener.pipeline.syncOperations.addHandler(reads)
+        return (listener, reads)
     }
 
     final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
