@@ -76,7 +76,7 @@ import Testing
                 #expect(await feed.isFollowing)
             }
             // The page is gone: past idleAfter the feed stops following.
-            let stopped = await eventually(timeout: .seconds(5)) { await !feed.isFollowing }
+            let stopped = await eventually(timeout: .seconds(15)) { await !feed.isFollowing }
             #expect(stopped && feed.pagesOpen == 0)
             _ = try await store.createSubcloud(name: "edge-02", group: "Default", description: "", token: BootstrapToken.Record(hash: "t2", expiresAt: Self.t0.addingTimeInterval(3600)), at: Self.t0)
             // A page resuming from before gets a snapshot with what changed meanwhile.

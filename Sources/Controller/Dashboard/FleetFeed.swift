@@ -94,7 +94,7 @@ public actor FleetFeed: Service {
             do {
                 try await cancelWhenGracefulShutdown {
                     // Idle: only look for a page now and then.
-                    if !idle { await self.changes.wait(upTo: min(self.seenInterval, .seconds(5))) }
+                    if !idle { await self.changes.wait(upTo: min(self.seenInterval, .seconds(5), self.idleAfter)) }
                     try await Task.sleep(for: self.coalesce)
                 }
             } catch {
