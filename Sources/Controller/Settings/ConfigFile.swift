@@ -48,7 +48,7 @@ public enum ConfigFile {
         max_unauthenticated_connections = 256
         enrolment_lifetime = 30
         # Agents' connections open at once (default: the descriptor limit less a tenth,
-        # at least 1,024 kept for files and the database); past it new ones wait in the
+        # at least 1,024 or half, kept for files and the database); past it new ones wait in the
         # accept queue.
         # max_connections = 18000
         # API: seconds an idle keep-alive connection stays open, and seconds a request

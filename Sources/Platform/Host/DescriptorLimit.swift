@@ -20,9 +20,10 @@ public enum DescriptorLimit {
 
     /// Connections a listener may hold within `limit` descriptors, keeping a reserve
     /// for everything else the process opens (files, database connections, other
-    /// listeners, `/proc` reads): a tenth, at least 1,024.
+    /// listeners, `/proc` reads): a tenth, at least 1,024 — or half, under a limit of
+    /// 2,048 (the usual 1,024 soft limit would otherwise leave room for one agent).
     public static func connections(within limit: Int) -> Int {
         guard limit > 0, limit < Int.max / 2 else { return Int.max }
-        return max(1, limit - max(1024, limit / 10))
+        return max(1, limit - max(limit / 10, min(1024, limit / 2)))
     }
 }

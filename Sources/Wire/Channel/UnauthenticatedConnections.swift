@@ -64,26 +64,31 @@ public final class UnauthenticatedConnections: Sendable {
     }
 
     private func closed(_ connection: any Channel) {
-        self.release(connection)
-        let resume: (any Channel)? = self.state.withLockedValue { state in
+        self.resume(self.state.withLockedValue { state in
+            state.holding.remove(ObjectIdentifier(connection))
             state.open -= 1
-            guard state.holding.count < self.limit, state.open < self.openLimit, let listener = state.paused else { return nil }
-            state.paused = nil
-            return listener
-        }
-        if let resume { resume.eventLoop.execute { resume.read() } }
+            return self.pausedListenerToResume(&state)
+        })
     }
 
     /// Gives back the place of `connection` (once; later calls do nothing).
     func release(_ connection: any Channel) {
-        let resume: (any Channel)? = self.state.withLockedValue { state in
-            guard state.holding.remove(ObjectIdentifier(connection)) != nil,
-                  state.holding.count < self.limit, state.open < self.openLimit, let listener = state.paused else { return nil }
-            state.paused = nil
-            return listener
-        }
-        // Through the listener's pipeline, so that its gate asks again.
-        if let resume { resume.eventLoop.execute { resume.read() } }
+        self.resume(self.state.withLockedValue { state in
+            guard state.holding.remove(ObjectIdentifier(connection)) != nil else { return nil }
+            return self.pausedListenerToResume(&state)
+        })
+    }
+
+    /// The paused listener, taken, when both caps have room again.
+    private func pausedListenerToResume(_ state: inout State) -> (any Channel)? {
+        guard state.holding.count < self.limit, state.open < self.openLimit, let listener = state.paused else { return nil }
+        state.paused = nil
+        return listener
+    }
+
+    /// Reads `listener` again through its pipeline, so that its gate asks again.
+    private func resume(_ listener: (any Channel)?) {
+        if let listener { listener.eventLoop.execute { listener.read() } }
     }
 
     /// Whether `listener` may accept now; if not, it is read again once a place is free.
