@@ -8,14 +8,14 @@ import Wire
     func merge() async {
         let book = HealthBook()
         let t0 = Date(timeIntervalSince1970: 1_795_000_000)
-        let first = await book.merge(HealthReport(full: true, cpuPermille: 125, memoryTotalBytes: 100, memoryAvailableBytes: 50, load1Milli: 1500,
+        let first = book.merge(HealthReport(full: true, cpuPermille: 125, memoryTotalBytes: 100, memoryAvailableBytes: 50, load1Milli: 1500,
                                                  disks: [DiskUsage(mount: "/", totalBytes: 10, usedBytes: 5)]), for: "edge-01", at: t0)
         #expect(first.cpuPercent == 12.5 && first.load1 == 1.5 && first.disks.count == 1)
-        let second = await book.merge(HealthReport(cpuPermille: 300), for: "edge-01", at: t0.addingTimeInterval(30))
+        let second = book.merge(HealthReport(cpuPermille: 300), for: "edge-01", at: t0.addingTimeInterval(30))
         #expect(second.cpuPercent == 30 && second.memoryAvailableBytes == 50 && second.disks.count == 1 && second.reportedAt == t0.addingTimeInterval(30))
-        let replaced = await book.merge(HealthReport(full: true, cpuPermille: 10), for: "edge-01", at: t0)
+        let replaced = book.merge(HealthReport(full: true, cpuPermille: 10), for: "edge-01", at: t0)
         #expect(replaced.memoryAvailableBytes == nil && replaced.disks.isEmpty)
         // Other subclouds are separate.
-        #expect(await book.merge(HealthReport(load1Milli: 10), for: "edge-02", at: t0).cpuPercent == nil)
+        #expect(book.merge(HealthReport(load1Milli: 10), for: "edge-02", at: t0).cpuPercent == nil)
     }
 }

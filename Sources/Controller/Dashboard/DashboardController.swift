@@ -49,7 +49,7 @@ struct DashboardController: Sendable {
     @Sendable func health(_ request: Request, context: BasicRequestContext) async throws -> [HealthSample] {
         let name = try context.parameters.require("name")
         guard try await self.store.subcloud(named: name) != nil else { throw HTTPError(.notFound, message: "no subcloud named \"\(name)\"") }
-        return await self.healthBook.samples(for: name)
+        return self.healthBook.samples(for: name)
     }
 }
 

@@ -24,7 +24,7 @@ struct HealthFlush: Service {
     }
 
     func flush() async {
-        let batch = await self.book.takeChanged()
+        let batch = self.book.takeChanged()
         guard !batch.isEmpty else { return }
         do {
             try await self.store.recordHealth(batch)

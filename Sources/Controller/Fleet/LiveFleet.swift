@@ -20,7 +20,7 @@ public actor LiveFleet {
 
     private var connections: [String: Connection] = [:]
     /// Each connection's outbound side, to send it messages from elsewhere (offers, commands).
-    private var writers: [String: NIOAsyncChannelOutboundWriter<WireCommand>] = [:]
+    private var links: [String: AgentLink] = [:]
     private var generations: [String: Int] = [:]
     private var nextGeneration = 0
     /// What every message touches — when each subcloud was last heard from, heartbeat
@@ -43,20 +43,20 @@ public actor LiveFleet {
 
     public init() {}
 
-    /// Registers a connection and returns its generation, with the writer of the
+    /// Registers a connection and returns its generation, with the link of the
     /// connection it replaced. PROTOCOL.md §5.1: the newest connection of an identity
     /// wins (it is the same site reconnecting before the old link was noticed dead);
     /// the caller sends the older one GOAWAY(CONNECTION_REPLACED).
     func connected(
-        _ negotiated: Negotiated, at now: Date, writer: NIOAsyncChannelOutboundWriter<WireCommand>? = nil
-    ) -> (generation: Int, replaced: NIOAsyncChannelOutboundWriter<WireCommand>?) {
+        _ negotiated: Negotiated, at now: Date, link: AgentLink? = nil
+    ) -> (generation: Int, replaced: AgentLink?) {
         self.hearing.withLockedValue { heard in
             heard.revoked.remove(negotiated.peerIdentity)
             heard.last[negotiated.peerIdentity] = now
             heard.heartbeats[negotiated.peerIdentity] = 0
         }
-        let replaced = self.writers[negotiated.peerIdentity]
-        self.writers[negotiated.peerIdentity] = writer
+        let replaced = self.links[negotiated.peerIdentity]
+        self.links[negotiated.peerIdentity] = link
         self.nextGeneration += 1
         self.generations[negotiated.peerIdentity] = self.nextGeneration
         self.connections[negotiated.peerIdentity] = Connection(
@@ -89,7 +89,7 @@ public actor LiveFleet {
         guard self.generations[name] == generation else { return }
         self.generations[name] = nil
         self.connections[name] = nil
-        self.writers[name] = nil
+        self.links[name] = nil
         self.disconnectedAt[name] = now
     }
 
@@ -147,9 +147,9 @@ public actor LiveFleet {
     /// or when that connection is closing and the write fails (it is then as good as
     /// not connected: whatever must reach the site goes out on its next connection).
     public func send(_ command: WireCommand, to name: String) async throws -> Bool {
-        guard let writer = self.writers[name] else { return false }
+        guard let link = self.links[name] else { return false }
         do {
-            try await writer.write(command)
+            try await link.write(command)
             return true
         } catch is CancellationError {
             throw CancellationError()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import Platform
 import Wire
@@ -7,9 +8,30 @@ import X509
 
 /// The controller's side of one agent connection: admits it against the registry,
 /// records what the agent reports, and renews its certificate.
-struct AgentSession {
-    let connection: NIOAsyncChannel<TransferEvent, WireCommand>
-    let parts: Parts
+///
+/// No task of its own: `AgentSessionHandler` hands it each event on the connection's
+/// event loop; heartbeats and health are handled right there (no hop, no task, no
+/// allocation beyond the merge), everything needing the store or an actor is queued
+/// (`SessionQueue`) and taken in order by a task that lives only while something is
+/// queued (`SessionWork`). An idle agent costs this object, its handler and the
+/// connection's own state.
+final class AgentSession: Sendable {
+    let link: AgentLink
+    let server: Server
+    private let queue = NIOLockedValueBox(SessionQueue())
+
+    /// What every session of one protocol port shares.
+    final class Server: Sendable {
+        let parts: Parts
+        let work: SessionWork
+        let open: OpenConnections
+
+        init(parts: Parts, work: SessionWork, open: OpenConnections) {
+            self.parts = parts
+            self.work = work
+            self.open = open
+        }
+    }
 
     /// What a session uses, and nothing else.
     struct Parts: Sendable {
@@ -43,69 +65,149 @@ struct AgentSession {
         case refused(String)
     }
 
-    /// Runs until the agent leaves, the connection fails, or the task is cancelled (the
-    /// end of the drain at shutdown: `WireServer` sends every agent GOAWAY, once, and
-    /// cancels the sessions left when the drain timeout passes). One task per
-    /// connection and nothing else: at 20,000 agents every task costs every connection.
-    /// Errors end this connection only.
-    func run() async {
-        var admitted: Admission?
-        do {
-            try await self.connection.executeThenClose { events, commands in
-                for try await event in events {
-                    switch event {
-                    case .wire(let event):
-                        if let outcome = try await self.handle(event, admitted: admitted, commands: commands) {
-                            admitted = outcome
-                        }
-                    case .transferEnded(let stream, let digest, let result):
-                        if let name = admitted?.name { await self.parts.backups.ended(stream, digest, result, site: name) }
-                    case .transferFailed(let stream, let digest, let error):
-                        if let name = admitted?.name { await self.parts.backups.failed(stream, digest, error, site: name) }
-                    }
-                }
-            }
-        } catch Ended.refused {
-            // Logged where the refusal was decided; the GOAWAY told the agent why.
-        } catch is CancellationError {
-            self.parts.logger.debug("connection closed at shutdown")
-        } catch {
-            if admitted == nil { self.parts.metrics.handshakeFailures.increment() }
-            self.parts.logger.info("connection ended", metadata: ["error": "\(error)"])
+    init(channel: any Channel, server: Server) {
+        self.link = AgentLink(channel: channel)
+        self.server = server
+    }
+
+    private var parts: Parts { self.server.parts }
+
+    // MARK: From the event loop
+
+    /// An event from the connection, on its event loop. Returns true when reading must
+    /// pause until the queue drains (`SessionQueue.pauseAt`).
+    func received(_ event: TransferEvent) -> Bool {
+        if case .wire(.message(0, let message, _)) = event,
+           let admission = self.queue.withLockedValue({ $0.admittedAndIdle }),
+           self.handleAtOnce(message, from: admission.name) {
+            return false
         }
-        if let admission = admitted {
-            let name = admission.name
-            if await self.parts.live.isCurrent(name, generation: admission.generation) { await self.parts.backups.disconnected(name) }
-            await self.parts.live.disconnected(name, generation: admission.generation)
-            self.parts.metrics.agentsConnected.set(Double(await self.parts.live.count))
-            self.parts.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
+        return self.enqueue(.event(event))
+    }
+
+    /// The connection failed (TLS, transport), on its event loop; it is being closed.
+    func failed(_ error: any Error) {
+        let admitted = self.queue.withLockedValue { $0.admission }
+        if admitted == nil { self.parts.metrics.handshakeFailures.increment() }
+        self.parts.logger.info("connection ended", metadata: ["error": "\(error)"])
+    }
+
+    /// The connection closed, on its event loop: the queue's last item.
+    func closed() {
+        _ = self.enqueue(.closed)
+    }
+
+    private func enqueue(_ item: SessionQueue.Item) -> Bool {
+        let enqueued = self.queue.withLockedValue { $0.enqueue(item) }
+        if enqueued.start {
+            self.server.work.submit(key: ObjectIdentifier(self).hashValue) { await self.drain() }
+        }
+        return enqueued.pause
+    }
+
+    /// Heartbeats and health reports, where they arrive: false for anything else (and
+    /// for a revoked subcloud, whose refusal goes through the queue).
+    private func handleAtOnce(_ message: Message, from name: String) -> Bool {
+        let now = Date()
+        switch message {
+        case .heartbeat(let heartbeat) where !self.parts.live.isRevoked(name):
+            self.parts.live.heard(name, at: now, heartbeat: true)
+            self.parts.metrics.heartbeats.increment()
+            // Health goes to the store in batches (`HealthFlush`).
+            if let health = heartbeat.health { self.parts.healthBook.merge(health, for: name, at: now) }
+            return true
+        case .healthReport(let health) where !self.parts.live.isRevoked(name):
+            self.parts.live.heard(name, at: now, heartbeat: false)
+            self.parts.healthBook.merge(health, for: name, at: now)
+            return true
+        default:
+            return false
         }
     }
 
+    // MARK: The queue's task
+
+    /// Takes queued items in order until none is left. Errors end this connection only.
+    private func drain() async {
+        while true {
+            let (item, resume) = self.queue.withLockedValue { $0.next() }
+            if resume { self.link.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in } }
+            switch item {
+            case nil:
+                return
+            case .event(let event):
+                await self.process(event)
+            case .closed:
+                await self.disconnected()
+            }
+        }
+    }
+
+    private func process(_ event: TransferEvent) async {
+        let admitted = self.queue.withLockedValue { $0.admission }
+        do {
+            switch event {
+            case .wire(let event):
+                if let admission = try await self.handle(event, admitted: admitted) {
+                    self.queue.withLockedValue { $0.admission = admission }
+                }
+            case .transferEnded(let stream, let digest, let result):
+                if let name = admitted?.name { await self.parts.backups.ended(stream, digest, result, site: name) }
+            case .transferFailed(let stream, let digest, let error):
+                if let name = admitted?.name { await self.parts.backups.failed(stream, digest, error, site: name) }
+            }
+        } catch {
+            self.end(admitted: admitted, error)
+        }
+    }
+
+    /// Ends the connection after `error`; what is still queued is dropped.
+    private func end(admitted: Admission?, _ error: any Error) {
+        switch error {
+        case Ended.refused:
+            break  // Logged where the refusal was decided; the GOAWAY told the agent why.
+        case is CancellationError:
+            self.parts.logger.debug("connection closed at shutdown")
+        default:
+            if admitted == nil { self.parts.metrics.handshakeFailures.increment() }
+            self.parts.logger.info("connection ended", metadata: ["error": "\(error)"])
+        }
+        self.queue.withLockedValue { $0.end() }
+        self.link.channel.close(promise: nil)
+    }
+
+    private func disconnected() async {
+        self.server.open.closed(self.link.channel)
+        guard let admission = self.queue.withLockedValue({ $0.admission }) else { return }
+        let name = admission.name
+        if await self.parts.live.isCurrent(name, generation: admission.generation) { await self.parts.backups.disconnected(name) }
+        await self.parts.live.disconnected(name, generation: admission.generation)
+        self.parts.metrics.agentsConnected.set(Double(await self.parts.live.count))
+        self.parts.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
+    }
+
     /// Handles one event; returns the admission when the handshake completes.
-    private func handle(
-        _ event: WireEvent, admitted: Admission?, commands: NIOAsyncChannelOutboundWriter<WireCommand>
-    ) async throws -> Admission? {
+    private func handle(_ event: WireEvent, admitted: Admission?) async throws -> Admission? {
         let now = Date()
         switch event {
         case .established(let negotiated):
-            return try await self.admit(negotiated, commands: commands, now: now)
+            return try await self.admit(negotiated, now: now)
         case .message(_, let message, _):
             guard let name = admitted?.name else { return nil }
             // Both without an actor hop: this runs for every message of every agent.
             if self.parts.live.isRevoked(name) {
                 let reason = "subcloud \(name) was deleted; its certificate is revoked"
                 self.parts.logger.warning("closing connection of a deleted subcloud", metadata: ["subcloud": "\(name)"])
-                try await commands.write(.goAway(.unauthorized, reason: reason))
+                try await self.link.write(.goAway(.unauthorized, reason: reason))
                 throw Ended.refused(reason)
             }
             self.parts.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
-                try await self.serve(request, on: stream, compress: admitted!.compress, commands: commands)
+                try await self.serve(request, on: stream, compress: admitted!.compress)
             } else if case .transferAbort(let abort) = message, case .message(let stream, _, _) = event, stream != 0 {
                 await self.parts.backups.abandoned(stream, abort: abort, site: name)
             } else {
-                try await self.record(message, from: name, serial: admitted?.serial, commands: commands, now: now)
+                try await self.record(message, from: name, serial: admitted?.serial, now: now)
             }
         case .streamOpened(let stream, .transferRequest(let request)):
             if let name = admitted?.name { await self.parts.backups.opened(stream, request, site: name) }
@@ -122,7 +224,7 @@ struct AgentSession {
     }
 
     /// PROTOCOL.md §5.1: only enrolled, unrevoked subclouds get past the handshake.
-    private func admit(_ negotiated: Negotiated, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws -> Admission? {
+    private func admit(_ negotiated: Negotiated, now: Date) async throws -> Admission? {
         let name = negotiated.peerIdentity
         let store = self.parts.store
         // Fail closed: no serial (no usable client certificate) is no admission.
@@ -134,10 +236,10 @@ struct AgentSession {
         if let refusal {
             self.parts.metrics.handshakeFailures.increment()
             self.parts.logger.warning("refusing agent", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
-            try await commands.write(.goAway(.unauthorized, reason: refusal))
+            try await self.link.write(.goAway(.unauthorized, reason: refusal))
             throw Ended.refused(refusal)
         }
-        let (generation, replaced) = await self.parts.live.connected(negotiated, at: now, writer: commands)
+        let (generation, replaced) = await self.parts.live.connected(negotiated, at: now, link: self.link)
         if let replaced {
             self.parts.logger.notice("a newer connection replaces the current one", metadata: ["subcloud": "\(name)"])
             try? await replaced.write(.goAway(.connectionReplaced, reason: "replaced by a newer connection of \(name)"))
@@ -146,7 +248,7 @@ struct AgentSession {
         try await store.markOnline(name, software: negotiated.peerSoftware, at: now)
         try await store.clear(subcloud: name, alarmID: FleetAlarms.offlineID, entity: FleetAlarms.offlineEntity(name), at: now)
         for offer in await self.parts.live.wantedOffers(for: name) {
-            try await commands.write(.message(.transferOffer(offer)))
+            try await self.link.write(.message(.transferOffer(offer)))
         }
         // Desired content goes out as background work: an OSTree delta may take a while to generate.
         let content = self.parts.content
@@ -161,21 +263,21 @@ struct AgentSession {
     }
 
     /// PROTOCOL.md §7.4: stream the requested blocks from the object store, or say why not.
-    private func serve(_ request: TransferRequest, on stream: StreamID, compress: Bool, commands: NIOAsyncChannelOutboundWriter<WireCommand>) async throws {
+    private func serve(_ request: TransferRequest, on stream: StreamID, compress: Bool) async throws {
         let source = request.digest.flatMap { self.parts.objects.source(for: $0, compress: compress) }
-        try await commands.write(request.answer(on: stream, from: source))
+        try await self.link.write(request.answer(on: stream, from: source))
     }
 
-    private func record(_ message: Message, from name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+    private func record(_ message: Message, from name: String, serial: String?, now: Date) async throws {
         let store = self.parts.store
         switch message {
         case .heartbeat(let heartbeat):
             self.parts.metrics.heartbeats.increment()
             self.parts.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
             // Health goes to the store in batches (`HealthFlush`).
-            if let health = heartbeat.health { await self.parts.healthBook.merge(health, for: name, at: now) }
+            if let health = heartbeat.health { self.parts.healthBook.merge(health, for: name, at: now) }
         case .healthReport(let health):
-            await self.parts.healthBook.merge(health, for: name, at: now)
+            self.parts.healthBook.merge(health, for: name, at: now)
         case .firmwareInventory(let inventory):
             try await store.recordFirmware(name, inventory.components.map {
                 Subcloud.Firmware(kind: $0.kind, name: $0.name, vendor: $0.vendor, version: $0.version, releaseDate: $0.releaseDate)
@@ -195,7 +297,7 @@ struct AgentSession {
         case .backupStatus(let status):
             try await self.parts.backups.received(status, from: name)
         case .renewRequest(let request):
-            try await self.renew(request, for: name, serial: serial, commands: commands, now: now)
+            try await self.renew(request, for: name, serial: serial, now: now)
         default:
             break
         }
@@ -204,7 +306,7 @@ struct AgentSession {
     /// Certificate renewal over the mutual-TLS channel (PROTOCOL.md §10.18): honoured
     /// only for the certificate this connection presented, in the last third of its
     /// validity. A refusal is answered with its reason, so the agent can say why.
-    private func renew(_ request: RenewRequest, for name: String, serial: String?, commands: NIOAsyncChannelOutboundWriter<WireCommand>, now: Date) async throws {
+    private func renew(_ request: RenewRequest, for name: String, serial: String?, now: Date) async throws {
         let store = self.parts.store
         let refusal: String?
         if let serial, let current = try await store.issuedCertificate(serial: serial) {
@@ -216,7 +318,7 @@ struct AgentSession {
         if let refusal {
             self.parts.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(refusal)"])
             try await store.recordEvent(subcloud: name, kind: "renewal-refused", detail: refusal, at: now)
-            try await commands.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: refusal))))
+            try await self.link.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: refusal))))
             return
         }
         let validity = Double(self.parts.certificateValidity.nanoseconds) / 1e9
@@ -225,13 +327,13 @@ struct AgentSession {
             try await store.recordCertificate(IssuedCertificate(
                 serial: certificate.serialHex, subcloud: name, notBefore: certificate.notValidBefore, notAfter: certificate.notValidAfter
             ), enrolment: false, at: now)
-            try await commands.write(.message(.renewResponse(RenewResponse(
+            try await self.link.write(.message(.renewResponse(RenewResponse(
                 certificate: der, notAfterMillis: UInt64(certificate.notValidAfter.timeIntervalSince1970 * 1000)
             ))))
             self.parts.logger.info("certificate renewed", metadata: ["subcloud": "\(name)", "serial": "\(certificate.serialHex)"])
         } catch let rejected as CertificateRequest.Rejected {
             self.parts.logger.warning("renewal refused", metadata: ["subcloud": "\(name)", "reason": "\(rejected)"])
-            try await commands.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: rejected.description))))
+            try await self.link.write(.message(.renewResponse(RenewResponse(certificate: [], notAfterMillis: 0, refusal: rejected.description))))
         }
     }
 }

@@ -25,4 +25,12 @@ final class OpenConnections: Sendable {
         for channel in all { channel.writeAndFlush(command, promise: nil) }
         return all.count
     }
+
+    /// Closes every open connection; returns how many.
+    @discardableResult
+    func closeAll() -> Int {
+        let all = self.channels.withLockedValue { Array($0.values) }
+        for channel in all { channel.close(promise: nil) }
+        return all.count
+    }
 }

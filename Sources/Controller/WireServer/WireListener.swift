@@ -5,9 +5,10 @@ import NIOSSL
 import Platform
 import Wire
 
-/// A TLS listener whose connections speak the Tern wire protocol, each wrapped for
-/// structured concurrency. The protocol port and the enrolment port differ only in
-/// TLS policy and ALPN.
+/// A TLS listener whose connections speak the Tern wire protocol. The protocol port
+/// and the enrolment port differ in TLS policy and ALPN, and in what ends each
+/// connection's pipeline: the enrolment port wraps it for structured concurrency
+/// (`Connection`, one short exchange), the protocol port adds its session handler.
 enum WireListener {
     typealias Connection = NIOAsyncChannel<TransferEvent, WireCommand>
 
@@ -17,6 +18,20 @@ enum WireListener {
         tlsDeadline: TimeAmount, lifetime: TimeAmount? = nil, uploads: (writers: ObjectWriters, counters: TransferCounters)? = nil,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> NIOAsyncChannel<Connection, Never> {
+        try await Self.bind(
+            host: host, port: port, tls: tls, alpn: alpn, session: session, unauthenticated: unauthenticated, release: release,
+            tlsDeadline: tlsDeadline, lifetime: lifetime, uploads: uploads, group: group, logger: logger
+        ) { child in try Connection(wrappingChannelSynchronously: child) }
+    }
+
+    /// - Parameter end: completes the pipeline of each connection, on its event loop.
+    static func bind<Output: Sendable>(
+        host: String, port: Int, tls: TLSConfiguration, alpn: String, session: SessionConfiguration,
+        unauthenticated: UnauthenticatedConnections, release: PreAuthenticationGuard.Release,
+        tlsDeadline: TimeAmount, lifetime: TimeAmount? = nil, uploads: (writers: ObjectWriters, counters: TransferCounters)? = nil,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+        end: @escaping @Sendable (any Channel) throws -> Output
+    ) async throws -> NIOAsyncChannel<Output, Never> {
         let context = try NIOSSLContext(configuration: tls)
         return try await ServerBootstrap(group: group)
             // Past the cap of unauthenticated connections, new ones wait in the accept
@@ -45,7 +60,7 @@ enum WireListener {
                     // Receives the streams this side opened for uploads; nothing else (PROTOCOL.md §7.6).
                     let sink = uploads ?? (ObjectWriters(), TransferCounters())
                     try child.pipeline.syncOperations.addHandler(TransferSink(writers: sink.writers, counters: sink.counters, logger: connectionLogger))
-                    return try Connection(wrappingChannelSynchronously: child)
+                    return try end(child)
                 }
             }
     }

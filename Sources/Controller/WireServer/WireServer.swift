@@ -4,16 +4,19 @@ import Platform
 import ServiceLifecycle
 import Wire
 
-/// The protocol port: accepts agents over mutual TLS and runs one `AgentSession`
-/// per connection, each in its own child task.
+/// The protocol port: accepts agents over mutual TLS; each connection's pipeline ends
+/// in an `AgentSessionHandler` driving its `AgentSession`. No task per connection: a
+/// session's async work runs in `SessionWork`'s groups, only while it has some.
 ///
 /// On graceful shutdown it stops accepting, sends GOAWAY to every agent, and waits
-/// up to `drainTimeout` for them to leave.
+/// up to `drainTimeout` for them to leave; then closes the rest.
 public struct WireServer: Service {
-    private let serverChannel: NIOAsyncChannel<WireListener.Connection, Never>
-    private let parts: AgentSession.Parts
+    private let serverChannel: NIOAsyncChannel<Void, Never>
+    private let server: AgentSession.Server
     /// Connections accepted whose TLS handshake is not done, against the cap.
     public let unauthenticated: UnauthenticatedConnections
+
+    private var parts: AgentSession.Parts { self.server.parts }
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked for).
     public var localAddress: SocketAddress? { self.serverChannel.channel.localAddress }
@@ -26,50 +29,31 @@ public struct WireServer: Service {
         parts.logger.info("agent connections accepted", metadata: [
             "at_most": "\(openLimit == .max ? "unbounded" : String(openLimit))", "descriptor_limit": "\(descriptors)",
         ])
+        let server = AgentSession.Server(parts: parts, work: SessionWork(), open: OpenConnections())
         let channel = try await WireListener.bind(
             host: configuration.listenHost, port: configuration.listenPort, tls: try pki.serverTLS(),
             alpn: TLSPolicy.protocolALPN, session: configuration.session,
             unauthenticated: unauthenticated,
             release: .tlsHandshake, tlsDeadline: configuration.tlsHandshakeTimeout,
             uploads: (parts.backups.writers, parts.backups.counters), logger: parts.logger
-        )
-        return WireServer(serverChannel: channel, parts: parts, unauthenticated: unauthenticated)
+        ) { child in
+            try child.pipeline.syncOperations.addHandler(AgentSessionHandler(session: AgentSession(channel: child, server: server)))
+        }
+        return WireServer(serverChannel: channel, server: server, unauthenticated: unauthenticated)
     }
-
-    /// Sessions run in this many task groups, not one: a task group finds a finished
-    /// child by walking its list of children, so one group of 20,000 sessions made every
-    /// disconnect walk 20,000 tasks, and a mass disconnect (a shutdown, a partition)
-    /// quadratic — minutes of CPU at 20,000 agents.
-    static let sessionGroups = 64
 
     public func run() async throws {
         self.parts.logger.info("wire server listening", metadata: ["address": "\(self.localAddress?.description ?? "?")"])
-        let open = OpenConnections()
-        let shards = (0..<Self.sessionGroups).map { _ in AsyncStream<WireListener.Connection>.makeStream() }
+        let work = self.server.work
         do {
             try await withThrowingDiscardingTaskGroup { group in
-                for shard in shards {
-                    group.addTask {
-                        await withDiscardingTaskGroup { sessions in
-                            for await connection in shard.stream {
-                                sessions.addTask {
-                                    await AgentSession(connection: connection, parts: self.parts).run()
-                                    open.closed(connection.channel)
-                                }
-                            }
-                        }
-                    }
-                }
-                var accepted = 0
+                group.addTask { await work.run() }
                 try await self.serverChannel.executeThenClose { connections in
-                    for try await connection in connections.cancelOnGracefulShutdown() {
-                        open.opened(connection.channel)
-                        shards[accepted % shards.count].continuation.yield(connection)
-                        accepted &+= 1
-                    }
+                    // Each connection set itself up in its pipeline; here they are only counted off.
+                    for try await _ in connections.cancelOnGracefulShutdown() {}
                 }
-                for shard in shards { shard.continuation.finish() }
-                try await self.drain(open)
+                try await self.drain(self.server.open)
+                work.finish()
             }
         } catch is DrainTimedOut {
             self.parts.logger.info("drain timeout: the connections left were closed")
@@ -80,16 +64,26 @@ public struct WireServer: Service {
     private struct DrainTimedOut: Error {}
 
     /// After the listener closed at shutdown: GOAWAY to every agent, once, from here
-    /// (not a shutdown waiter in every session, nor a task per write), then
-    /// `drainTimeout` for them to finish and leave; the sessions still running then
-    /// are cancelled (thrown out of the task group's body).
+    /// (not a task per write), then `drainTimeout` for them to finish and leave; the
+    /// connections still open then are closed, and their sessions get a moment to
+    /// record it before the ones still busy are cancelled (thrown out of the task group).
     private func drain(_ open: OpenConnections) async throws {
         let told = open.broadcast(.goAway(.noError, reason: "controller shutting down"))
         self.parts.logger.info("wire server stopped accepting; agents were sent GOAWAY", metadata: ["connections": "\(told)"])
-        let deadline = ContinuousClock.now + .nanoseconds(self.parts.drainTimeout.nanoseconds)
-        while open.count > 0 {
-            guard ContinuousClock.now < deadline else { throw DrainTimedOut() }
+        if try await Self.until(open.count == 0, within: self.parts.drainTimeout) { return }
+        let closed = open.closeAll()
+        self.parts.logger.info("drain timeout: closing the connections left", metadata: ["connections": "\(closed)"])
+        if try await Self.until(open.count == 0, within: .seconds(2)) { return }
+        throw DrainTimedOut()
+    }
+
+    /// Polls `condition` every 50 ms for up to `timeout`; whether it came true.
+    private static func until(_ condition: @autoclosure () -> Bool, within timeout: TimeAmount) async throws -> Bool {
+        let deadline = ContinuousClock.now + .nanoseconds(timeout.nanoseconds)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
             try await Task.sleep(for: .milliseconds(50))
         }
+        return true
     }
 }
