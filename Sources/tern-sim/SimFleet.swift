@@ -18,6 +18,8 @@ struct SimFleet {
     let api: SimAPI
     let root: String
     let logger: Logger
+    /// Shared by every agent's link: the report reads the whole fleet's in one go.
+    let counters = LinkCounters()
 
     /// One simulated agent.
     struct Agent {
@@ -83,7 +85,7 @@ struct SimFleet {
         configuration.reconnectCap = .seconds(30)
         configuration.sourceAddress = source
         configuration.heartbeatInterval = heartbeat
-        let status = LinkStatus(counters: LinkCounters())
+        let status = LinkStatus(counters: self.counters)
         return Agent(name: name, status: status, link: ControllerLink(configuration: configuration, status: status, logger: self.logger))
     }
 

@@ -6,8 +6,12 @@ import ServiceLifecycle
 /// Prints one line a second: agents connected, heartbeats per second, reconnects,
 /// keepalive round-trip p50/p99 over the last second. With `--churn`, drops that
 /// many connections a minute (the agents reconnect through their backoff).
+///
+/// Reads the fleet's shared `LinkCounters` once a second, not every agent (a hop onto
+/// each agent's status actor fell seconds behind at 16,667 agents).
 struct SimReport: Service {
     let agents: [SimFleet.Agent]
+    let counters: LinkCounters
     let churn: Double
 
     func run() async throws {
@@ -20,17 +24,10 @@ struct SimReport: Service {
             } catch {
                 return
             }
-            var connected = 0
-            var connections = 0
-            var heartbeats = 0
-            var roundTrips: [TimeAmount] = []
-            for agent in self.agents {
-                if await agent.status.isConnected { connected += 1 }
-                connections += await agent.status.connections
-                heartbeats += agent.status.counters.heartbeats
-                roundTrips += agent.status.counters.take()
-            }
-            roundTrips.sort()
+            let connected = self.counters.connected
+            let connections = self.counters.connections
+            let heartbeats = self.counters.heartbeats
+            let roundTrips = self.counters.take().sorted()
             func percentile(_ p: Double) -> String {
                 guard !roundTrips.isEmpty else { return "-" }
                 let value = roundTrips[min(roundTrips.count - 1, Int((Double(roundTrips.count - 1) * p).rounded()))]

@@ -63,7 +63,7 @@ struct TernSim: AsyncParsableCommand {
         let agents = try names.enumerated().map { index, name in
             try fleet.agent(name, variant: index, source: sources.address(self.first + index), heartbeat: self.heartbeat.map { .milliseconds(Int64($0 * 1000)) })
         }
-        let report = SimReport(agents: agents, churn: self.churn)
+        let report = SimReport(agents: agents, counters: fleet.counters, churn: self.churn)
         let services: [any Service] = agents.map(\.service) + [report]
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in

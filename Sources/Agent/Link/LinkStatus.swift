@@ -27,6 +27,7 @@ public actor LinkStatus {
     private var channel: (any Channel)?
 
     func connected(_ negotiated: Negotiated, channel: (any Channel)? = nil) {
+        self.counters.connected(replacing: self.negotiated != nil)
         self.negotiated = negotiated
         self.channel = channel
         self.connections += 1
@@ -34,6 +35,7 @@ public actor LinkStatus {
     }
 
     func disconnected() {
+        if self.negotiated != nil { self.counters.disconnected() }
         self.negotiated = nil
         self.channel = nil
     }
@@ -64,12 +66,15 @@ public actor LinkStatus {
     public var isConnected: Bool { self.negotiated != nil }
 }
 
-/// Heartbeats sent and keepalive round trips, counted under a lock; `take()` hands
-/// the round trips since the last call to whoever reports them.
+/// Heartbeats sent, keepalive round trips and connections, counted under a lock;
+/// `take()` hands the round trips since the last call to whoever reports them. One
+/// may be shared by many links (a simulator's thousands): it then counts for all.
 public final class LinkCounters: Sendable {
     private struct State {
         var heartbeats = 0
         var roundTrips: [TimeAmount] = []
+        var connected = 0
+        var connections = 0
     }
 
     private let state = NIOLockedValueBox(State())
@@ -88,7 +93,22 @@ public final class LinkCounters: Sendable {
         }
     }
 
+    func connected(replacing: Bool) {
+        self.state.withLockedValue { state in
+            state.connections += 1
+            if !replacing { state.connected += 1 }
+        }
+    }
+
+    func disconnected() {
+        self.state.withLockedValue { $0.connected -= 1 }
+    }
+
     public var heartbeats: Int { self.state.withLockedValue { $0.heartbeats } }
+    /// Links connected now (past the handshake).
+    public var connected: Int { self.state.withLockedValue { $0.connected } }
+    /// Connections completed in total, first ones included.
+    public var connections: Int { self.state.withLockedValue { $0.connections } }
 
     /// The round trips measured since the last call.
     public func take() -> [TimeAmount] {
