@@ -18,4 +18,17 @@ import Wire
         // Other subclouds are separate.
         #expect(book.merge(HealthReport(load1Milli: 10), for: "edge-02", at: t0).cpuPercent == nil)
     }
+
+    @Test("a forgotten subcloud leaves no samples and nothing to flush; others are kept")
+    func forget() {
+        let book = HealthBook()
+        let t0 = Date(timeIntervalSince1970: 1_795_000_000)
+        book.merge(HealthReport(full: true, cpuPermille: 125), for: "edge-01", at: t0)
+        book.merge(HealthReport(full: true, cpuPermille: 250), for: "edge-02", at: t0)
+        #expect(book.samples(for: "edge-01").count == 1)
+        book.forget("edge-01")
+        #expect(book.samples(for: "edge-01").isEmpty)
+        #expect(Set(book.takeChanged().keys) == ["edge-02"])
+        #expect(book.samples(for: "edge-02").count == 1)
+    }
 }

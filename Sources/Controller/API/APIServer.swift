@@ -51,7 +51,7 @@ enum APIServer {
         BootImageController(store: parts.store).register(router)
         let v1 = router.group("v1").add(middleware: Authentication(access: parts.access))
         SubcloudController(
-            store: parts.store, live: parts.live, installer: parts.installer, tokenLifetime: Double(parts.configuration.tokenLifetime.nanoseconds) / 1e9,
+            store: parts.store, live: parts.live, healthBook: parts.healthBook, installer: parts.installer, tokenLifetime: Double(parts.configuration.tokenLifetime.nanoseconds) / 1e9,
             caFingerprint: try parts.pki.authority.fingerprint.hex, enrolAddress: enrolAddress
         ).register(v1)
         AlarmController(alarms: parts.store, subclouds: parts.store).register(v1)

@@ -6,6 +6,7 @@ import Wire
 struct SubcloudController: Sendable {
     let store: any SubcloudStore & InstallStore & LeaseStore
     let live: LiveFleet
+    let healthBook: HealthBook
     let installer: Installer
     /// How long a new bootstrap token is good for, in seconds.
     let tokenLifetime: Double
@@ -117,6 +118,8 @@ struct SubcloudController: Sendable {
         try await self.store.deleteSubcloud(name, at: Date())
         await self.installer.forget(name)
         await self.live.forget(name)
+        // A site added again under this name starts with no charts of the old one.
+        self.healthBook.forget(name)
         // End its connection now rather than at its next message.
         _ = try? await self.live.send(.goAway(.unauthorized, reason: "subcloud \(name) was deleted; its certificate is revoked"), to: name)
         // Or, with replicas, on the replica that holds it.

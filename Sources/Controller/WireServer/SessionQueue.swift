@@ -16,7 +16,11 @@ struct SessionQueue {
         case closed
     }
 
-    private var pending = CircularBuffer<Item>()
+    /// Waiting items from `head` on. An array rather than a ring: an idle connection's
+    /// queue is empty and allocates nothing (a ring reserves its slots up front).
+    private var pending: [Item] = []
+    private var head = 0
+    private var count: Int { self.pending.count - self.head }
     /// A task is taking events (from `enqueue` returning `start` until `next` returns nil).
     private(set) var running = false
     private(set) var paused = false
@@ -48,7 +52,7 @@ struct SessionQueue {
             self.running = true
             result.start = true
         }
-        if !self.paused, self.pending.count >= self.pauseAt {
+        if !self.paused, self.count >= self.pauseAt {
             self.paused = true
             result.pause = true
         }
@@ -60,14 +64,18 @@ struct SessionQueue {
     mutating func next() -> (item: Item?, resume: Bool) {
         precondition(self.running, "next() without a running task")
         var resume = false
-        if self.paused, self.pending.count <= self.resumeAt {
+        if self.paused, self.count <= self.resumeAt {
             self.paused = false
             resume = true
         }
-        while let item = self.pending.popFirst() {
+        while self.head < self.pending.count {
+            let item = self.pending[self.head]
+            self.head += 1
             if self.ended, case .event = item { continue }
             return (item, resume)
         }
+        self.pending = []
+        self.head = 0
         self.running = false
         return (nil, resume)
     }
@@ -80,7 +88,7 @@ struct SessionQueue {
     /// The admission, when an event may be handled at once where it arrived: admitted,
     /// not ended, nothing queued before it and no task running (order is kept).
     var admittedAndIdle: AgentSession.Admission? {
-        guard !self.running, self.pending.isEmpty, !self.ended else { return nil }
+        guard !self.running, self.count == 0, !self.ended else { return nil }
         return self.admission
     }
 }
