@@ -10,6 +10,9 @@
 # and NIOSSL only, the controller's certificate and CA) holding as many idle
 # mutual-TLS connections, and what the controller costs per agent over it.
 # Usage: scripts/bench-scale.sh [AGENTS] [PER_PROCESS] [HEARTBEAT] [SECONDS]
+# The controller accepts agents' connections up to its descriptor limit less a reserve
+# (here 20,000 - 2,000: `max_connections`); more wait in the accept queue, and the
+# script waits for all of them: 18,000 is the most this box's controller takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 agents=${1:-2000}
