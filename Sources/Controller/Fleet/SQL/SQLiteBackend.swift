@@ -57,9 +57,17 @@ final class SQLiteSession: SQLSession {
 
     var changesCount: Int { self.db.changesCount }
 
+    /// Statements with more arguments than this are batches and are not cached.
+    static let cachedArgumentsLimit = 32
+
     func execute(sql: String, arguments: SQLArguments) throws {
         if arguments.isEmpty {
             try self.db.execute(sql: sql)
+        } else if arguments.count > Self.cachedArgumentsLimit {
+            // A batch statement (VALUES or IN lists): its text differs with every batch
+            // size, and a cached statement keeps its last arguments bound — up to 300
+            // sizes' worth of health JSON stayed live. Prepared, run and finalized instead.
+            try self.db.execute(sql: sql, arguments: Self.arguments(arguments))
         } else {
             try self.db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
         }
