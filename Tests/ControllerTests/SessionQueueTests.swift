@@ -74,4 +74,17 @@ import Wire
         }
         #expect(queue.next().item == nil)
     }
+
+    @Test("a queue that never empties does not keep what was taken")
+    func busy() {
+        var queue = SessionQueue()
+        _ = queue.enqueue(Self.event(0))
+        for i in 1...10_000 {
+            _ = queue.enqueue(Self.event(UInt64(i)))
+            #expect(Self.sequence(of: queue.next().item) == UInt64(i - 1))
+        }
+        // One waits; what was taken is dropped in batches, never all 10,000.
+        #expect(queue.stored <= 64, "\(queue.stored) items held for one waiting")
+        #expect(Self.sequence(of: queue.next().item) == 10_000)
+    }
 }

@@ -71,6 +71,7 @@ struct SessionQueue {
         while self.head < self.pending.count {
             let item = self.pending[self.head]
             self.head += 1
+            self.compact()
             if self.ended, case .event = item { continue }
             return (item, resume)
         }
@@ -79,6 +80,18 @@ struct SessionQueue {
         self.running = false
         return (nil, resume)
     }
+
+    /// Items taken stay in `pending` until it empties; a queue that never empties (a busy
+    /// agent) drops them once they are as many as those waiting, so storage stays
+    /// proportional to what waits.
+    private mutating func compact() {
+        guard self.head >= 32, self.head * 2 >= self.pending.count else { return }
+        self.pending.removeFirst(self.head)
+        self.head = 0
+    }
+
+    /// Items held, taken ones not yet dropped included (for tests).
+    var stored: Int { self.pending.count }
 
     /// Drops what is queued and whatever comes later, except the close.
     mutating func end() {
