@@ -86,6 +86,16 @@ import Testing
             let kinds = try await store.events(since: nil, limit: 100).map(\.kind)
             #expect(kinds.filter { $0 == "alarm-raised" }.count == 2)
             #expect(kinds.filter { $0 == "alarm-cleared" }.count == 1)
+            // The fleet's count (the availability sweep's gauge) takes the controller's own too.
+            #expect(try await store.activeAlarmCount() == 1)
+            var own = alarm
+            own.subcloud = Alarm.controller
+            own.alarmID = "210.003"
+            try await store.raiseControllerAlarm(own)
+            #expect(try await store.activeAlarmCount() == 2)
+            #expect(try await store.alarms(subcloud: nil).count == 2)
+            try await store.clearControllerAlarm(alarmID: "210.003", entity: "fs=/var", at: Self.t0)
+            #expect(try await store.activeAlarmCount() == 1)
         }
     }
 

@@ -71,6 +71,6 @@ struct AvailabilityMonitor: Service {
         }
         self.metrics.subcloudsOnline.set(Double(online))
         self.metrics.subcloudsOffline.set(Double(offline))
-        self.metrics.alarmsActive.set(Double(try await self.store.alarms(subcloud: nil).count))
+        self.metrics.alarmsActive.set(Double(try await self.store.activeAlarmCount()))
     }
 }

@@ -91,6 +91,8 @@ public protocol AlarmStore: Sendable {
     func raise(_ alarm: Alarm) async throws
     func clear(subcloud: String, alarmID: String, entity: String, at: Date) async throws
     func alarms(subcloud: String?) async throws -> [Alarm]
+    /// How many alarms are active, the controller's own included (a count, not the rows).
+    func activeAlarmCount() async throws -> Int
     func events(since: Date?, limit: Int) async throws -> [FleetEvent]
     func recordEvent(subcloud: String?, kind: String, detail: String, at: Date) async throws
     /// Alarms of the controller itself; listed with every subcloud's, as subcloud `controller`.

@@ -48,6 +48,12 @@ extension SQLFleetStore {
         }
     }
 
+    public func activeAlarmCount() async throws -> Int {
+        try await self.database.read { db in
+            try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM alarm) + (SELECT COUNT(*) FROM controllerAlarm)") ?? 0
+        }
+    }
+
     public func events(since: Date?, limit: Int) async throws -> [FleetEvent] {
         try await self.database.read { db in
             try SQLRow.fetchAll(db, sql: "SELECT * FROM event WHERE at >= ? ORDER BY id DESC LIMIT ?",

@@ -23,7 +23,7 @@ extension AgentSession {
                 try await self.link.write(.goAway(.unauthorized, reason: reason))
                 throw Ended.refused(reason)
             }
-            self.parts.live.heard(name, at: now, heartbeat: { if case .heartbeat = message { return true } else { return false } }())
+            self.parts.live.heard(name, at: now, heartbeat: message.isHeartbeat)
             if case .transferRequest(let request) = message, case .message(let stream, _, _) = event {
                 try await self.serve(request, on: stream, compress: admitted!.compress)
             } else if case .transferAbort(let abort) = message, case .message(let stream, _, _) = event, stream != 0 {
@@ -93,13 +93,8 @@ extension AgentSession {
     private func record(_ message: Message, from name: String, serial: String?, now: Date) async throws {
         let store = self.parts.store
         switch message {
-        case .heartbeat(let heartbeat):
-            self.parts.metrics.heartbeats.increment()
-            self.parts.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
-            // Health goes to the store in batches (`HealthFlush`).
-            if let health = heartbeat.health { self.parts.healthBook.merge(health, for: name, at: now) }
-        case .healthReport(let health):
-            self.parts.healthBook.merge(health, for: name, at: now)
+        case .heartbeat, .healthReport:
+            self.noteLiveness(message, from: name, at: now)
         case .firmwareInventory(let inventory):
             try await store.recordFirmware(name, inventory.components.map {
                 Subcloud.Firmware(kind: $0.kind, name: $0.name, vendor: $0.vendor, version: $0.version, releaseDate: $0.releaseDate)

@@ -107,20 +107,26 @@ final class AgentSession: Sendable {
     /// Heartbeats and health reports, where they arrive: false for anything else (and
     /// for a revoked subcloud, whose refusal goes through the queue).
     private func handleAtOnce(_ message: Message, from name: String) -> Bool {
+        guard message.isLiveness, !self.parts.live.isRevoked(name) else { return false }
         let now = Date()
+        self.parts.live.heard(name, at: now, heartbeat: message.isHeartbeat)
+        self.noteLiveness(message, from: name, at: now)
+        return true
+    }
+
+    /// What a heartbeat or a health report does wherever it is handled (in place, or in
+    /// its turn in the queue): counted, and its health merged into the book, which
+    /// `HealthFlush` writes to the store in batches.
+    func noteLiveness(_ message: Message, from name: String, at now: Date) {
         switch message {
-        case .heartbeat(let heartbeat) where !self.parts.live.isRevoked(name):
-            self.parts.live.heard(name, at: now, heartbeat: true)
+        case .heartbeat(let heartbeat):
             self.parts.metrics.heartbeats.increment()
-            // Health goes to the store in batches (`HealthFlush`).
+            self.parts.logger.debug("heartbeat", metadata: ["subcloud": "\(name)", "sequence": "\(heartbeat.sequence)"])
             if let health = heartbeat.health { self.parts.healthBook.merge(health, for: name, at: now) }
-            return true
-        case .healthReport(let health) where !self.parts.live.isRevoked(name):
-            self.parts.live.heard(name, at: now, heartbeat: false)
+        case .healthReport(let health):
             self.parts.healthBook.merge(health, for: name, at: now)
-            return true
         default:
-            return false
+            break
         }
     }
 
@@ -183,5 +189,19 @@ final class AgentSession: Sendable {
         await self.parts.live.disconnected(name, generation: admission.generation)
         self.parts.metrics.agentsConnected.set(Double(await self.parts.live.count))
         self.parts.logger.info("agent disconnected", metadata: ["subcloud": "\(name)"])
+    }
+}
+
+extension Message {
+    /// A heartbeat or a health report: what keeps a site's liveness and health current.
+    var isLiveness: Bool {
+        switch self {
+        case .heartbeat, .healthReport: true
+        default: false
+        }
+    }
+
+    var isHeartbeat: Bool {
+        if case .heartbeat = self { true } else { false }
     }
 }
