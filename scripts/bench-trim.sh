@@ -4,7 +4,10 @@
 # on a release controller, heartbeat 10 s; its RSS per agent at steady state, right
 # after `malloc_trim(0)` (called in the running process through gdb), and 30 s later;
 # then the same for the bare NIOSSL server (`tern-idle-baseline`) holding as many
-# idle mutual-TLS connections. Needs gdb (apt install gdb) and ptrace (root here).
+# idle mutual-TLS connections, and for one whose clients send what a heartbeat
+# weighs every 10 s (300 bytes; it answers 17): how much of what the controller holds
+# over the idle floor any TLS traffic would cost.
+# Needs gdb (apt install gdb) and ptrace (root here).
 # Usage: scripts/bench-trim.sh [AGENTS]
 cd "$(dirname "$0")/.."
 agents=${1:-2000}; per=1000; heartbeat=10
@@ -44,3 +47,15 @@ until [ "$(cat "$work"/hold-*.out 2>/dev/null | grep -c held)" -ge $((agents / p
 sleep 5
 f=$(rss_kib $floor); trim $floor; sleep 1; ft=$(rss_kib $floor)
 echo "floor: $f KiB ($(( (f-fi0)/agents )) KiB/conn); after trim $ft ($(( (ft-fi1)/agents )) KiB/conn)"
+"$bin/tern-idle-baseline" serve "$bench_data/pki" 127.0.0.1 17961 > "$work/busy.out" 2>&1 &
+busy=$!; pids+=($busy)
+until grep -q serving "$work/busy.out" 2>/dev/null; do sleep 0.2; done
+sleep 1; bi0=$(rss_kib $busy); trim $busy; sleep 1; bi1=$(rss_kib $busy)
+for first in $(seq 0 "$per" $((agents - 1))); do
+    "$bin/tern-idle-baseline" hold "$identity" 127.0.0.1 17961 "$per" 127.0.0.0/8 "$heartbeat" > "$work/busy-$first.out" 2>&1 &
+    pids+=($!)
+done
+until [ "$(cat "$work"/busy-*.out 2>/dev/null | grep -c held)" -ge $((agents / per)) ]; do sleep 1; done
+sleep 40
+b=$(rss_kib $busy); trim $busy; sleep 1; bt=$(rss_kib $busy)
+echo "floor with a heartbeat's traffic every $heartbeat s: $b KiB ($(( (b-bi0)/agents )) KiB/conn); after trim $bt ($(( (bt-bi1)/agents )) KiB/conn)"

@@ -14,6 +14,18 @@ final class Discard: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
 
+/// The server's side: drops what it reads and answers each read with 17 bytes, the
+/// size of the PING ACK a controller sends an agent once an interval (PROTOCOL.md
+/// §5.5). Idle clients send nothing after the handshake, so for them this is `Discard`.
+final class Answer: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let answer = context.channel.allocator.buffer(repeating: 0, count: 17)
+        context.writeAndFlush(self.wrapOutboundOut(answer), promise: nil)
+    }
+}
+
 /// Raises the open-file limit to the hard limit; returns it.
 @discardableResult
 func raiseFileLimit() -> Int {
@@ -45,7 +57,7 @@ func serve(pki: String, host: String, port: Int) throws -> Never {
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                try channel.pipeline.syncOperations.addHandler(Discard())
+                try channel.pipeline.syncOperations.addHandler(Answer())
             }
         }
         .bind(host: host, port: port).wait()
@@ -56,8 +68,10 @@ func serve(pki: String, host: String, port: Int) throws -> Never {
 }
 
 /// Opens `count` mutual-TLS connections, each from its own address in `from` (an
-/// IPv4 network), 100 handshakes at a time, and holds them.
-func hold(state: String, host: String, port: Int, count: Int, from: String) throws -> Never {
+/// IPv4 network), 100 handshakes at a time, and holds them. With `every` seconds, each
+/// then sends 300 bytes (about a heartbeat with its health sample) that often, at a
+/// phase of its own, so the floor sees the traffic a fleet's heartbeats make.
+func hold(state: String, host: String, port: Int, count: Int, from: String, every: Int64? = nil) throws -> Never {
     raiseFileLimit()
     let context = try clientContext(state: state)
     let parts = from.split(separator: "/")
@@ -92,6 +106,15 @@ func hold(state: String, host: String, port: Int, count: Int, from: String) thro
             if let channel = try? future.wait() { held.append(channel) }
         }
         next += 100
+    }
+    if let every, every > 0 {
+        let period = TimeAmount.seconds(every)
+        for channel in held {
+            let phase = TimeAmount.milliseconds(Int64.random(in: 0..<(every * 1000)))
+            channel.eventLoop.scheduleRepeatedTask(initialDelay: phase, delay: period) { _ in
+                channel.writeAndFlush(channel.allocator.buffer(repeating: 0x2A, count: 300), promise: nil)
+            }
+        }
     }
     print("held \(held.count)")
     fflush(nil)

@@ -9,9 +9,11 @@
 //         a controller's floor per connection (scripts/bench-scale.sh): a mutual-TLS
 //         server with the controller's certificate and CA that holds every connection
 //         and drops what it reads.
-//     tern-idle-baseline hold STATE_DIR HOST PORT COUNT [FROM]
+//     tern-idle-baseline hold STATE_DIR HOST PORT COUNT [FROM] [EVERY]
 //         COUNT idle mutual-TLS clients for `serve`, each bound to its own source
 //         address in FROM (default 127.0.0.0/8); prints "held N" once all are up.
+//         With EVERY (seconds), each sends 300 bytes that often and `serve` answers
+//         with 17: the floor with a fleet's heartbeat traffic (scripts/bench-trim.sh).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +24,10 @@ case "serve":
     guard arguments.count == 5, let port = Int(arguments[4]) else { usage() }
     try serve(pki: arguments[2], host: arguments[3], port: port)
 case "hold":
-    guard arguments.count == 6 || arguments.count == 7, let port = Int(arguments[4]), let count = Int(arguments[5]) else { usage() }
-    try hold(state: arguments[2], host: arguments[3], port: port, count: count, from: arguments.count == 7 ? arguments[6] : "127.0.0.0/8")
+    guard (6...8).contains(arguments.count), let port = Int(arguments[4]), let count = Int(arguments[5]) else { usage() }
+    let every = arguments.count == 8 ? Int64(arguments[7]) : nil
+    if arguments.count == 8, every == nil { usage() }
+    try hold(state: arguments[2], host: arguments[3], port: port, count: count, from: arguments.count >= 7 ? arguments[6] : "127.0.0.0/8", every: every)
 default:
     guard arguments.count == 5, let port = Int(arguments[3]) else { usage() }
     try idleAgent(state: arguments[1], host: arguments[2], port: port, subcloud: arguments[4])
@@ -33,7 +37,7 @@ func usage() -> Never {
     print("""
     usage: tern-idle-baseline STATE_DIR HOST PORT SUBCLOUD   (SUBCLOUD: the certificate's common name)
            tern-idle-baseline serve PKI_DIR HOST PORT
-           tern-idle-baseline hold STATE_DIR HOST PORT COUNT [FROM]
+           tern-idle-baseline hold STATE_DIR HOST PORT COUNT [FROM] [EVERY]
     """)
     exit(2)
 }
