@@ -34,28 +34,24 @@ sleep 40
 r=$(rss_kib $controller); trim $controller; sleep 1; rt=$(rss_kib $controller)
 echo "controller $agents agents: $r KiB ($(( (r-idle)/agents )) KiB/agent); after trim $rt ($(( (rt-idle_t)/agents )) KiB/agent)"
 sleep 30; r2=$(rss_kib $controller); echo "30 s after trim: $r2 ($(( (r2-idle_t)/agents )) KiB/agent)"
-"$bin/tern-idle-baseline" serve "$bench_data/pki" 127.0.0.1 17960 > "$work/floor.out" 2>&1 &
-floor=$!; pids+=($floor)
-until grep -q serving "$work/floor.out" 2>/dev/null; do sleep 0.2; done
-sleep 1; fi0=$(rss_kib $floor); trim $floor; sleep 1; fi1=$(rss_kib $floor)
 identity=; for d in "$work"/sim/*/; do [ -f "$d/identity.pem" ] && { identity=$d; break; }; done
-for first in $(seq 0 "$per" $((agents - 1))); do
-    "$bin/tern-idle-baseline" hold "$identity" 127.0.0.1 17960 "$per" > "$work/hold-$first.out" 2>&1 &
-    pids+=($!)
-done
-until [ "$(cat "$work"/hold-*.out 2>/dev/null | grep -c held)" -ge $((agents / per)) ]; do sleep 1; done
-sleep 5
-f=$(rss_kib $floor); trim $floor; sleep 1; ft=$(rss_kib $floor)
-echo "floor: $f KiB ($(( (f-fi0)/agents )) KiB/conn); after trim $ft ($(( (ft-fi1)/agents )) KiB/conn)"
-"$bin/tern-idle-baseline" serve "$bench_data/pki" 127.0.0.1 17961 > "$work/busy.out" 2>&1 &
-busy=$!; pids+=($busy)
-until grep -q serving "$work/busy.out" 2>/dev/null; do sleep 0.2; done
-sleep 1; bi0=$(rss_kib $busy); trim $busy; sleep 1; bi1=$(rss_kib $busy)
-for first in $(seq 0 "$per" $((agents - 1))); do
-    "$bin/tern-idle-baseline" hold "$identity" 127.0.0.1 17961 "$per" 127.0.0.0/8 "$heartbeat" > "$work/busy-$first.out" 2>&1 &
-    pids+=($!)
-done
-until [ "$(cat "$work"/busy-*.out 2>/dev/null | grep -c held)" -ge $((agents / per)) ]; do sleep 1; done
-sleep 40
-b=$(rss_kib $busy); trim $busy; sleep 1; bt=$(rss_kib $busy)
-echo "floor with a heartbeat's traffic every $heartbeat s: $b KiB ($(( (b-bi0)/agents )) KiB/conn); after trim $bt ($(( (bt-bi1)/agents )) KiB/conn)"
+# floor PORT LABEL SETTLE [EVERY]: a bare NIOSSL server on PORT holding as many connections
+# (sending 300 bytes every EVERY s when given); its RSS per connection after SETTLE s,
+# before and after a trim.
+floor() {
+    local port=$1 label=$2 settle=$3 every=${4:-}
+    "$bin/tern-idle-baseline" serve "$bench_data/pki" 127.0.0.1 "$port" > "$work/floor-$port.out" 2>&1 &
+    local server=$!; pids+=($server)
+    until grep -q serving "$work/floor-$port.out" 2>/dev/null; do sleep 0.2; done
+    sleep 1; local i0 i1 r rt; i0=$(rss_kib $server); trim $server; sleep 1; i1=$(rss_kib $server)
+    for first in $(seq 0 "$per" $((agents - 1))); do
+        "$bin/tern-idle-baseline" hold "$identity" 127.0.0.1 "$port" "$per" 127.0.0.0/8 $every > "$work/hold-$port-$first.out" 2>&1 &
+        pids+=($!)
+    done
+    until [ "$(cat "$work"/hold-"$port"-*.out 2>/dev/null | grep -c held)" -ge $((agents / per)) ]; do sleep 1; done
+    sleep "$settle"
+    r=$(rss_kib $server); trim $server; sleep 1; rt=$(rss_kib $server)
+    echo "$label: $r KiB ($(( (r-i0)/agents )) KiB/conn); after trim $rt ($(( (rt-i1)/agents )) KiB/conn)"
+}
+floor 17960 "floor" 5
+floor 17961 "floor with a heartbeat's traffic every $heartbeat s" 40 "$heartbeat"
