@@ -41,6 +41,12 @@ struct AvailabilityMonitor: Service {
 
     func check(_ rule: OfflineRule, now: Date) async throws {
         let live = self.live
+        let replicated = self.leadership.isReplicated
+        // A replica without the lease judges only the sites it holds or held: it reads
+        // their presence and the fleet's counts, not every subcloud each period.
+        if replicated, !self.leadership.isLeader {
+            return try await self.checkHeld(rule, now: now)
+        }
         var online = 0
         var offline = 0
         // Three columns per subcloud, not whole rows: this runs every period.
@@ -48,7 +54,6 @@ struct AvailabilityMonitor: Service {
         for (name, presence) in try await self.store.presence() {
             if presence.online { sites.append((name, presence.lastSeenAt)) } else { offline += 1 }
         }
-        let replicated = self.leadership.isReplicated
         let local = await live.verdicts(for: sites, replicated: replicated, rule: rule, now: now)
         for (site, localVerdict) in zip(sites, local) {
             let name = site.name
@@ -65,12 +70,34 @@ struct AvailabilityMonitor: Service {
                 continue
             }
             offline += 1
-            try await self.store.markOffline(name, at: now)
-            try await self.store.raise(FleetAlarms.offline(name, reason: reason, at: now))
-            self.logger.warning("subcloud offline", metadata: ["subcloud": "\(name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
+            try await self.markOffline(name, reason: reason, silentFor: silentFor, now: now)
         }
         self.metrics.subcloudsOnline.set(Double(online))
         self.metrics.subcloudsOffline.set(Double(offline))
         self.metrics.alarmsActive.set(Double(try await self.store.activeAlarmCount()))
+    }
+
+    /// The sweep of a replica that does not hold the lease: its own sites' verdicts
+    /// (`LiveFleet.localAvailability`), the counts from the database.
+    func checkHeld(_ rule: OfflineRule, now: Date) async throws {
+        var sites: [(name: String, lastSeenAt: Date?)] = []
+        for (name, presence) in try await self.store.presence(of: await self.live.judgedNames) where presence.online {
+            sites.append((name, presence.lastSeenAt))
+        }
+        let verdicts = await self.live.verdicts(for: sites, replicated: true, rule: rule, now: now)
+        for (site, verdict) in zip(sites, verdicts) {
+            guard case .offline(let reason, let silentFor)? = verdict else { continue }
+            try await self.markOffline(site.name, reason: reason, silentFor: silentFor, now: now)
+        }
+        let counts = try await self.store.availabilityCounts()
+        self.metrics.subcloudsOnline.set(Double(counts.online))
+        self.metrics.subcloudsOffline.set(Double(counts.offline))
+        self.metrics.alarmsActive.set(Double(try await self.store.activeAlarmCount()))
+    }
+
+    private func markOffline(_ name: String, reason: String, silentFor: Int, now: Date) async throws {
+        try await self.store.markOffline(name, at: now)
+        try await self.store.raise(FleetAlarms.offline(name, reason: reason, at: now))
+        self.logger.warning("subcloud offline", metadata: ["subcloud": "\(name)", "reason": "\(reason)", "silent_s": "\(silentFor)"])
     }
 }

@@ -126,6 +126,10 @@ public actor LiveFleet {
     /// The subclouds connected to this controller now.
     var connectedNames: [String] { Array(self.connections.keys) }
 
+    /// With replicas, every site `localAvailability` might judge here: connected now, or
+    /// whose connection here closed (the rest are no verdict of this replica's).
+    var judgedNames: [String] { Array(Set(self.connections.keys).union(self.disconnectedAt.keys)) }
+
     /// Objects each subcloud should hold: offered again on every connection until the
     /// agent has them (it ignores offers of what it already holds), so a cut transfer
     /// resumes after the reconnect without anyone asking.

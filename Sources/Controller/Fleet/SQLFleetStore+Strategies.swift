@@ -112,14 +112,42 @@ extension SQLFleetStore {
         try await self.database.read { db in
             var presence: [String: SubcloudPresence] = [:]
             for row in try SQLRow.fetchAll(db, sql: "SELECT name, management, availability, lastSeenAt FROM subcloud") {
-                presence[row["name"]] = SubcloudPresence(
-                    managed: (row["management"] as String) == ManagementState.managed.rawValue,
-                    online: (row["availability"] as String) == Availability.online.rawValue,
-                    lastSeenAt: (row["lastSeenAt"] as Double?).map(Date.init(timeIntervalSince1970:))
-                )
+                presence[row["name"]] = Self.presenceRow(row)
             }
             return presence
         }
+    }
+
+    public func presence(of names: [String]) async throws -> [String: SubcloudPresence] {
+        guard !names.isEmpty else { return [:] }
+        return try await self.database.read { db in
+            var presence: [String: SubcloudPresence] = [:]
+            // In slices, under SQLite's limit on bound parameters.
+            for slice in stride(from: 0, to: names.count, by: 500).map({ Array(names[$0..<min($0 + 500, names.count)]) }) {
+                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+                let sql = "SELECT name, management, availability, lastSeenAt FROM subcloud WHERE name IN (\(marks))"
+                for row in try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(slice)) {
+                    presence[row["name"]] = Self.presenceRow(row)
+                }
+            }
+            return presence
+        }
+    }
+
+    public func availabilityCounts() async throws -> (online: Int, offline: Int) {
+        try await self.database.read { db in
+            let online = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subcloud WHERE availability = ?", arguments: [Availability.online.rawValue]) ?? 0
+            let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM subcloud") ?? 0
+            return (online, all - online)
+        }
+    }
+
+    static func presenceRow(_ row: SQLRow) -> SubcloudPresence {
+        SubcloudPresence(
+            managed: (row["management"] as String) == ManagementState.managed.rawValue,
+            online: (row["availability"] as String) == Availability.online.rawValue,
+            lastSeenAt: (row["lastSeenAt"] as Double?).map(Date.init(timeIntervalSince1970:))
+        )
     }
 
     public func deployments(ids: [Int64]) async throws -> [Int64: Deployment] {
