@@ -73,13 +73,15 @@ public protocol StrategyStore: Sendable {
 
     // What one round of orchestration reads about the whole fleet, in a query each.
     func presence() async throws -> [String: SubcloudPresence]
+    func deployments(ids: [Int64]) async throws -> [Int64: Deployment]
+    /// The version each subcloud runs of one piece of content.
+    func installedVersions(kind: ContentKind, name: String) async throws -> [String: String]
+
+    // What the availability sweep of a replica without the lease reads.
     /// The presence of the named subclouds only (unknown names are left out).
     func presence(of names: [String]) async throws -> [String: SubcloudPresence]
     /// How many subclouds the store holds online and offline, counted in the database.
     func availabilityCounts() async throws -> (online: Int, offline: Int)
-    func deployments(ids: [Int64]) async throws -> [Int64: Deployment]
-    /// The version each subcloud runs of one piece of content.
-    func installedVersions(kind: ContentKind, name: String) async throws -> [String: String]
 }
 
 /// Whether the operator lets Tern act on a subcloud, and whether it is reachable.

@@ -29,10 +29,7 @@ extension SQLFleetStore {
             // Only the changed rows' alarms and commits: this runs for every delta.
             var rows: [(Int64, FleetRow)] = []
             let ids = Array(rowIDs)
-            // In slices, under SQLite's limit on bound parameters.
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let slice = Array(ids[start..<min(start + 500, ids.count)])
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            try Self.inSlices(ids) { slice, marks in
                 let names = "subcloud IN (SELECT name FROM subcloud WHERE rowid IN (\(marks)))"
                 let arguments: SQLArguments = slice
                 rows += try Self.fleetRows(

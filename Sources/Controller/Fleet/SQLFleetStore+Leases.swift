@@ -93,9 +93,7 @@ extension SQLFleetStore {
     public func markSeen(_ names: [String], at now: Date) async throws {
         guard !names.isEmpty else { return }
         try await self.database.batchWrite { db in
-            for start in stride(from: 0, to: names.count, by: 500) {
-                let slice = Array(names[start..<min(start + 500, names.count)])
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            try Self.inSlices(names) { slice, marks in
                 try db.execute(sql: "UPDATE subcloud SET lastSeenAt = ? WHERE name IN (\(marks)) AND (lastSeenAt IS NULL OR lastSeenAt < ?)",
                                arguments: [now.timeIntervalSince1970] + slice + [now.timeIntervalSince1970])
             }

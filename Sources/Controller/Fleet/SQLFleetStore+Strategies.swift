@@ -122,9 +122,7 @@ extension SQLFleetStore {
         guard !names.isEmpty else { return [:] }
         return try await self.database.read { db in
             var presence: [String: SubcloudPresence] = [:]
-            // In slices, under SQLite's limit on bound parameters.
-            for slice in stride(from: 0, to: names.count, by: 500).map({ Array(names[$0..<min($0 + 500, names.count)]) }) {
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            try Self.inSlices(names) { slice, marks in
                 let sql = "SELECT name, management, availability, lastSeenAt FROM subcloud WHERE name IN (\(marks))"
                 for row in try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(slice)) {
                     presence[row["name"]] = Self.presenceRow(row)
@@ -154,9 +152,7 @@ extension SQLFleetStore {
         guard !ids.isEmpty else { return [:] }
         return try await self.database.read { db in
             var found: [Int64: Deployment] = [:]
-            // In slices, under SQLite's limit on bound parameters.
-            for slice in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                let marks = Array(repeating: "?", count: slice.count).joined(separator: ",")
+            try Self.inSlices(ids) { slice, marks in
                 for row in try SQLRow.fetchAll(db, sql: "SELECT * FROM deployment WHERE id IN (\(marks))", arguments: SQLArguments(slice)) {
                     let deployment = Self.deploymentRow(row)
                     found[deployment.id] = deployment

@@ -272,6 +272,15 @@ public final class SQLFleetStore: FleetStore {
         return try self.subcloud(from: row, counts: try self.alarmCounts(db, subcloud: name))
     }
 
+    /// Runs `body` over `values` in slices of 500, under SQLite's limit on bound
+    /// parameters, with each slice's placeholders ("?,?,…") for an `IN (…)` list.
+    static func inSlices<Value>(_ values: [Value], _ body: (_ slice: [Value], _ marks: String) throws -> Void) rethrows {
+        for start in stride(from: 0, to: values.count, by: 500) {
+            let slice = Array(values[start..<min(start + 500, values.count)])
+            try body(slice, Array(repeating: "?", count: slice.count).joined(separator: ","))
+        }
+    }
+
     static func alarmCounts(_ db: any SQLSession, subcloud: String? = nil) throws -> [String: AlarmCounts] {
         try self.alarmCounts(db, where: "? IS NULL OR subcloud = ?", arguments: [subcloud, subcloud])
     }
